@@ -1,0 +1,3 @@
+//! The `warroom-agent` binary.
+
+fn main() {}

@@ -1,0 +1,187 @@
+//! The shared buffer every collector writes into: metric families with their samples, in the
+//! Prometheus data model, independent of how they are exposed (text) or shipped (OTLP).
+
+use std::borrow::Cow;
+
+/// The Prometheus type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A monotonic counter; its name ends in `_total`.
+    Counter,
+    /// A value that can go up and down.
+    Gauge,
+    /// A cumulative histogram with explicit bucket bounds.
+    Histogram,
+    /// A value of unknown type, kept where node_exporter exposes one (`node_netstat_*`,
+    /// `node_vmstat_*`) so existing names stay the same.
+    Untyped,
+}
+
+/// A label set: (name, value) pairs in the order they are rendered.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// One histogram observation set: cumulative bucket counts by upper bound, sum and count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramValue {
+    /// `(upper bound, cumulative count)`, ascending, ending with `+Inf`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of all observations.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+/// The value of one sample.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A counter or gauge value.
+    Number(f64),
+    /// A histogram.
+    Histogram(HistogramValue),
+}
+
+/// One series of a family at this collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Labels particular to this series (the agent's `node`, `cluster`, `env` are added on output).
+    pub labels: Labels,
+    /// The value.
+    pub value: Value,
+}
+
+/// A metric family: a name, a help text, a type and its series.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// The full Prometheus name (counters end in `_total`).
+    pub name: Cow<'static, str>,
+    /// One line of help.
+    pub help: Cow<'static, str>,
+    /// The type.
+    pub kind: Kind,
+    /// The series collected this time.
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    /// Adds a counter or gauge sample.
+    pub fn push(&mut self, labels: Labels, value: f64) {
+        self.samples.push(Sample {
+            labels,
+            value: Value::Number(value),
+        });
+    }
+
+    /// Adds a histogram sample.
+    pub fn push_histogram(&mut self, labels: Labels, value: HistogramValue) {
+        self.samples.push(Sample {
+            labels,
+            value: Value::Histogram(value),
+        });
+    }
+}
+
+/// All families of one collection, in the order they were first written.
+#[derive(Debug, Default, Clone)]
+pub struct Buffer {
+    families: Vec<Family>,
+}
+
+impl Buffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The family named `name`, created with `help` and `kind` when it is new this collection.
+    pub fn family(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: Kind,
+    ) -> &mut Family {
+        let name = name.into();
+        // Families are few (hundreds) and looked up once per call site, so a scan is cheaper than
+        // keeping a map in step.
+        match self.families.iter().position(|f| f.name == name) {
+            Some(i) => &mut self.families[i],
+            None => {
+                let help = help.into();
+                self.families.push(Family {
+                    name,
+                    help,
+                    kind,
+                    samples: Vec::new(),
+                });
+                self.families.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// Shorthand for a counter family; `name` must end in `_total`.
+    pub fn counter(&mut self, name: &'static str, help: &'static str) -> &mut Family {
+        debug_assert!(
+            name.ends_with("_total"),
+            "counter {name} must end in _total"
+        );
+        self.family(name, help, Kind::Counter)
+    }
+
+    /// Shorthand for a gauge family.
+    pub fn gauge(&mut self, name: &'static str, help: &'static str) -> &mut Family {
+        self.family(name, help, Kind::Gauge)
+    }
+
+    /// The families, in first-written order.
+    pub fn families(&self) -> &[Family] {
+        &self.families
+    }
+
+    /// Number of series in all families.
+    pub fn series_count(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    /// Empties the buffer for the next collection.
+    pub fn clear(&mut self) {
+        self.families.clear();
+    }
+
+    /// Drops families that have no series (a collector that found nothing to report).
+    pub fn retain_non_empty(&mut self) {
+        self.families.retain(|f| !f.samples.is_empty());
+    }
+}
+
+/// Builds a [`Labels`] from `name => value` pairs; values are anything `ToString`.
+#[macro_export]
+macro_rules! labels {
+    ($($k:literal => $v:expr),* $(,)?) => {
+        vec![$(($k, ::std::string::ToString::to_string(&$v))),*]
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_to_a_family_twice_appends_to_the_same_family() {
+        let mut buf = Buffer::new();
+        buf.counter("a_total", "A.").push(labels!["x" => 1], 1.0);
+        buf.gauge("b", "B.").push(vec![], 2.0);
+        buf.counter("a_total", "A.").push(labels!["x" => 2], 3.0);
+
+        assert_eq!(buf.families().len(), 2);
+        assert_eq!(buf.families()[0].samples.len(), 2);
+        assert_eq!(buf.series_count(), 3);
+    }
+
+    #[test]
+    fn empty_families_are_dropped() {
+        let mut buf = Buffer::new();
+        buf.gauge("empty", "Nothing.");
+        buf.gauge("full", "Something.").push(vec![], 1.0);
+        buf.retain_non_empty();
+        assert_eq!(buf.families().len(), 1);
+    }
+}

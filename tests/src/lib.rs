@@ -1,0 +1,7 @@
+//! warroom-tests holds the black-box tests: they start the real `warroom-agent` (and later
+//! `warroom`) binaries against real kernel objects, real files and local HTTP receivers.
+//!
+//! Modules:
+//! - [`bins`]: where the built binaries are and how to run them.
+
+pub mod bins;

@@ -1,0 +1,7 @@
+//! The black-box test binary: real `warroom-agent` processes against real cgroups, network
+//! namespaces, files and local receivers. Needs root and `cargo build --workspace` first.
+
+mod agent_cgroups;
+mod agent_netns;
+mod agent_output;
+mod agent_spool;
