@@ -12,5 +12,9 @@
 //! - [`agent`]: one collection pass and the loop that runs it until shutdown.
 //! - [`http`]: the agent's `/metrics` and `/healthz` endpoints.
 
+pub mod agent;
 pub mod collect;
+pub mod config;
+pub mod http;
 pub mod metrics;
+pub mod render;

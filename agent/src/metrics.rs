@@ -49,6 +49,15 @@ pub struct Sample {
     pub value: Value,
 }
 
+impl Sample {
+    /// True when every `(name, value)` of `labels` is among this sample's labels.
+    pub fn has_labels(&self, labels: &[(&str, &str)]) -> bool {
+        labels
+            .iter()
+            .all(|(k, v)| self.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+    }
+}
+
 /// A metric family: a name, a help text, a type and its series.
 #[derive(Debug, Clone)]
 pub struct Family {
@@ -141,6 +150,15 @@ impl Buffer {
         self.families.iter().map(|f| f.samples.len()).sum()
     }
 
+    /// The value of the first number sample of `name` whose labels include all of `labels`.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let family = self.families.iter().find(|f| f.name == name)?;
+        family.samples.iter().find_map(|s| match &s.value {
+            Value::Number(n) if s.has_labels(labels) => Some(*n),
+            _ => None,
+        })
+    }
+
     /// Empties the buffer for the next collection.
     pub fn clear(&mut self) {
         self.families.clear();
@@ -150,6 +168,25 @@ impl Buffer {
     pub fn retain_non_empty(&mut self) {
         self.families.retain(|f| !f.samples.is_empty());
     }
+}
+
+/// Returns a `'static` copy of `name`, made once per distinct name for the life of the process.
+/// For metric names derived from kernel field names (`node_memory_*`, `node_netstat_*`): a fixed,
+/// small set, so later collections reuse them without allocating.
+pub fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(existing) = names.get(name) {
+        return existing;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 /// Builds a [`Labels`] from `name => value` pairs; values are anything `ToString`.

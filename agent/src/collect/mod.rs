@@ -3,6 +3,7 @@
 //! collector, and a partial one (one vanished cgroup) is reported and the rest goes on.
 
 pub mod errors;
+pub mod host;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
@@ -114,4 +115,28 @@ pub trait Collector: Send {
     /// Reads this collector's sources and writes its families. An `Err` means nothing more of this
     /// collector could be read this time; what it already wrote stays.
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError>;
+}
+
+/// Runs one collector against a fresh buffer, for tests and benchmarks.
+pub fn run_one(collector: &mut dyn Collector) -> Result<Buffer, CollectError> {
+    let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+    collector
+        .collect(&mut Cx::new(&mut out, &mut inventory))
+        .map(|()| out)
+}
+
+/// A temporary proc/sys root holding `files` (paths relative to the root), for tests.
+#[cfg(test)]
+pub(crate) fn fixture_roots(files: &[(&str, &str)]) -> (tempfile::TempDir, Roots) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (rel, text) in files {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write fixture");
+    }
+    let roots = Roots {
+        proc: dir.path().join("proc"),
+        sys: dir.path().join("sys"),
+    };
+    (dir, roots)
 }

@@ -1,0 +1,155 @@
+//! One collection pass over every collector, the agent's own metrics, and the loop that runs a
+//! pass every interval until shutdown.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::collect::{self, Collector, Cx, ErrorLog, Inventory};
+use crate::config::AgentConfig;
+use crate::metrics::Buffer;
+use crate::render::{self, Snapshot};
+
+/// The agent's own health figures.
+#[derive(Debug, Default)]
+struct SelfMetrics {
+    duration: Gauge<f64, std::sync::atomic::AtomicU64>,
+    series: Gauge,
+    collections: Counter,
+}
+
+/// The collectors, the latest snapshot and the registry that renders it.
+pub struct Agent {
+    collectors: Vec<Box<dyn Collector>>,
+    errors: ErrorLog,
+    snapshot: Snapshot,
+    registry: Arc<Registry>,
+    own: SelfMetrics,
+}
+
+impl Agent {
+    /// An agent for `cfg` with every collector.
+    pub fn new(cfg: &AgentConfig) -> Self {
+        let roots = cfg.roots();
+        let collectors = collect::host::all(&roots);
+        Self::with_collectors(cfg, collectors)
+    }
+
+    /// An agent running exactly `collectors` (tests and benchmarks choose theirs).
+    pub fn with_collectors(cfg: &AgentConfig, collectors: Vec<Box<dyn Collector>>) -> Self {
+        let mut registry = render::registry(&cfg.node, &cfg.cluster, cfg.env.as_str());
+        let snapshot = Snapshot::default();
+        registry.register_collector(Box::new(snapshot.clone()));
+        let error_counts = Family::default();
+        registry.register(
+            "warroom_agent_collector_errors",
+            "Errors per collector (each cause is logged once)",
+            error_counts.clone(),
+        );
+        let own = SelfMetrics::default();
+        registry.register(
+            "warroom_agent_collection_duration_seconds",
+            "Wall time of the last collection pass",
+            own.duration.clone(),
+        );
+        registry.register(
+            "warroom_agent_series",
+            "Series in the last collection",
+            own.series.clone(),
+        );
+        registry.register(
+            "warroom_agent_collections",
+            "Collection passes run",
+            own.collections.clone(),
+        );
+        Self {
+            collectors,
+            errors: ErrorLog::new(error_counts),
+            snapshot,
+            registry: Arc::new(registry),
+            own,
+        }
+    }
+
+    /// Runs every collector once, publishes the result as the latest snapshot and returns it.
+    pub fn collect(&mut self) -> Arc<Buffer> {
+        let started = Instant::now();
+        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        for collector in &mut self.collectors {
+            let mut cx = Cx::new(&mut out, &mut inventory);
+            let result = collector.collect(&mut cx);
+            for err in cx.take_partial().iter().filter(|e| !e.is_not_found()) {
+                self.errors.record(collector.name(), err);
+            }
+            if let Err(err) = result {
+                self.errors.record(collector.name(), &err);
+            }
+        }
+        out.retain_non_empty();
+        self.own.series.set(out.series_count() as i64);
+        self.own.duration.set(started.elapsed().as_secs_f64());
+        self.own.collections.inc();
+        let out = Arc::new(out);
+        self.snapshot.publish(out.clone());
+        out
+    }
+
+    /// The latest snapshot and the agent's own metrics in the Prometheus 0.0.4 text format.
+    pub fn render(&self) -> String {
+        render::to_prometheus_text(&render::encode(&self.registry))
+    }
+
+    /// The registry `/metrics` renders.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Errors recorded so far for `collector`.
+    pub fn error_count(&self, collector: &'static str) -> u64 {
+        self.errors.count(collector)
+    }
+}
+
+/// Serves `/metrics` on `cfg.listen` and collects every `cfg.interval` until `shutdown` resolves;
+/// the HTTP server then drains in-flight requests and the loop stops at its next await.
+pub async fn run(
+    cfg: AgentConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut agent = Agent::new(&cfg);
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, node = %cfg.node, env = cfg.env.as_str(), "agent started");
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let app = crate::http::router(agent.registry());
+    let mut http_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { _ = http_stop.changed().await })
+            .await
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        _ = stop_tx.send(true);
+    });
+    let mut ticks = tokio::time::interval(cfg.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => { agent.collect(); }
+            _ = stop_rx.changed() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    server
+        .await
+        .context("HTTP server task")?
+        .context("HTTP server")?;
+    Ok(())
+}

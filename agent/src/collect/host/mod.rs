@@ -1,0 +1,36 @@
+//! Host collectors with node_exporter's names, types, units and labels, read from the proc and sys
+//! roots so the agent can run in a container with the host's trees mounted elsewhere.
+//!
+//! - [`stat`]: CPU seconds by mode, context switches, interrupts, forks, boot time.
+//! - [`loadavg`]: 1/5/15-minute load.
+//! - [`meminfo`]: every `/proc/meminfo` field, memory and swap.
+//! - [`vmstat`]: paging, swapping and the kernel's OOM-kill count.
+//! - [`diskstats`]: disk I/O per block device.
+//! - [`filesystem`]: space and inodes per mounted filesystem.
+//! - [`pressure`]: PSI stall seconds for cpu, memory and io.
+//! - [`uptime`]: uptime, the current time and file descriptors in use.
+
+pub mod diskstats;
+pub mod filesystem;
+pub mod loadavg;
+pub mod meminfo;
+pub mod pressure;
+pub mod stat;
+pub mod uptime;
+pub mod vmstat;
+
+use super::{Collector, Roots};
+
+/// Every host collector, in the order they run.
+pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
+    vec![
+        Box::new(stat::Stat::new(roots)),
+        Box::new(loadavg::LoadAvg::new(roots)),
+        Box::new(meminfo::MemInfo::new(roots)),
+        Box::new(vmstat::VmStat::new(roots)),
+        Box::new(diskstats::DiskStats::new(roots)),
+        Box::new(filesystem::Filesystem::new(roots)),
+        Box::new(pressure::Pressure::new(roots)),
+        Box::new(uptime::Uptime::new(roots)),
+    ]
+}

@@ -1,0 +1,98 @@
+//! Uptime (`/proc/uptime`), the node's clock (`node_time_seconds`) and file descriptors in use
+//! (`/proc/sys/fs/file-nr`, node_exporter's `filefd`).
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+
+/// Reads `/proc/uptime` and `/proc/sys/fs/file-nr`.
+pub struct Uptime {
+    uptime: PathBuf,
+    file_nr: PathBuf,
+    buf: String,
+}
+
+impl Uptime {
+    /// A collector reading `{proc}/uptime` and `{proc}/sys/fs/file-nr`.
+    pub fn new(roots: &Roots) -> Self {
+        Self {
+            uptime: roots.proc("uptime"),
+            file_nr: roots.proc("sys/fs/file-nr"),
+            buf: String::new(),
+        }
+    }
+
+    fn first_numbers<const N: usize>(&mut self, path: &Path) -> Result<[f64; N], CollectError> {
+        procfs::read_into(path, &mut self.buf)?;
+        let mut out = [0.0; N];
+        let mut fields = self.buf.split_ascii_whitespace();
+        for slot in &mut out {
+            *slot = fields
+                .next()
+                .and_then(|f| f.parse().ok())
+                .ok_or_else(|| CollectError::parse(path, 1, format!("expected {N} numbers")))?;
+        }
+        Ok(out)
+    }
+}
+
+impl Collector for Uptime {
+    fn name(&self) -> &'static str {
+        "uptime"
+    }
+
+    fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        cx.out
+            .gauge(
+                "node_time_seconds",
+                "System time in seconds since epoch (1970).",
+            )
+            .push(vec![], now);
+        let [up] = self.first_numbers::<1>(&self.uptime.clone())?;
+        cx.out
+            .gauge(
+                "warroom_node_uptime_seconds",
+                "Seconds since the node booted.",
+            )
+            .push(vec![], up);
+        let [allocated, _, maximum] = self.first_numbers::<3>(&self.file_nr.clone())?;
+        cx.out
+            .gauge(
+                "node_filefd_allocated",
+                "File descriptor statistics: allocated.",
+            )
+            .push(vec![], allocated);
+        cx.out
+            .gauge(
+                "node_filefd_maximum",
+                "File descriptor statistics: maximum.",
+            )
+            .push(vec![], maximum);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{fixture_roots, run_one};
+
+    #[test]
+    fn uptime_and_file_descriptors_are_read() {
+        let (_dir, roots) = fixture_roots(&[
+            ("proc/uptime", "12345.67 24000.10\n"),
+            ("proc/sys/fs/file-nr", "1184\t0\t9223372036854775807\n"),
+        ]);
+        let buf = run_one(&mut Uptime::new(&roots)).unwrap();
+        assert_eq!(
+            buf.value("warroom_node_uptime_seconds", &[]),
+            Some(12345.67)
+        );
+        assert_eq!(buf.value("node_filefd_allocated", &[]), Some(1184.0));
+        assert!(buf.value("node_time_seconds", &[]).unwrap() > 1.7e9);
+    }
+}
