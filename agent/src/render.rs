@@ -101,9 +101,7 @@ fn encode_family(encoder: &mut DescriptorEncoder, family: &Family) -> Result<(),
         // The 0.0.4 text format Prometheus tools read has no `unknown` type; a gauge reads alike.
         Kind::Untyped => (&*family.name, MetricType::Gauge),
     };
-    // prometheus-client ends every help text with a period of its own.
-    let help = family.help.trim_end_matches('.');
-    let mut metric = encoder.encode_descriptor(name, help, None, metric_type)?;
+    let mut metric = encoder.encode_descriptor(name, &family.help, None, metric_type)?;
     for sample in &family.samples {
         let mut series = metric.encode_family(&sample.labels)?;
         match (&sample.value, family.kind) {
