@@ -245,3 +245,86 @@ fn merge(lower: &mut toml::Table, upper: toml::Table) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::NamedTempFile, PathBuf) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        let path = f.path().to_path_buf();
+        (f, path)
+    }
+
+    fn s(v: &str) -> toml::Value {
+        toml::Value::String(v.into())
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_the_environment() {
+        let (_f, path) = file("node = \"from-file\"\ncluster = \"from-file\"\nenv = \"target\"\n");
+        let env = vec![
+            ("node", s("from-env")),
+            ("cluster", s("from-env")),
+            ("interval", s("30s")),
+        ];
+        let flags = vec![("node", s("from-flag"))];
+
+        let cfg = load(Some(&path), env, flags).unwrap();
+
+        assert_eq!(cfg.node, "from-flag");
+        assert_eq!(cfg.cluster, "from-file");
+        assert_eq!(cfg.interval, Duration::from_secs(30));
+        assert_eq!(cfg.env, Side::Target);
+    }
+
+    #[test]
+    fn an_unknown_field_in_the_file_is_named_with_its_line() {
+        let (_f, path) = file("env = \"source\"\nintervall = \"5s\"\n");
+        let err = load(Some(&path), vec![], vec![]).unwrap_err().to_string();
+        assert!(err.contains("unknown field `intervall`"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_file_may_leave_env_to_a_flag_but_something_must_set_it() {
+        let (_f, path) = file("node = \"n\"\n");
+        assert_eq!(
+            load(Some(&path), vec![], vec![("env", s("source"))])
+                .unwrap()
+                .env,
+            Side::Source
+        );
+        let err = load(Some(&path), vec![], vec![]).unwrap_err().to_string();
+        assert!(err.contains("`env` is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_side_or_duration_is_rejected() {
+        let err = load(None, vec![], vec![("env", s("staging"))])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `staging`"), "{err}");
+        let err = load(
+            None,
+            vec![],
+            vec![("env", s("source")), ("interval", s("soon"))],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn unknown_agent_environment_variables_are_named() {
+        let vars = [
+            ("WARROOM_AGENT_NODE".to_string(), "n".to_string()),
+            ("WARROOM_AGENT_NOPE".into(), "x".into()),
+        ];
+        let err = env_overrides(vars.into_iter()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("environment variable WARROOM_AGENT_NOPE: unknown"),
+            "{err}"
+        );
+    }
+}

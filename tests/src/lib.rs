@@ -3,5 +3,7 @@
 //!
 //! Modules:
 //! - [`bins`]: where the built binaries are and how to run them.
+//! - [`http`]: a tiny loopback HTTP client.
 
 pub mod bins;
+pub mod http;
