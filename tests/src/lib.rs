@@ -4,6 +4,8 @@
 //! Modules:
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
+//! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
 
 pub mod bins;
 pub mod http;
+pub mod procstat;

@@ -1,0 +1,167 @@
+//! The agent's budget against its peer, measured in one run on this machine:
+//! node_exporter (Debian's `prometheus-node-exporter`) scraped N times vs. the agent collecting
+//! and being scraped N times, both as real processes read from `/proc`; the agent's RSS after
+//! 1,000 collections; and whether it does any work between collections.
+//!
+//! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
+//! (`BENCH_SCRAPES` sets N, default 300).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use warroom_tests::bins::bin;
+use warroom_tests::http;
+use warroom_tests::procstat::{cpu_time, rss_bytes};
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One side's figures.
+struct Figures {
+    cpu_per_scrape: Duration,
+    rss: u64,
+    series: usize,
+    host_series: usize,
+}
+
+fn wait_ready(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http::get(addr, "/metrics", &[]).is_err() {
+        assert!(Instant::now() < deadline, "{addr} never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count_series(text: &str) -> (usize, usize) {
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    // Host coverage: what describes the node, not the exporter itself.
+    let host = samples
+        .iter()
+        .filter(|l| !l.starts_with("go_") && !l.starts_with("process_") && !l.starts_with("promhttp_"))
+        .filter(|l| !l.starts_with("node_scrape_") && !l.starts_with("node_exporter_"))
+        .filter(|l| !l.starts_with("warroom_agent_"))
+        .count();
+    (samples.len(), host)
+}
+
+fn measure_node_exporter(n: u32) -> Figures {
+    let addr = http::free_addr();
+    let child = Command::new("prometheus-node-exporter")
+        .arg(format!("--web.listen-address={addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus-node-exporter is installed (.ci/run installs it)");
+    let proc = Proc(child);
+    let pid = proc.0.id();
+    wait_ready(addr);
+    for _ in 0..5 {
+        http::get(addr, "/metrics", &[]).expect("warm-up scrape");
+    }
+    let before = cpu_time(pid).expect("cpu");
+    let mut last = String::new();
+    for _ in 0..n {
+        last = http::get(addr, "/metrics", &[]).expect("scrape").body;
+    }
+    let cpu = cpu_time(pid).expect("cpu") - before;
+    let (series, host_series) = count_series(&last);
+    Figures { cpu_per_scrape: cpu / n, rss: rss_bytes(pid).expect("rss"), series, host_series }
+}
+
+/// The agent collecting every `interval`, scraped once after each collection.
+fn measure_agent(n: u32) -> Figures {
+    let addr = http::free_addr();
+    let child = Command::new(bin("warroom-agent"))
+        .args(["--env", "source", "--interval", "20ms", "--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start warroom-agent");
+    let proc = Proc(child);
+    let pid = proc.0.id();
+    wait_ready(addr);
+    let collections = |text: &str| {
+        warroom_tests::bins::sample(text, "warroom_agent_collections_total", &[]).unwrap_or(0.0)
+    };
+    let start_text = http::get(addr, "/metrics", &[]).expect("scrape").body;
+    let before = cpu_time(pid).expect("cpu");
+    let mut last = String::new();
+    for _ in 0..n {
+        std::thread::sleep(Duration::from_millis(20));
+        last = http::get(addr, "/metrics", &[]).expect("scrape").body;
+    }
+    let cpu = cpu_time(pid).expect("cpu") - before;
+    let passes = (collections(&last) - collections(&start_text)).max(1.0);
+    // Each pass is one collection; scrapes (n) render; charge both to a pass, as node_exporter
+    // collects and renders on every scrape.
+    let per = cpu.div_f64(passes.max(f64::from(n)));
+    let (series, host_series) = count_series(&last);
+    Figures { cpu_per_scrape: per, rss: rss_bytes(pid).expect("rss"), series, host_series }
+}
+
+/// RSS after 1,000 collections, and CPU used during 3 s with no collection due.
+fn measure_rss_and_idle() -> (u64, f64, Duration) {
+    let addr = http::free_addr();
+    let child = Command::new(bin("warroom-agent"))
+        .args(["--env", "source", "--interval", "5ms", "--listen", &addr.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start warroom-agent");
+    let proc = Proc(child);
+    let pid = proc.0.id();
+    wait_ready(addr);
+    let collections = loop {
+        let text = http::get(addr, "/metrics", &[]).expect("scrape").body;
+        let c = warroom_tests::bins::sample(&text, "warroom_agent_collections_total", &[]).unwrap_or(0.0);
+        if c >= 1000.0 {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let rss = rss_bytes(pid).expect("rss");
+    drop(proc);
+
+    let child = Command::new(bin("warroom-agent"))
+        .args(["--env", "source", "--interval", "1h", "--listen", &http::free_addr().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start warroom-agent");
+    let idle = Proc(child);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_time(idle.0.id()).expect("cpu");
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_cpu = cpu_time(idle.0.id()).expect("cpu") - before;
+    (rss, collections, idle_cpu)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let n: u32 = std::env::var("BENCH_SCRAPES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let peer = measure_node_exporter(n);
+    let agent = measure_agent(n);
+    let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
+
+    println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
+    println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
+    println!("{:<28} {:>14.3} {:>14.3}", "CPU ms per collect+render", ms(agent.cpu_per_scrape), ms(peer.cpu_per_scrape));
+    println!("{:<28} {:>14} {:>14}", "series (all)", agent.series, peer.series);
+    println!("{:<28} {:>14} {:>14}", "series (host, no self)", agent.host_series, peer.host_series);
+    println!("{:<28} {:>14.1} {:>14.1}", "RSS MB", agent.rss as f64 / 1e6, peer.rss as f64 / 1e6);
+    let ratio = peer.cpu_per_scrape.as_secs_f64() / agent.cpu_per_scrape.as_secs_f64().max(1e-9);
+    println!("CPU ratio node_exporter/agent: {ratio:.1}x (budget: >= 6x)");
+    println!("agent RSS after {collections:.0} collections: {:.1} MB (budget: <= 8 MB)", rss_1000 as f64 / 1e6);
+    println!("agent CPU during 3 s between collections: {:.1} ms (budget: no work)", ms(idle_cpu));
+}
