@@ -14,3 +14,4 @@
 
 pub mod collect;
 pub mod metrics;
+pub mod otlp;
