@@ -15,3 +15,4 @@
 pub mod collect;
 pub mod metrics;
 pub mod otlp;
+pub mod ship;

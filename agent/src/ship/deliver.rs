@@ -1,0 +1,199 @@
+//! The delivery decisions of [`Shipper`]: send now or queue behind the spool, drain the spool
+//! oldest-first until the first failure, and count and log every batch that is dropped.
+
+use super::client::{Delivery, RetryReason};
+use super::{ShipOutcome, Shipper};
+use crate::otlp;
+
+/// What became of the new batch while the spool was drained.
+enum Fate {
+    Sent,
+    Rejected(u16),
+}
+
+/// The result of one drain.
+struct Drained {
+    /// Older batches delivered before the new one.
+    replayed: usize,
+    /// The new batch's fate, if it was reached.
+    target: Option<Fate>,
+    /// Why draining stopped early.
+    stopped: Option<RetryReason>,
+}
+
+impl Shipper {
+    /// The spool is empty: send directly, spool on a retryable failure.
+    pub(super) async fn send_fresh(&mut self, seq: u64, body: Vec<u8>) -> ShipOutcome {
+        match self.client.post(&body).await {
+            Delivery::Accepted => {
+                self.delivered(seq);
+                ShipOutcome::Sent { seq, replayed: 0 }
+            }
+            Delivery::Rejected { code, reason } => {
+                self.rejected(seq, code, &reason);
+                ShipOutcome::Rejected { seq, code }
+            }
+            Delivery::Retry(why) => {
+                self.server_down(&why);
+                match self.keep(seq, &body) {
+                    Ok(()) => ShipOutcome::Spooled { seq, why },
+                    Err(dropped) => dropped,
+                }
+            }
+        }
+    }
+
+    /// Older batches wait: queue this one behind them so the server sees sequences in order,
+    /// then drain.
+    pub(super) async fn send_behind_spool(&mut self, seq: u64, body: &[u8]) -> ShipOutcome {
+        let kept = self.keep(seq, body);
+        let drained = self.drain(seq).await;
+        match (kept, drained.target, drained.stopped) {
+            (Err(dropped), ..) => dropped,
+            (Ok(()), Some(Fate::Sent), _) => ShipOutcome::Sent {
+                seq,
+                replayed: drained.replayed,
+            },
+            (Ok(()), Some(Fate::Rejected(code)), _) => ShipOutcome::Rejected { seq, code },
+            (Ok(()), None, Some(why)) => ShipOutcome::Spooled { seq, why },
+            (Ok(()), None, None) => ShipOutcome::Dropped {
+                seq: Some(seq),
+                why: "the batch left the spool without being delivered".into(),
+            },
+        }
+    }
+
+    /// Sends spooled batches oldest-first until one fails or the spool is empty.
+    async fn drain(&mut self, target: u64) -> Drained {
+        let mut drained = Drained {
+            replayed: 0,
+            target: None,
+            stopped: None,
+        };
+        while let Some((seq, read)) = self.spool.read_oldest() {
+            let body = match read.map_err(|e| e.to_string()).and_then(check_body) {
+                Ok(body) => body,
+                Err(why) => {
+                    self.corrupt(seq, &why);
+                    continue;
+                }
+            };
+            let delivery = self.client.post(&body).await;
+            if let Delivery::Retry(why) = delivery {
+                self.server_down(&why);
+                drained.stopped = Some(why);
+                break;
+            }
+            self.pop(seq);
+            let fate = match delivery {
+                Delivery::Rejected { code, reason } => {
+                    self.rejected(seq, code, &reason);
+                    Fate::Rejected(code)
+                }
+                _ => {
+                    self.delivered(seq);
+                    Fate::Sent
+                }
+            };
+            if seq == target {
+                drained.target = Some(fate);
+            } else if matches!(fate, Fate::Sent) {
+                drained.replayed += 1;
+            }
+        }
+        drained
+    }
+
+    /// Spools batch `seq`; on failure returns the outcome saying why it was dropped.
+    fn keep(&mut self, seq: u64, body: &[u8]) -> Result<(), ShipOutcome> {
+        let pushed = match self.spool.push(seq, body) {
+            Ok(pushed) => pushed,
+            Err(e) => {
+                let path = self.spool.path_of(seq);
+                return Err(self.lost(
+                    Some(seq),
+                    format!("cannot spool to {}: {e}", path.display()),
+                ));
+            }
+        };
+        if pushed.evicted > 0 {
+            self.metrics.spool_dropped.inc_by(pushed.evicted);
+            tracing::warn!(
+                dropped = pushed.evicted,
+                "the spool is full: dropped the oldest batches"
+            );
+        }
+        if pushed.kept {
+            return Ok(());
+        }
+        self.metrics.spool_dropped.inc();
+        let why = format!(
+            "batch {seq} ({} bytes) is larger than the whole spool",
+            body.len()
+        );
+        tracing::error!("{why}; dropped");
+        Err(ShipOutcome::Dropped {
+            seq: Some(seq),
+            why,
+        })
+    }
+
+    /// Counts and logs a batch that could be neither delivered nor spooled.
+    pub(super) fn lost(&mut self, seq: Option<u64>, why: String) -> ShipOutcome {
+        self.metrics.lost.inc();
+        tracing::error!(seq, "batch lost: {why}");
+        ShipOutcome::Dropped { seq, why }
+    }
+
+    fn delivered(&mut self, seq: u64) {
+        self.metrics.sent.inc();
+        if self.failing {
+            self.failing = false;
+            tracing::info!(
+                seq,
+                spooled = self.spool.len(),
+                "the server accepts batches again"
+            );
+        }
+    }
+
+    fn rejected(&mut self, seq: u64, code: u16, reason: &str) {
+        self.metrics.reject(code);
+        tracing::error!(
+            seq,
+            code,
+            reason,
+            "the server refused the batch for good; dropped"
+        );
+    }
+
+    fn server_down(&mut self, why: &RetryReason) {
+        if !self.failing {
+            self.failing = true;
+            tracing::warn!(reason = %why, "cannot deliver batches; spooling until the server answers");
+        } else {
+            tracing::debug!(reason = %why, "server still failing");
+        }
+    }
+
+    fn corrupt(&mut self, seq: u64, why: &str) {
+        let path = self.spool.path_of(seq);
+        self.metrics.spool_corrupt.inc();
+        tracing::error!(path = %path.display(), "skipping unreadable spool file {}: {why}", path.display());
+        self.pop(seq);
+    }
+
+    fn pop(&mut self, seq: u64) {
+        if let Err(e) = self.spool.pop_oldest() {
+            let path = self.spool.path_of(seq);
+            tracing::error!("cannot delete spool file {}: {e}", path.display());
+        }
+    }
+}
+
+/// A spooled body is replayed only if it still decodes: a torn or foreign file would otherwise
+/// be refused by the server (or worse, accepted as garbage).
+fn check_body(body: Vec<u8>) -> Result<Vec<u8>, String> {
+    otlp::decode_body(&body).map_err(|e| e.to_string())?;
+    Ok(body)
+}
