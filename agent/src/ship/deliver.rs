@@ -5,19 +5,11 @@ use super::client::{Delivery, RetryReason};
 use super::{ShipOutcome, Shipper};
 use crate::otlp;
 
-/// What became of the new batch while the spool was drained.
-enum Fate {
-    Sent,
-    Rejected(u16),
-}
-
 /// The result of one drain.
 struct Drained {
-    /// Older batches delivered before the new one.
+    /// Spooled batches delivered.
     replayed: usize,
-    /// The new batch's fate, if it was reached.
-    target: Option<Fate>,
-    /// Why draining stopped early.
+    /// Why draining stopped before the spool was empty.
     stopped: Option<RetryReason>,
 }
 
@@ -43,31 +35,32 @@ impl Shipper {
         }
     }
 
-    /// Older batches wait: queue this one behind them so the server sees sequences in order,
-    /// then drain.
-    pub(super) async fn send_behind_spool(&mut self, seq: u64, body: &[u8]) -> ShipOutcome {
-        let kept = self.keep(seq, body);
-        let drained = self.drain(seq).await;
-        match (kept, drained.target, drained.stopped) {
-            (Err(dropped), ..) => dropped,
-            (Ok(()), Some(Fate::Sent), _) => ShipOutcome::Sent {
+    /// Older batches wait: they go first, oldest-first, so the server sees sequences in order.
+    /// The new batch follows if they all went through, and is spooled behind them otherwise.
+    /// Draining before spooling the new batch means a full spool does not evict its oldest batch
+    /// just as the server comes back.
+    pub(super) async fn send_behind_spool(&mut self, seq: u64, body: Vec<u8>) -> ShipOutcome {
+        let drained = self.drain().await;
+        if let Some(why) = drained.stopped {
+            return match self.keep(seq, &body) {
+                Ok(()) => ShipOutcome::Spooled { seq, why },
+                Err(dropped) => dropped,
+            };
+        }
+        match self.send_fresh(seq, body).await {
+            ShipOutcome::Sent { seq, .. } => ShipOutcome::Sent {
                 seq,
                 replayed: drained.replayed,
             },
-            (Ok(()), Some(Fate::Rejected(code)), _) => ShipOutcome::Rejected { seq, code },
-            (Ok(()), None, Some(why)) => ShipOutcome::Spooled { seq, why },
-            (Ok(()), None, None) => ShipOutcome::Dropped {
-                seq: Some(seq),
-                why: "the batch left the spool without being delivered".into(),
-            },
+            other => other,
         }
     }
 
-    /// Sends spooled batches oldest-first until one fails or the spool is empty.
-    async fn drain(&mut self, target: u64) -> Drained {
+    /// Sends spooled batches oldest-first until one fails or the spool is empty. Refused and
+    /// unreadable batches are dropped (and counted) on the way: they can never succeed.
+    async fn drain(&mut self) -> Drained {
         let mut drained = Drained {
             replayed: 0,
-            target: None,
             stopped: None,
         };
         while let Some((seq, read)) = self.spool.read_oldest() {
@@ -78,28 +71,19 @@ impl Shipper {
                     continue;
                 }
             };
-            let delivery = self.client.post(&body).await;
-            if let Delivery::Retry(why) = delivery {
-                self.server_down(&why);
-                drained.stopped = Some(why);
-                break;
+            match self.client.post(&body).await {
+                Delivery::Retry(why) => {
+                    self.server_down(&why);
+                    drained.stopped = Some(why);
+                    break;
+                }
+                Delivery::Rejected { code, reason } => self.rejected(seq, code, &reason),
+                Delivery::Accepted => {
+                    self.delivered(seq);
+                    drained.replayed += 1;
+                }
             }
             self.pop(seq);
-            let fate = match delivery {
-                Delivery::Rejected { code, reason } => {
-                    self.rejected(seq, code, &reason);
-                    Fate::Rejected(code)
-                }
-                _ => {
-                    self.delivered(seq);
-                    Fate::Sent
-                }
-            };
-            if seq == target {
-                drained.target = Some(fate);
-            } else if matches!(fate, Fate::Sent) {
-                drained.replayed += 1;
-            }
         }
         drained
     }

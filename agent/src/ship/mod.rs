@@ -1,14 +1,15 @@
 //! Pushing each collection to the warroom server as a gzip'd OTLP batch, with a disk spool for
 //! when the server is away. Every batch carries the agent's persistent id and a sequence number
 //! that never repeats across restarts; the server receives sequences in order because a new batch
-//! queues behind spooled ones, and the spool drains oldest-first whenever the server answers again.
+//! waits behind spooled ones, and the spool drains oldest-first whenever the server answers again
+//! (at the next collection tick).
 //!
 //! - [`ShipConfig`] (here): where to send, the token file, the spool's place and size, the timeout.
 //! - [`Shipper`] (here): opens the state and spool, ships one batch per collection tick.
 //! - [`client`]: the token secret, one POST, and what each HTTP answer means.
 //! - [`spool`]: durable one-file-per-batch spool, bounded in bytes, oldest dropped first.
 //! - [`state`]: the agent id and batch sequence persisted in the spool directory.
-//! - `deliver`: send or queue, drain oldest-first, count and log what is dropped.
+//! - `deliver`: drain oldest-first, then send or spool; count and log what is dropped.
 //! - `telemetry`: the shipper's own counters and gauges.
 
 pub mod client;
@@ -238,8 +239,8 @@ impl Shipper {
     }
 
     /// Ships the collection in `buf`, taken at `now`: encodes it under the next sequence number,
-    /// then sends it, or queues it behind spooled batches and drains them oldest-first. Never
-    /// panics; each POST is bounded by the configured timeout.
+    /// drains spooled batches oldest-first, then sends it; on the first retryable failure it is
+    /// spooled. Never panics; each POST is bounded by the configured timeout.
     pub async fn ship(&mut self, buf: &Buffer, now: SystemTime) -> ShipOutcome {
         let (seq, body) = match self.prepare(buf, now) {
             Ok(batch) => batch,
@@ -248,7 +249,7 @@ impl Shipper {
         let outcome = if self.spool.is_empty() {
             self.send_fresh(seq, body).await
         } else {
-            self.send_behind_spool(seq, &body).await
+            self.send_behind_spool(seq, body).await
         };
         self.metrics
             .spool_size(self.spool.len(), self.spool.bytes());
