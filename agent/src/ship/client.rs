@@ -211,6 +211,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_token_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+
+        let err = AgentToken::from_file(dir.path()).expect_err("a directory");
+
+        assert!(
+            err.to_string().contains(&*dir.path().to_string_lossy()),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_empty_token_file_is_an_error() {
         let file = tempfile::NamedTempFile::new().expect("tempfile");
 

@@ -273,3 +273,59 @@ impl Shipper {
         Ok((seq, body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_config_takes_the_named_defaults() {
+        let cfg: ShipConfig = toml::from_str("").expect("parse");
+
+        assert_eq!(cfg, ShipConfig::default());
+        assert_eq!(cfg.timeout, Duration::from_secs(10));
+        assert_eq!(cfg.spool_max_bytes, 256 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_config_reads_human_durations_and_paths() {
+        let text = r#"
+            server = "https://warroom.example:8443"
+            token_file = "/etc/warroom/token"
+            spool_dir = "/tmp/spool"
+            spool_max_bytes = 1048576
+            timeout = "2s 500ms"
+        "#;
+
+        let cfg: ShipConfig = toml::from_str(text).expect("parse");
+
+        assert_eq!(cfg.server.as_deref(), Some("https://warroom.example:8443"));
+        assert_eq!(cfg.timeout, Duration::from_millis(2500));
+        assert_eq!(cfg.spool_max_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_by_name() {
+        let err = toml::from_str::<ShipConfig>("spool_size = 3").expect_err("unknown");
+
+        assert!(err.to_string().contains("spool_size"), "{err}");
+    }
+
+    #[test]
+    fn opening_without_a_server_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ShipConfig {
+            spool_dir: dir.path().to_path_buf(),
+            ..ShipConfig::default()
+        };
+        let labels = NodeLabels {
+            node: "n".into(),
+            cluster: "c".into(),
+            env: "source".into(),
+        };
+
+        let err = Shipper::open(&cfg, labels, &mut Registry::default()).expect_err("no server");
+
+        assert!(matches!(err, ShipError::NoServer), "{err}");
+    }
+}

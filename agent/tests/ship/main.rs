@@ -310,6 +310,30 @@ async fn a_server_that_never_answers_times_out_and_the_batch_is_spooled() {
 }
 
 #[tokio::test]
+async fn a_batch_whose_sequence_cannot_be_persisted_is_not_sent_and_is_counted_as_lost() {
+    let fx = Fixture::new();
+    let rx = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    let (mut shipper, registry) = fx.open(&fx.config(rx.addr));
+    ship(&mut shipper).await;
+    let seq_file = fx.spool_dir().join("seq");
+    std::fs::remove_file(&seq_file).expect("rm seq");
+    std::fs::create_dir_all(seq_file.join("blocker")).expect("seq becomes a directory");
+
+    let outcome = ship(&mut shipper).await;
+
+    assert!(
+        matches!(outcome, ShipOutcome::Dropped { seq: None, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(rx.accepted(), [1]);
+    let text = metrics_text(&registry);
+    assert!(
+        text.contains("warroom_agent_batches_lost_total 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_missing_token_file_fails_open_with_an_error_naming_the_file() {
     let fx = Fixture::new();
     let cfg = ShipConfig {
