@@ -102,10 +102,12 @@ impl Shipper {
         };
         if pushed.evicted > 0 {
             self.metrics.spool_dropped.inc_by(pushed.evicted);
-            tracing::warn!(
-                dropped = pushed.evicted,
-                "the spool is full: dropped the oldest batches"
-            );
+            if !self.spool_full {
+                self.spool_full = true;
+                tracing::warn!(
+                    "the spool is full: dropping the oldest batches (counted; logged once)"
+                );
+            }
         }
         if pushed.kept {
             return Ok(());
@@ -131,6 +133,7 @@ impl Shipper {
 
     fn delivered(&mut self, seq: u64) {
         self.metrics.sent.inc();
+        self.spool_full &= !self.spool.is_empty();
         if self.failing {
             self.failing = false;
             tracing::info!(

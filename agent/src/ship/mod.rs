@@ -185,6 +185,8 @@ pub struct Shipper {
     metrics: ShipMetrics,
     /// True while the server is failing, so the outage is logged once, not every tick.
     failing: bool,
+    /// True once a full spool dropped a batch, until the spool empties: logged once, not per tick.
+    spool_full: bool,
 }
 
 impl Shipper {
@@ -225,6 +227,7 @@ impl Shipper {
             start_unix_nano: otlp::unix_nanos(SystemTime::now()),
             metrics,
             failing: false,
+            spool_full: false,
         })
     }
 

@@ -1,98 +1,17 @@
 //! Shipping against a local receiver on loopback: spooling while it is down, in-order replay when
 //! it is back, restarts, permanent refusals, the spool's bound, and the token staying secret.
 
+mod helpers;
 mod logs;
 mod receiver;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use tempfile::TempDir;
-use warroom_agent::labels;
-use warroom_agent::metrics::Buffer;
-use warroom_agent::otlp::NodeLabels;
 use warroom_agent::ship::{RetryReason, ShipConfig, ShipError, ShipOutcome, Shipper};
 
+use helpers::{Fixture, metrics_text, node, ship};
 use receiver::{Receiver, TOKEN, closed_addr};
-
-/// A spool directory and a token file in one temporary directory.
-struct Fixture {
-    tmp: TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::write(tmp.path().join("token"), format!("{TOKEN}\n")).expect("token");
-        Self { tmp }
-    }
-
-    fn spool_dir(&self) -> PathBuf {
-        self.tmp.path().join("spool")
-    }
-
-    fn config(&self, addr: SocketAddr) -> ShipConfig {
-        ShipConfig {
-            server: Some(format!("http://{addr}")),
-            token_file: Some(self.tmp.path().join("token")),
-            spool_dir: self.spool_dir(),
-            timeout: Duration::from_secs(2),
-            ..ShipConfig::default()
-        }
-    }
-
-    fn open(&self, cfg: &ShipConfig) -> (Shipper, Registry) {
-        let mut registry = Registry::default();
-        let shipper = Shipper::open(cfg, node(), &mut registry).expect("open shipper");
-        (shipper, registry)
-    }
-
-    fn batch_files(&self) -> Vec<String> {
-        batch_files(&self.spool_dir())
-    }
-}
-
-fn node() -> NodeLabels {
-    NodeLabels {
-        node: "node-a".into(),
-        cluster: "prod".into(),
-        env: "source".into(),
-    }
-}
-
-fn collection() -> Buffer {
-    let mut buf = Buffer::new();
-    buf.counter("node_cpu_seconds_total", "CPU time.")
-        .push(labels!["cpu" => 0, "mode" => "idle"], 12.5);
-    buf
-}
-
-fn batch_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read spool dir")
-        .map(|d| {
-            d.expect("dirent")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|n| n.ends_with(".batch"))
-        .collect();
-    names.sort();
-    names
-}
-
-fn metrics_text(registry: &Registry) -> String {
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, registry).expect("encode");
-    text
-}
-
-async fn ship(shipper: &mut Shipper) -> ShipOutcome {
-    shipper.ship(&collection(), SystemTime::now()).await
-}
 
 #[tokio::test]
 async fn batches_spooled_while_the_receiver_is_down_arrive_once_and_in_order_when_it_is_back() {
