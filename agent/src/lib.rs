@@ -17,4 +17,6 @@ pub mod collect;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod otlp;
 pub mod render;
+pub mod ship;
