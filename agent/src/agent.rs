@@ -2,7 +2,7 @@
 //! pass every interval until shutdown.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -13,6 +13,7 @@ use crate::collect::{self, Collector, Cx, ErrorLog, Inventory};
 use crate::config::AgentConfig;
 use crate::metrics::Buffer;
 use crate::render::{self, Snapshot};
+use crate::ship::{ShipError, ShipOutcome, Shipper};
 
 /// The agent's own health figures.
 #[derive(Debug, Default)]
@@ -22,26 +23,35 @@ struct SelfMetrics {
     collections: Counter,
 }
 
-/// The collectors, the latest snapshot and the registry that renders it.
+/// The collectors, the latest snapshot, the registry that renders it and, when a server is
+/// configured, the shipper that pushes each collection.
 pub struct Agent {
     collectors: Vec<Box<dyn Collector>>,
     errors: ErrorLog,
     snapshot: Snapshot,
     registry: Arc<Registry>,
     own: SelfMetrics,
+    shipper: Option<Shipper>,
 }
 
 impl Agent {
-    /// An agent for `cfg` with every collector.
-    pub fn new(cfg: &AgentConfig) -> Self {
+    /// An agent for `cfg` with every collector and, when `cfg.ship.server` is set, a shipper.
+    pub fn new(cfg: &AgentConfig) -> Result<Self, ShipError> {
         let roots = cfg.roots();
         let collectors = collect::host::all(&roots);
         Self::with_collectors(cfg, collectors)
     }
 
     /// An agent running exactly `collectors` (tests and benchmarks choose theirs).
-    pub fn with_collectors(cfg: &AgentConfig, collectors: Vec<Box<dyn Collector>>) -> Self {
+    pub fn with_collectors(
+        cfg: &AgentConfig,
+        collectors: Vec<Box<dyn Collector>>,
+    ) -> Result<Self, ShipError> {
         let mut registry = render::registry(&cfg.node, &cfg.cluster, cfg.env.as_str());
+        let shipper = match cfg.ship.server {
+            Some(_) => Some(Shipper::open(&cfg.ship, cfg.node_labels(), &mut registry)?),
+            None => None,
+        };
         let snapshot = Snapshot::default();
         registry.register_collector(Box::new(snapshot.clone()));
         let error_counts = Family::default();
@@ -66,13 +76,20 @@ impl Agent {
             "Collection passes run",
             own.collections.clone(),
         );
-        Self {
+        Ok(Self {
             collectors,
             errors: ErrorLog::new(error_counts),
             snapshot,
             registry: Arc::new(registry),
             own,
-        }
+            shipper,
+        })
+    }
+
+    /// Pushes `batch` to the server when one is configured; spooled on failure.
+    pub async fn ship(&mut self, batch: &Buffer) -> Option<ShipOutcome> {
+        let shipper = self.shipper.as_mut()?;
+        Some(shipper.ship(batch, SystemTime::now()).await)
     }
 
     /// Runs every collector once, publishes the result as the latest snapshot and returns it.
@@ -121,7 +138,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
-    let mut agent = Agent::new(&cfg);
+    let mut agent = Agent::new(&cfg)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -142,9 +159,12 @@ pub async fn run(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = ticks.tick() => { agent.collect(); }
+            _ = ticks.tick() => {}
             _ = stop_rx.changed() => break,
         }
+        let batch = agent.collect();
+        // A push in flight finishes (bounded by its timeout) so its batch is sent or spooled.
+        agent.ship(&batch).await;
     }
     tracing::info!("shutting down");
     server

@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::collect::Roots;
+use crate::otlp::NodeLabels;
+use crate::ship::ShipConfig;
 
 /// The migration side a node or a probe target belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -53,6 +55,9 @@ pub struct AgentConfig {
     /// The host's sysfs (e.g. `/host/sys` when running in a container).
     #[serde(default = "default_sys_root")]
     pub sys_root: PathBuf,
+    /// Pushing to the server and the disk spool (`[ship]`).
+    #[serde(default)]
+    pub ship: ShipConfig,
 }
 
 fn default_node() -> String {
@@ -83,6 +88,11 @@ fn default_sys_root() -> PathBuf {
 }
 
 impl AgentConfig {
+    /// The `node`, `cluster` and `env` labels every sample carries.
+    pub fn node_labels(&self) -> NodeLabels {
+        NodeLabels { node: self.node.clone(), cluster: self.cluster.clone(), env: self.env.as_str().into() }
+    }
+
     /// The proc and sys roots collectors read below.
     pub fn roots(&self) -> Roots {
         Roots {
@@ -277,6 +287,17 @@ mod tests {
         assert_eq!(cfg.cluster, "from-file");
         assert_eq!(cfg.interval, Duration::from_secs(30));
         assert_eq!(cfg.env, Side::Target);
+    }
+
+    #[test]
+    fn the_server_flag_lands_in_the_ship_table_beside_file_settings() {
+        let (_f, path) = file("env = \"source\"\n[ship]\nspool_max_bytes = 1024\n");
+        let flags = vec![("ship.server", s("http://127.0.0.1:9"))];
+
+        let cfg = load(Some(&path), vec![], flags).unwrap();
+
+        assert_eq!(cfg.ship.server.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(cfg.ship.spool_max_bytes, 1024);
     }
 
     #[test]

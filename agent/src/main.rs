@@ -99,7 +99,7 @@ fn start(flags: Flags) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if flags.once {
-        let mut agent = warroom_agent::agent::Agent::new(&cfg);
+        let mut agent = warroom_agent::agent::Agent::new(&cfg)?;
         agent.collect();
         print!("{}", agent.render());
         return Ok(());
