@@ -3,6 +3,7 @@
 //! collector, and a partial one (one vanished cgroup) is reported and the rest goes on.
 
 pub mod errors;
+pub mod network;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
