@@ -8,11 +8,15 @@
 //! - [`sockstat`]: `/proc/net/sockstat{,6}` as `node_sockstat_*`.
 //! - [`pod_net`]: each pod's network namespace, found through one process of its containers.
 
+pub mod conntrack;
 pub mod netdev;
 pub mod netstat;
+pub mod sockstat;
 
+pub use conntrack::Conntrack;
 pub use netdev::NetDev;
 pub use netstat::Netstat;
+pub use sockstat::Sockstat;
 
 #[cfg(test)]
 pub(crate) mod testing;
