@@ -11,11 +11,13 @@
 pub mod conntrack;
 pub mod netdev;
 pub mod netstat;
+pub mod pod_net;
 pub mod sockstat;
 
 pub use conntrack::Conntrack;
 pub use netdev::NetDev;
 pub use netstat::Netstat;
+pub use pod_net::PodNet;
 pub use sockstat::Sockstat;
 
 #[cfg(test)]
