@@ -4,6 +4,7 @@
 
 pub mod errors;
 pub mod network;
+pub mod probes;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
