@@ -97,10 +97,20 @@ impl PodNet {
     /// Reads the namespace of `container` when it is new this collection. `Ok` without rows
     /// when the container has no process or shares a namespace already read.
     fn visit(&mut self, container: &ContainerRef) -> Result<(), CollectError> {
-        read_into(&container.procs, &mut self.procs)?;
-        let Some(pid) = first_pid(&self.procs) else {
-            return Ok(());
-        };
+        // Taken out and put back so the pid can borrow it while `self` is used: no allocation.
+        let mut procs = std::mem::take(&mut self.procs);
+        let result =
+            read_into(&container.procs, &mut procs).and_then(|()| match first_pid(&procs) {
+                Some(pid) => self.visit_pid(pid, container),
+                None => Ok(()),
+            });
+        self.procs = procs;
+        result
+    }
+
+    /// Reads the namespace of process `pid` unless it was read already. When reading fails the
+    /// namespace is forgotten, so another container of the same pod can still report it.
+    fn visit_pid(&mut self, pid: &str, container: &ContainerRef) -> Result<(), CollectError> {
         let ns = proc_path(&mut self.path, &self.roots.proc, pid, "ns/net");
         let inode = std::fs::metadata(ns)
             .map_err(|e| CollectError::read(ns, e))?
@@ -109,7 +119,11 @@ impl PodNet {
             return Ok(());
         }
         let dev = proc_path(&mut self.path, &self.roots.proc, pid, "net/dev");
-        read_into(dev, &mut self.buf)?;
+        let read = read_into(dev, &mut self.buf);
+        if let Err(e) = read {
+            self.seen.remove(&inode);
+            return Err(e);
+        }
         let base = pod_labels(container);
         let rows = &mut self.rows;
         parse_net_dev(&self.buf, dev, |iface, counters| {
@@ -325,6 +339,25 @@ mod tests {
         assert!(partial[0].is_not_found());
         assert!(partial[0].to_string().contains("4242/ns/net"));
         assert_eq!(out.series_count(), 8);
+    }
+
+    #[test]
+    fn a_namespace_whose_first_process_vanished_is_read_through_a_sibling() {
+        let tree = Tree::new();
+        tree.process(100, &dev(1000));
+        tree.share_netns(200, "100/ns/net");
+        std::fs::remove_file(tree.roots.proc("100/net/dev")).unwrap();
+        let dying = tree.container("pause", "web-0", "100\n");
+        let app = tree.container("app", "web-0", "200\n");
+
+        let (out, partial) = tree.collect(vec![dying, app]);
+
+        assert_eq!(partial.len(), 1);
+        let eth0 = [("interface", "eth0"), ("pod", "web-0")];
+        assert_eq!(
+            value_of(&out, "container_network_receive_bytes_total", &eth0),
+            Some(500.0)
+        );
     }
 
     #[test]
