@@ -7,53 +7,24 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::netdev::{DevCounters, col, parse_net_dev};
+use super::netdev::col::*;
+use super::netdev::{DevCounters, parse_net_dev};
 use crate::collect::procfs::read_into;
 use crate::collect::{CollectError, Collector, ContainerRef, Cx, Roots};
 use crate::metrics::Labels;
 
-/// cAdvisor's family name, help and `/proc/net/dev` column for each exported counter.
-const FAMILIES: [(&str, &str, usize); 8] = [
-    (
-        "container_network_receive_bytes_total",
-        "Cumulative count of bytes received",
-        col::RX_BYTES,
-    ),
-    (
-        "container_network_receive_packets_total",
-        "Cumulative count of packets received",
-        col::RX_PACKETS,
-    ),
-    (
-        "container_network_receive_packets_dropped_total",
-        "Cumulative count of packets dropped while receiving",
-        col::RX_DROP,
-    ),
-    (
-        "container_network_receive_errors_total",
-        "Cumulative count of errors encountered while receiving",
-        col::RX_ERRS,
-    ),
-    (
-        "container_network_transmit_bytes_total",
-        "Cumulative count of bytes transmitted",
-        col::TX_BYTES,
-    ),
-    (
-        "container_network_transmit_packets_total",
-        "Cumulative count of packets transmitted",
-        col::TX_PACKETS,
-    ),
-    (
-        "container_network_transmit_packets_dropped_total",
-        "Cumulative count of packets dropped while transmitting",
-        col::TX_DROP,
-    ),
-    (
-        "container_network_transmit_errors_total",
-        "Cumulative count of errors encountered while transmitting",
-        col::TX_ERRS,
-    ),
+/// cAdvisor's family name, `/proc/net/dev` column and help for each exported counter.
+// A table reads best one row per line; every row fits the 100-column width.
+#[rustfmt::skip]
+const FAMILIES: [(&str, usize, &str); 8] = [
+    ("container_network_receive_bytes_total", RX_BYTES, "Cumulative bytes received."),
+    ("container_network_receive_packets_total", RX_PACKETS, "Cumulative packets received."),
+    ("container_network_receive_packets_dropped_total", RX_DROP, "Cumulative receive drops."),
+    ("container_network_receive_errors_total", RX_ERRS, "Cumulative receive errors."),
+    ("container_network_transmit_bytes_total", TX_BYTES, "Cumulative bytes transmitted."),
+    ("container_network_transmit_packets_total", TX_PACKETS, "Cumulative packets transmitted."),
+    ("container_network_transmit_packets_dropped_total", TX_DROP, "Cumulative transmit drops."),
+    ("container_network_transmit_errors_total", TX_ERRS, "Cumulative transmit errors."),
 ];
 
 /// Each pod's interfaces (loopback excepted), read from `{proc}/<pid>/net/dev` of one process
@@ -186,7 +157,7 @@ impl Collector for PodNet {
                 cx.partial.push(err);
             }
         }
-        for (name, help, column) in FAMILIES {
+        for (name, column, help) in FAMILIES {
             let family = cx.out.counter(name, help);
             for (labels, counters) in &self.rows {
                 family.push(labels.clone(), counters[column] as f64);
