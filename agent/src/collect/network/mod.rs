@@ -7,10 +7,12 @@
 //! - [`conntrack`]: `nf_conntrack_count` and `nf_conntrack_max`, when the module is loaded.
 //! - [`sockstat`]: `/proc/net/sockstat{,6}` as `node_sockstat_*`.
 //! - [`pod_net`]: each pod's network namespace, found through one process of its containers.
+//! - `pod_id`: which pod a container belongs to (labels and a dedupe key), for `pod_net`.
 
 pub mod conntrack;
 pub mod netdev;
 pub mod netstat;
+mod pod_id;
 pub mod pod_net;
 pub mod sockstat;
 

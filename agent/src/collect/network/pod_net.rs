@@ -4,11 +4,13 @@
 //! containers share one, and the host's own namespace is skipped.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::netdev::col::*;
 use super::netdev::{DevCounters, parse_net_dev};
+use super::pod_id::{pod_key, pod_labels};
 use crate::collect::procfs::read_into;
 use crate::collect::{CollectError, Collector, ContainerRef, Cx, Roots};
 use crate::metrics::Labels;
@@ -33,7 +35,7 @@ const FAMILIES: [(&str, usize, &str); 8] = [
 pub struct PodNet {
     roots: Roots,
     seen: HashSet<u64>,
-    procs: String,
+    pods: HashSet<u64>,
     buf: String,
     path: PathBuf,
     rows: Vec<(Labels, DevCounters)>,
@@ -45,7 +47,7 @@ impl PodNet {
         Self {
             roots,
             seen: HashSet::new(),
-            procs: String::new(),
+            pods: HashSet::new(),
             buf: String::new(),
             path: PathBuf::new(),
             rows: Vec::new(),
@@ -56,6 +58,7 @@ impl PodNet {
     /// pods are not reported as pod traffic (node_network_* already has it).
     fn reset(&mut self) {
         self.seen.clear();
+        self.pods.clear();
         self.rows.clear();
         for who in ["1", "self"] {
             let path = proc_path(&mut self.path, &self.roots.proc, who, "ns/net");
@@ -65,18 +68,21 @@ impl PodNet {
         }
     }
 
-    /// Reads the namespace of `container` when it is new this collection. `Ok` without rows
-    /// when the container has no process or shares a namespace already read.
+    /// Reads the namespace of `container` unless its pod's was read already. `Ok` without
+    /// rows when the container has no process or shares a namespace already read.
     fn visit(&mut self, container: &ContainerRef) -> Result<(), CollectError> {
-        // Taken out and put back so the pid can borrow it while `self` is used: no allocation.
-        let mut procs = std::mem::take(&mut self.procs);
-        let result =
-            read_into(&container.procs, &mut procs).and_then(|()| match first_pid(&procs) {
-                Some(pid) => self.visit_pid(pid, container),
-                None => Ok(()),
-            });
-        self.procs = procs;
-        result
+        // Every container of a Kubernetes pod shares the pod's namespace: skip the I/O.
+        let pod = pod_key(container);
+        if pod.is_some_and(|key| self.pods.contains(&key)) {
+            return Ok(());
+        }
+        let mut head = [0u8; 32];
+        let Some(pid) = first_pid(&container.procs, &mut head)? else {
+            return Ok(());
+        };
+        self.visit_pid(pid, container)?;
+        self.pods.extend(pod);
+        Ok(())
     }
 
     /// Reads the namespace of process `pid` unless it was read already. When reading fails the
@@ -117,30 +123,14 @@ fn proc_path<'p>(path: &'p mut PathBuf, root: &Path, pid: &str, rel: &str) -> &'
     path
 }
 
-/// The first pid listed in a `cgroup.procs` file, if any.
-fn first_pid(procs: &str) -> Option<&str> {
-    let pid = procs.lines().next()?.trim();
-    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(pid)
-}
-
-/// `pod` and `namespace` from the container's labels; the pod UID or container id stands in
-/// for an unknown pod name.
-fn pod_labels(container: &ContainerRef) -> Labels {
-    let label = |name: &str| {
-        let found = container
-            .labels
-            .iter()
-            .find(|(k, v)| *k == name && !v.is_empty());
-        found.map(|(_, v)| v.clone())
-    };
-    let pod = label("pod")
-        .or_else(|| container.pod_uid.clone())
-        .unwrap_or_else(|| container.id.clone());
-    let mut labels = vec![("pod", pod)];
-    if let Some(namespace) = label("namespace") {
-        labels.push(("namespace", namespace));
-    }
-    labels
+/// The first pid listed in the `cgroup.procs` file at `path`, read into `head`: one read of
+/// 32 bytes, since a busy container lists thousands of pids and one is enough.
+fn first_pid<'h>(path: &Path, head: &'h mut [u8; 32]) -> Result<Option<&'h str>, CollectError> {
+    let mut file = std::fs::File::open(path).map_err(|e| CollectError::read(path, e))?;
+    let n = file.read(head).map_err(|e| CollectError::read(path, e))?;
+    let text = std::str::from_utf8(&head[..n]).unwrap_or("");
+    let pid = text.split('\n').next().unwrap_or("").trim();
+    Ok((!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(pid))
 }
 
 impl Collector for PodNet {
@@ -269,14 +259,14 @@ mod tests {
     }
 
     #[test]
-    fn containers_sharing_a_namespace_are_read_once() {
+    fn containers_sharing_a_namespace_are_read_once_even_across_pod_names() {
         let tree = Tree::new();
         tree.process(100, &dev(1000));
         tree.share_netns(200, "100/ns/net");
-        let pause = tree.container("pause", "web-0", "100\n");
-        let app = tree.container("app", "web-0", "200\n");
+        let first = tree.container("c1", "web-0", "100\n");
+        let other = tree.container("c2", "sidecar-of-web-0", "200\n");
 
-        let (out, _) = tree.collect(vec![pause, app]);
+        let (out, _) = tree.collect(vec![first, other]);
 
         assert_eq!(out.series_count(), 8);
         let eth0 = [("interface", "eth0"), ("pod", "web-0")];
@@ -284,6 +274,20 @@ mod tests {
             value_of(&out, "container_network_receive_bytes_total", &eth0),
             Some(1000.0)
         );
+    }
+
+    #[test]
+    fn later_containers_of_a_pod_already_read_cost_no_io() {
+        let tree = Tree::new();
+        tree.process(100, &dev(1000));
+        let pause = tree.container("pause", "web-0", "100\n");
+        let mut app = tree.container("app", "web-0", "100\n");
+        app.procs = tree.dir.path().join("no/such/cgroup.procs");
+
+        let (out, partial) = tree.collect(vec![pause, app]);
+
+        assert!(partial.is_empty(), "the app's procs file was never opened");
+        assert_eq!(out.series_count(), 8);
     }
 
     #[test]
@@ -354,19 +358,5 @@ mod tests {
             "{err}"
         );
         assert_eq!(out.series_count(), 0);
-    }
-
-    #[test]
-    fn the_pod_uid_stands_in_for_an_unknown_pod_name() {
-        let mut c = ContainerRef {
-            id: "abc".into(),
-            pod_uid: Some("uid-1".into()),
-            labels: labels!["pod" => ""],
-            procs: PathBuf::new(),
-        };
-
-        assert_eq!(pod_labels(&c), labels!["pod" => "uid-1"]);
-        c.pod_uid = None;
-        assert_eq!(pod_labels(&c), labels!["pod" => "abc"]);
     }
 }
