@@ -4,6 +4,8 @@
 
 pub mod errors;
 pub mod host;
+pub mod network;
+pub mod probes;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,26 @@
+//! Network collectors: the host's interfaces, protocol counters, conntrack table and socket
+//! counts with node_exporter's names, and each pod's interfaces with cAdvisor's names. Each is
+//! its own [`Collector`](super::Collector) and fails alone.
+//!
+//! - [`netdev`]: `/proc/net/dev` per interface, and the one parser of that format.
+//! - [`netstat`]: `/proc/net/{snmp,netstat,snmp6}` as `node_netstat_<Proto>_<Field>`.
+//! - [`conntrack`]: `nf_conntrack_count` and `nf_conntrack_max`, when the module is loaded.
+//! - [`sockstat`]: `/proc/net/sockstat{,6}` as `node_sockstat_*`.
+//! - [`pod_net`]: each pod's network namespace, found through one process of its containers.
+//! - `pod_id`: which pod a container belongs to (labels and a dedupe key), for `pod_net`.
+
+pub mod conntrack;
+pub mod netdev;
+pub mod netstat;
+mod pod_id;
+pub mod pod_net;
+pub mod sockstat;
+
+pub use conntrack::Conntrack;
+pub use netdev::NetDev;
+pub use netstat::Netstat;
+pub use pod_net::PodNet;
+pub use sockstat::Sockstat;
+
+#[cfg(test)]
+pub(crate) mod testing;
