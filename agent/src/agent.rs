@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::collect::probes::Probes;
 use crate::collect::{self, Collector, Cx, ErrorLog, Inventory};
 use crate::config::AgentConfig;
 use crate::metrics::Buffer;
@@ -27,6 +28,7 @@ struct SelfMetrics {
 /// configured, the shipper that pushes each collection.
 pub struct Agent {
     collectors: Vec<Box<dyn Collector>>,
+    probes: Probes,
     errors: ErrorLog,
     snapshot: Snapshot,
     registry: Arc<Registry>,
@@ -37,9 +39,9 @@ pub struct Agent {
 impl Agent {
     /// An agent for `cfg` with every collector and, when `cfg.ship.server` is set, a shipper.
     pub fn new(cfg: &AgentConfig) -> Result<Self, ShipError> {
-        let roots = cfg.roots();
-        let collectors = collect::host::all(&roots);
-        Self::with_collectors(cfg, collectors)
+        let mut agent = Self::with_collectors(cfg, collect::all(&cfg.roots()))?;
+        agent.probes = Probes::new(cfg.probes.clone());
+        Ok(agent)
     }
 
     /// An agent running exactly `collectors` (tests and benchmarks choose theirs).
@@ -78,6 +80,7 @@ impl Agent {
         );
         Ok(Self {
             collectors,
+            probes: Probes::new(Vec::new()),
             errors: ErrorLog::new(error_counts),
             snapshot,
             registry: Arc::new(registry),
@@ -92,20 +95,21 @@ impl Agent {
         Some(shipper.ship(batch, SystemTime::now()).await)
     }
 
-    /// Runs every collector once, publishes the result as the latest snapshot and returns it.
-    pub fn collect(&mut self) -> Arc<Buffer> {
+    /// Runs the probes, then every collector once; publishes the result as the latest snapshot
+    /// and returns it.
+    pub async fn collect(&mut self) -> Arc<Buffer> {
         let started = Instant::now();
+        self.probes.run().await;
         let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
         for collector in &mut self.collectors {
-            let mut cx = Cx::new(&mut out, &mut inventory);
-            let result = collector.collect(&mut cx);
-            for err in cx.take_partial().iter().filter(|e| !e.is_not_found()) {
-                self.errors.record(collector.name(), err);
-            }
-            if let Err(err) = result {
-                self.errors.record(collector.name(), &err);
-            }
+            run_collector(
+                collector.as_mut(),
+                &mut self.errors,
+                &mut out,
+                &mut inventory,
+            );
         }
+        run_collector(&mut self.probes, &mut self.errors, &mut out, &mut inventory);
         out.retain_non_empty();
         self.own.series.set(out.series_count() as i64);
         self.own.duration.set(started.elapsed().as_secs_f64());
@@ -128,6 +132,24 @@ impl Agent {
     /// Errors recorded so far for `collector`.
     pub fn error_count(&self, collector: &'static str) -> u64 {
         self.errors.count(collector)
+    }
+}
+
+/// Runs one collector; its failure, whole or partial, is counted and the pass goes on. A file that
+/// vanished mid-read (a container or process that just ended) is normal churn, not an error.
+fn run_collector(
+    collector: &mut dyn Collector,
+    errors: &mut ErrorLog,
+    out: &mut Buffer,
+    inventory: &mut Inventory,
+) {
+    let mut cx = Cx::new(out, inventory);
+    let result = collector.collect(&mut cx);
+    for err in cx.take_partial().iter().filter(|e| !e.is_not_found()) {
+        errors.record(collector.name(), err);
+    }
+    if let Err(err) = result {
+        errors.record(collector.name(), &err);
     }
 }
 
@@ -162,7 +184,7 @@ pub async fn run(
             _ = ticks.tick() => {}
             _ = stop_rx.changed() => break,
         }
-        let batch = agent.collect();
+        let batch = agent.collect().await;
         // A push in flight finishes (bounded by its timeout) so its batch is sent or spooled.
         agent.ship(&batch).await;
     }

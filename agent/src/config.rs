@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::collect::Roots;
+use crate::collect::probes::ProbeConfig;
 use crate::otlp::NodeLabels;
 use crate::ship::ShipConfig;
 
@@ -58,6 +59,9 @@ pub struct AgentConfig {
     /// Pushing to the server and the disk spool (`[ship]`).
     #[serde(default)]
     pub ship: ShipConfig,
+    /// DNS, TCP and HTTP probes of both sides (`[[probes]]`).
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
 }
 
 fn default_node() -> String {
@@ -90,7 +94,11 @@ fn default_sys_root() -> PathBuf {
 impl AgentConfig {
     /// The `node`, `cluster` and `env` labels every sample carries.
     pub fn node_labels(&self) -> NodeLabels {
-        NodeLabels { node: self.node.clone(), cluster: self.cluster.clone(), env: self.env.as_str().into() }
+        NodeLabels {
+            node: self.node.clone(),
+            cluster: self.cluster.clone(),
+            env: self.env.as_str().into(),
+        }
     }
 
     /// The proc and sys roots collectors read below.

@@ -100,7 +100,7 @@ fn start(flags: Flags) -> anyhow::Result<()> {
         .build()?;
     if flags.once {
         let mut agent = warroom_agent::agent::Agent::new(&cfg)?;
-        agent.collect();
+        runtime.block_on(agent.collect());
         print!("{}", agent.render());
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! Prometheus data model, independent of how they are exposed (text) or shipped (OTLP).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The Prometheus type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +94,8 @@ impl Family {
 #[derive(Debug, Default, Clone)]
 pub struct Buffer {
     families: Vec<Family>,
+    /// Position of each family by name: collectors look families up hundreds of times a pass.
+    index: HashMap<Cow<'static, str>, usize>,
 }
 
 impl Buffer {
@@ -109,11 +112,11 @@ impl Buffer {
         kind: Kind,
     ) -> &mut Family {
         let name = name.into();
-        // Families are few (hundreds) and looked up once per call site, so a scan is cheaper than
-        // keeping a map in step.
-        match self.families.iter().position(|f| f.name == name) {
-            Some(i) => &mut self.families[i],
+        let i = match self.index.get(&name) {
+            Some(&i) => i,
             None => {
+                let i = self.families.len();
+                self.index.insert(name.clone(), i);
                 let help = help.into();
                 self.families.push(Family {
                     name,
@@ -121,9 +124,10 @@ impl Buffer {
                     kind,
                     samples: Vec::new(),
                 });
-                self.families.last_mut().expect("just pushed")
+                i
             }
-        }
+        };
+        &mut self.families[i]
     }
 
     /// Shorthand for a counter family; `name` must end in `_total`.
@@ -152,7 +156,7 @@ impl Buffer {
 
     /// The value of the first number sample of `name` whose labels include all of `labels`.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let family = self.families.iter().find(|f| f.name == name)?;
+        let family = &self.families[*self.index.get(name)?];
         family.samples.iter().find_map(|s| match &s.value {
             Value::Number(n) if s.has_labels(labels) => Some(*n),
             _ => None,
@@ -162,11 +166,18 @@ impl Buffer {
     /// Empties the buffer for the next collection.
     pub fn clear(&mut self) {
         self.families.clear();
+        self.index.clear();
     }
 
     /// Drops families that have no series (a collector that found nothing to report).
     pub fn retain_non_empty(&mut self) {
         self.families.retain(|f| !f.samples.is_empty());
+        self.index = self
+            .families
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
     }
 }
 

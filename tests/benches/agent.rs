@@ -41,11 +41,16 @@ fn wait_ready(addr: SocketAddr) {
 }
 
 fn count_series(text: &str) -> (usize, usize) {
-    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let samples: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     // Host coverage: what describes the node, not the exporter itself.
     let host = samples
         .iter()
-        .filter(|l| !l.starts_with("go_") && !l.starts_with("process_") && !l.starts_with("promhttp_"))
+        .filter(|l| {
+            !l.starts_with("go_") && !l.starts_with("process_") && !l.starts_with("promhttp_")
+        })
         .filter(|l| !l.starts_with("node_scrape_") && !l.starts_with("node_exporter_"))
         .filter(|l| !l.starts_with("warroom_agent_"))
         .count();
@@ -73,14 +78,26 @@ fn measure_node_exporter(n: u32) -> Figures {
     }
     let cpu = cpu_time(pid).expect("cpu") - before;
     let (series, host_series) = count_series(&last);
-    Figures { cpu_per_scrape: cpu / n, rss: rss_bytes(pid).expect("rss"), series, host_series }
+    Figures {
+        cpu_per_scrape: cpu / n,
+        rss: rss_bytes(pid).expect("rss"),
+        series,
+        host_series,
+    }
 }
 
 /// The agent collecting every `interval`, scraped once after each collection.
 fn measure_agent(n: u32) -> Figures {
     let addr = http::free_addr();
     let child = Command::new(bin("warroom-agent"))
-        .args(["--env", "source", "--interval", "20ms", "--listen", &addr.to_string()])
+        .args([
+            "--env",
+            "source",
+            "--interval",
+            "20ms",
+            "--listen",
+            &addr.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -104,14 +121,26 @@ fn measure_agent(n: u32) -> Figures {
     // collects and renders on every scrape.
     let per = cpu.div_f64(passes.max(f64::from(n)));
     let (series, host_series) = count_series(&last);
-    Figures { cpu_per_scrape: per, rss: rss_bytes(pid).expect("rss"), series, host_series }
+    Figures {
+        cpu_per_scrape: per,
+        rss: rss_bytes(pid).expect("rss"),
+        series,
+        host_series,
+    }
 }
 
 /// RSS after 1,000 collections, and CPU used during 3 s with no collection due.
 fn measure_rss_and_idle() -> (u64, f64, Duration) {
     let addr = http::free_addr();
     let child = Command::new(bin("warroom-agent"))
-        .args(["--env", "source", "--interval", "5ms", "--listen", &addr.to_string()])
+        .args([
+            "--env",
+            "source",
+            "--interval",
+            "5ms",
+            "--listen",
+            &addr.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -121,7 +150,8 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     wait_ready(addr);
     let collections = loop {
         let text = http::get(addr, "/metrics", &[]).expect("scrape").body;
-        let c = warroom_tests::bins::sample(&text, "warroom_agent_collections_total", &[]).unwrap_or(0.0);
+        let c = warroom_tests::bins::sample(&text, "warroom_agent_collections_total", &[])
+            .unwrap_or(0.0);
         if c >= 1000.0 {
             break c;
         }
@@ -131,7 +161,14 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     drop(proc);
 
     let child = Command::new(bin("warroom-agent"))
-        .args(["--env", "source", "--interval", "1h", "--listen", &http::free_addr().to_string()])
+        .args([
+            "--env",
+            "source",
+            "--interval",
+            "1h",
+            "--listen",
+            &http::free_addr().to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -149,19 +186,44 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let n: u32 = std::env::var("BENCH_SCRAPES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let n: u32 = std::env::var("BENCH_SCRAPES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let peer = measure_node_exporter(n);
     let agent = measure_agent(n);
     let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
 
     println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
     println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
-    println!("{:<28} {:>14.3} {:>14.3}", "CPU ms per collect+render", ms(agent.cpu_per_scrape), ms(peer.cpu_per_scrape));
-    println!("{:<28} {:>14} {:>14}", "series (all)", agent.series, peer.series);
-    println!("{:<28} {:>14} {:>14}", "series (host, no self)", agent.host_series, peer.host_series);
-    println!("{:<28} {:>14.1} {:>14.1}", "RSS MB", agent.rss as f64 / 1e6, peer.rss as f64 / 1e6);
+    println!(
+        "{:<28} {:>14.3} {:>14.3}",
+        "CPU ms per collect+render",
+        ms(agent.cpu_per_scrape),
+        ms(peer.cpu_per_scrape)
+    );
+    println!(
+        "{:<28} {:>14} {:>14}",
+        "series (all)", agent.series, peer.series
+    );
+    println!(
+        "{:<28} {:>14} {:>14}",
+        "series (host, no self)", agent.host_series, peer.host_series
+    );
+    println!(
+        "{:<28} {:>14.1} {:>14.1}",
+        "RSS MB",
+        agent.rss as f64 / 1e6,
+        peer.rss as f64 / 1e6
+    );
     let ratio = peer.cpu_per_scrape.as_secs_f64() / agent.cpu_per_scrape.as_secs_f64().max(1e-9);
     println!("CPU ratio node_exporter/agent: {ratio:.1}x (budget: >= 6x)");
-    println!("agent RSS after {collections:.0} collections: {:.1} MB (budget: <= 8 MB)", rss_1000 as f64 / 1e6);
-    println!("agent CPU during 3 s between collections: {:.1} ms (budget: no work)", ms(idle_cpu));
+    println!(
+        "agent RSS after {collections:.0} collections: {:.1} MB (budget: <= 8 MB)",
+        rss_1000 as f64 / 1e6
+    );
+    println!(
+        "agent CPU during 3 s between collections: {:.1} ms (budget: no work)",
+        ms(idle_cpu)
+    );
 }

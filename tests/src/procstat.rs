@@ -9,7 +9,12 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
     // Fields after the command name (which may hold spaces) start at field 3 (state).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime is field 14 and stime field 15 of the whole line: indexes 11 and 12 here.
     let total = ticks(11) + ticks(12);
     let hz = rustix::param::clock_ticks_per_second();

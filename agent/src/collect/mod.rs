@@ -119,6 +119,14 @@ pub trait Collector: Send {
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError>;
 }
 
+/// Every collector, in the order they run: host, then network (per-pod network reads what the
+/// container collector found, so containers come before it once they are collected).
+pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
+    let mut collectors = host::all(roots);
+    collectors.extend(network::all(roots));
+    collectors
+}
+
 /// Runs one collector against a fresh buffer, for tests and benchmarks.
 pub fn run_one(collector: &mut dyn Collector) -> Result<Buffer, CollectError> {
     let (mut out, mut inventory) = (Buffer::new(), Inventory::default());

@@ -24,3 +24,16 @@ pub use sockstat::Sockstat;
 
 #[cfg(test)]
 pub(crate) mod testing;
+
+use super::{Collector, Roots};
+
+/// Every network collector, in the order they run; [`PodNet`] last, after containers are known.
+pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
+    vec![
+        Box::new(NetDev::new(roots.clone())),
+        Box::new(Netstat::new(roots.clone())),
+        Box::new(Conntrack::new(roots.clone())),
+        Box::new(Sockstat::new(roots.clone())),
+        Box::new(PodNet::new(roots.clone())),
+    ]
+}
