@@ -5,7 +5,9 @@
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
+//! - [`receiver`]: a local OTLP/HTTP receiver that records batch sequences.
 
 pub mod bins;
 pub mod http;
 pub mod procstat;
+pub mod receiver;
