@@ -2,10 +2,13 @@
 //! configured roots and writes families into the shared [`Buffer`]; a fatal error ends only that
 //! collector, and a partial one (one vanished cgroup) is reported and the rest goes on.
 
+pub mod cgroups;
 pub mod errors;
+pub mod pods;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::metrics::{Buffer, Labels};
 pub use errors::{CollectError, ErrorLog};
@@ -72,6 +75,8 @@ pub struct ContainerRef {
 pub struct Inventory {
     /// The containers found this collection.
     pub containers: Vec<ContainerRef>,
+    /// The kubelet's pods and containers, when the agent asks the kubelet (set before the pass).
+    pub pods: Option<Arc<pods::PodDirectory>>,
 }
 
 /// What a collector writes into and reports partial failures to.
