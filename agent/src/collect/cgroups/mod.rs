@@ -5,10 +5,12 @@
 //!
 //! - `mountinfo`: where each hierarchy is mounted ([`Layout`]).
 //! - `discover`: the walk that finds containers and pods.
+//! - `container`: one container's files from every hierarchy, and its labels.
 //! - `dir`: cheap reads of one cgroup directory's files.
 //! - `v1`, `v2`: each version's files into [`Stats`]; `stats`: [`Stats`] into families.
 //! - `fixtures` (tests and the `testing` feature): real-format v1, v2 and hybrid trees.
 
+mod container;
 mod dir;
 pub mod discover;
 #[cfg(any(test, feature = "testing"))]
@@ -18,15 +20,13 @@ pub mod stats;
 mod v1;
 mod v2;
 
-use dir::CgroupDir;
-use discover::{Found, Walk};
+use container::{container_labels, read_container};
+use discover::Walk;
 pub use mountinfo::{Layout, Mount};
 pub use stats::Stats;
 
-use super::pods::{self, PodDirectory};
+use super::pods;
 use super::{CollectError, Collector, ContainerRef, Cx, Roots};
-use crate::labels;
-use crate::metrics::Labels;
 
 /// The cgroups (containers) collector.
 pub struct Cgroups {
@@ -73,10 +73,12 @@ impl Cgroups {
     /// Reads and writes every container found, and the pod series.
     fn report(&mut self, layout: &Layout, walk: Walk, cx: &mut Cx<'_>) {
         let directory = cx.inventory.pods.clone();
-        let walked = layout.discovery().expect("walked one");
+        let Some(walked) = layout.discovery() else {
+            return;
+        };
         for found in &walk.containers {
             self.stats.clear();
-            let read = read_container(layout, &found.rel, &mut self.buf, &mut self.stats);
+            let read = read_container(layout, walked, &found.rel, &mut self.buf, &mut self.stats);
             let labels = container_labels(walked, found, &walk, directory.as_deref());
             match read {
                 Ok(false) => continue,
@@ -119,73 +121,11 @@ impl Collector for Cgroups {
     }
 }
 
-/// Reads one container's files from every hierarchy into `stats`; `Ok(false)` when its cgroup
-/// is gone from the walked hierarchy (it ended since the walk).
-fn read_container(
-    layout: &Layout,
-    rel: &str,
-    buf: &mut Vec<u8>,
-    stats: &mut Stats,
-) -> Result<bool, CollectError> {
-    let open = |m: Option<&Mount>| m.map_or(Ok(None), |m| CgroupDir::open(m.path.join(&rel[1..])));
-    let walked = layout.discovery().expect("walked one");
-    let unified = layout.unified.as_ref();
-    if let Some(d) = open(unified.map(|u| &u.mount))? {
-        let u = unified.expect("opened");
-        v2::read_pressure(&d, buf, stats)?;
-        if layout.cpuacct.is_none() || (layout.cpu.is_none() && u.cpu) {
-            v2::read_cpu(&d, buf, stats)?;
-        }
-        if u.memory && layout.memory.is_none() {
-            v2::read_memory(&d, buf, stats)?;
-        }
-        if u.io && layout.blkio.is_none() {
-            v2::read_io(&d, buf, stats)?;
-        }
-    } else if unified.is_some_and(|u| &u.mount == walked) {
-        return Ok(false);
-    }
-    let v1_readers: [(Option<&Mount>, v1::Reader); 4] = [
-        (layout.cpuacct.as_ref(), v1::read_cpuacct),
-        (layout.cpu.as_ref(), v1::read_cpu),
-        (layout.memory.as_ref(), v1::read_memory),
-        (layout.blkio.as_ref(), v1::read_blkio),
-    ];
-    for (mount, read) in v1_readers {
-        match open(mount)? {
-            Some(d) => read(&d, buf, stats)?,
-            None if mount == Some(walked) => return Ok(false),
-            None => {}
-        }
-    }
-    Ok(true)
-}
-
-/// `id`, `container`, `pod`, `namespace` as cAdvisor labels them; the pod UID stands for the pod
-/// name and `container` is empty when the kubelet's directory does not know them.
-fn container_labels(
-    walked: &Mount,
-    found: &Found,
-    walk: &Walk,
-    directory: Option<&PodDirectory>,
-) -> Labels {
-    let id = match walked.root.as_str() {
-        "/" => found.rel.clone(),
-        root => format!("{}{}", root.trim_end_matches('/'), found.rel),
-    };
-    let uid = found.pod.map_or("", |i| walk.pods[i].0.as_str());
-    let container = directory
-        .and_then(|d| d.container(found.id()))
-        .map_or("", |c| c.name.as_str());
-    let pod = directory.and_then(|d| d.pod(uid));
-    let (pod, namespace) = pod.map_or((uid, ""), |p| (p.name.as_str(), p.namespace.as_str()));
-    labels!["id" => id, "container" => container, "pod" => pod, "namespace" => namespace]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::Inventory;
+    use crate::labels;
     use crate::metrics::{Buffer, Value};
 
     const MIB: f64 = fixtures::MIB as f64;
@@ -358,35 +298,36 @@ mod tests {
     }
 
     #[test]
-    fn garbage_memory_stat_is_a_partial_error_and_other_containers_go_on() {
+    fn a_broken_container_is_a_partial_error_and_the_others_go_on() {
         // Arrange
         let tmp = tempfile::tempdir().unwrap();
-        let fx = fixtures::v1_cgroupfs(tmp.path(), 3).unwrap();
-        let bad = &fx.containers[1];
-        let stat = fx
+        let fx = fixtures::v2_systemd(tmp.path(), 3).unwrap();
+        let cpu = fx
             .roots
-            .sys("fs/cgroup/memory")
-            .join(&bad.path[1..])
-            .join("memory.stat");
-        std::fs::write(&stat, "cache 0\ntotal_rss 12k\n").unwrap();
+            .sys("fs/cgroup")
+            .join(&fx.containers[1].path[1..])
+            .join("cpu.stat");
+        std::fs::write(&cpu, "usage_usec").unwrap();
 
         // Act
         let pass = collect(&mut Cgroups::new(fx.roots.clone()));
 
         // Assert
         assert_eq!(pass.errors.len(), 1);
-        assert_eq!(
-            pass.errors[0].to_string(),
-            format!("{}:2: `total_rss` is not a number", stat.display())
+        assert!(
+            pass.errors[0]
+                .to_string()
+                .ends_with("cpu.stat:1: `usage_usec` is not a number")
         );
         assert_eq!(
-            pass.value("container_cpu_usage_seconds_total", &bad.path),
+            pass.value("container_memory_rss", &fx.containers[1].path),
             None
         );
         assert_eq!(
             pass.value("container_cpu_usage_seconds_total", &fx.containers[2].path),
             Some(3.0)
         );
+        assert_eq!(pass.inventory.containers.len(), 3);
     }
 
     #[test]
@@ -409,34 +350,6 @@ mod tests {
         assert!(cx.take_partial().is_empty());
         assert_eq!(inventory.containers.len(), 1);
         assert_eq!(inventory.containers[0].id, fx.containers[1].id);
-    }
-
-    #[test]
-    fn a_file_where_a_cgroup_directory_should_be_is_a_partial_error() {
-        // Arrange: the first container's blkio cgroup is a plain file.
-        let tmp = tempfile::tempdir().unwrap();
-        let fx = fixtures::hybrid(tmp.path(), 2).unwrap();
-        let blkio = fx
-            .roots
-            .sys("fs/cgroup/blkio")
-            .join(&fx.containers[0].path[1..]);
-        std::fs::remove_dir_all(&blkio).unwrap();
-        std::fs::write(&blkio, "").unwrap();
-
-        // Act
-        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
-
-        // Assert
-        assert_eq!(pass.errors.len(), 1);
-        assert!(
-            pass.errors[0].to_string().contains("Not a directory"),
-            "{}",
-            pass.errors[0]
-        );
-        assert_eq!(
-            pass.value("container_cpu_usage_seconds_total", &fx.containers[1].path),
-            Some(2.0)
-        );
     }
 
     #[test]
