@@ -9,8 +9,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::collect::pods::{Kubelet, PodDirectory};
 use crate::collect::probes::Probes;
-use crate::collect::{self, Collector, Cx, ErrorLog, Inventory};
+use crate::collect::{self, CollectError, Collector, Cx, ErrorLog, Inventory};
 use crate::config::AgentConfig;
 use crate::metrics::Buffer;
 use crate::render::{self, Snapshot};
@@ -24,11 +25,23 @@ struct SelfMetrics {
     collections: Counter,
 }
 
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The shipper could not open its token, state or spool.
+    #[error(transparent)]
+    Ship(#[from] ShipError),
+    /// The kubelet client could not be built.
+    #[error("kubelet: {0}")]
+    Kubelet(CollectError),
+}
+
 /// The collectors, the latest snapshot, the registry that renders it and, when a server is
 /// configured, the shipper that pushes each collection.
 pub struct Agent {
     collectors: Vec<Box<dyn Collector>>,
     probes: Probes,
+    kubelet: Option<Kubelet>,
     errors: ErrorLog,
     snapshot: Snapshot,
     registry: Arc<Registry>,
@@ -38,9 +51,15 @@ pub struct Agent {
 
 impl Agent {
     /// An agent for `cfg` with every collector and, when `cfg.ship.server` is set, a shipper.
-    pub fn new(cfg: &AgentConfig) -> Result<Self, ShipError> {
+    pub fn new(cfg: &AgentConfig) -> Result<Self, AgentError> {
         let mut agent = Self::with_collectors(cfg, collect::all(&cfg.roots()))?;
         agent.probes = Probes::new(cfg.probes.clone());
+        agent.kubelet = cfg
+            .kubelet
+            .clone()
+            .map(Kubelet::new)
+            .transpose()
+            .map_err(AgentError::Kubelet)?;
         Ok(agent)
     }
 
@@ -48,7 +67,7 @@ impl Agent {
     pub fn with_collectors(
         cfg: &AgentConfig,
         collectors: Vec<Box<dyn Collector>>,
-    ) -> Result<Self, ShipError> {
+    ) -> Result<Self, AgentError> {
         let mut registry = render::registry(&cfg.node, &cfg.cluster, cfg.env.as_str());
         let shipper = match cfg.ship.server {
             Some(_) => Some(Shipper::open(&cfg.ship, cfg.node_labels(), &mut registry)?),
@@ -81,12 +100,26 @@ impl Agent {
         Ok(Self {
             collectors,
             probes: Probes::new(Vec::new()),
+            kubelet: None,
             errors: ErrorLog::new(error_counts),
             snapshot,
             registry: Arc::new(registry),
             own,
             shipper,
         })
+    }
+
+    /// The kubelet's pod list when one is configured: refreshed when due, the last good one when
+    /// the kubelet fails (containers then fall back to pod UIDs).
+    async fn pods(&mut self) -> Option<Arc<PodDirectory>> {
+        let kubelet = self.kubelet.as_mut()?;
+        match kubelet.refresh().await {
+            Ok(pods) => Some(pods),
+            Err(err) => {
+                self.errors.record("kubelet", &err);
+                Some(kubelet.cached())
+            }
+        }
     }
 
     /// Pushes `batch` to the server when one is configured; spooled on failure.
@@ -101,6 +134,7 @@ impl Agent {
         let started = Instant::now();
         self.probes.run().await;
         let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        inventory.pods = self.pods().await;
         for collector in &mut self.collectors {
             run_collector(
                 collector.as_mut(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::collect::Roots;
+use crate::collect::pods::KubeletConfig;
 use crate::collect::probes::ProbeConfig;
 use crate::otlp::NodeLabels;
 use crate::ship::ShipConfig;
@@ -59,6 +60,9 @@ pub struct AgentConfig {
     /// Pushing to the server and the disk spool (`[ship]`).
     #[serde(default)]
     pub ship: ShipConfig,
+    /// The kubelet to ask for pod names, namespaces and restarts (`[kubelet]`); off when absent.
+    #[serde(default)]
+    pub kubelet: Option<KubeletConfig>,
     /// DNS, TCP and HTTP probes of both sides (`[[probes]]`).
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,

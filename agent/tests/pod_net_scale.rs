@@ -55,7 +55,10 @@ fn five_hundred_containers_in_two_hundred_fifty_pods_report_each_pod_once() {
     }
     .unwrap();
     let (roots, containers) = fixture(dir.path(), 250);
-    let mut inventory = Inventory { containers };
+    let mut inventory = Inventory {
+        containers,
+        ..Default::default()
+    };
     let mut collector = PodNet::new(roots);
     let mut out = Buffer::new();
     let runs = 200;

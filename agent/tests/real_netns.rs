@@ -121,6 +121,7 @@ fn transmitted(collector: &mut PodNet, container: &ContainerRef, iface: &str) ->
     let mut out = Buffer::new();
     let mut inventory = Inventory {
         containers: vec![container.clone()],
+        ..Default::default()
     };
     let mut cx = Cx::new(&mut out, &mut inventory);
     collector.collect(&mut cx).unwrap();

@@ -2,13 +2,16 @@
 //! configured roots and writes families into the shared [`Buffer`]; a fatal error ends only that
 //! collector, and a partial one (one vanished cgroup) is reported and the rest goes on.
 
+pub mod cgroups;
 pub mod errors;
 pub mod host;
 pub mod network;
+pub mod pods;
 pub mod probes;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::metrics::{Buffer, Labels};
 pub use errors::{CollectError, ErrorLog};
@@ -75,6 +78,8 @@ pub struct ContainerRef {
 pub struct Inventory {
     /// The containers found this collection.
     pub containers: Vec<ContainerRef>,
+    /// The kubelet's pods and containers, when the agent asks the kubelet (set before the pass).
+    pub pods: Option<Arc<pods::PodDirectory>>,
 }
 
 /// What a collector writes into and reports partial failures to.
@@ -123,6 +128,7 @@ pub trait Collector: Send {
 /// container collector found, so containers come before it once they are collected).
 pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
     let mut collectors = host::all(roots);
+    collectors.push(Box::new(cgroups::Cgroups::new(roots.clone())));
     collectors.extend(network::all(roots));
     collectors
 }

@@ -219,7 +219,13 @@ mod tests {
         }
 
         fn collect(&self, containers: Vec<ContainerRef>) -> (Buffer, Vec<CollectError>) {
-            let (mut out, mut inventory) = (Buffer::new(), Inventory { containers });
+            let (mut out, mut inventory) = (
+                Buffer::new(),
+                Inventory {
+                    containers,
+                    ..Default::default()
+                },
+            );
             let mut cx = Cx::new(&mut out, &mut inventory);
             PodNet::new(self.roots.clone()).collect(&mut cx).unwrap();
             let partial = cx.take_partial();

@@ -1,0 +1,398 @@
+//! Containers from cgroups, with cAdvisor's names and labels. The hierarchies come from
+//! mountinfo (v1, v2 or hybrid); one hierarchy is walked to find containers, and each
+//! container's files are read at the same relative path in the others. Nothing is kept between
+//! collections but the layout, so a vanished container leaves no state behind.
+//!
+//! - `mountinfo`: where each hierarchy is mounted ([`Layout`]).
+//! - `discover`: the walk that finds containers and pods.
+//! - `container`: one container's files from every hierarchy, and its labels.
+//! - `dir`: cheap reads of one cgroup directory's files.
+//! - `v1`, `v2`: each version's files into [`Stats`]; `stats`: [`Stats`] into families.
+//! - `fixtures` (tests and the `testing` feature): real-format v1, v2 and hybrid trees.
+
+mod container;
+mod dir;
+pub mod discover;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
+pub mod mountinfo;
+pub mod stats;
+mod v1;
+mod v2;
+
+use container::{container_labels, read_container};
+use discover::Walk;
+pub use mountinfo::{Layout, Mount};
+pub use stats::Stats;
+
+use super::pods;
+use super::{CollectError, Collector, ContainerRef, Cx, Roots};
+
+/// The cgroups (containers) collector.
+pub struct Cgroups {
+    roots: Roots,
+    layout: Option<Layout>,
+    /// Mounts named in mountinfo that are not there, reported every pass.
+    problems: Vec<String>,
+    buf: Vec<u8>,
+    stats: Stats,
+}
+
+impl Cgroups {
+    /// A collector reading the hierarchies mounted below `roots`; they are found at the first
+    /// collection and again after the walked hierarchy fails.
+    pub fn new(roots: Roots) -> Self {
+        Self {
+            roots,
+            layout: None,
+            problems: Vec::new(),
+            buf: Vec::with_capacity(8192),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The layout, detected when unknown.
+    fn layout(&mut self) -> Result<Layout, CollectError> {
+        if let Some(layout) = &self.layout {
+            return Ok(layout.clone());
+        }
+        let mut layout = Layout::detect(&self.roots)?;
+        self.problems = layout.drop_missing();
+        self.layout = Some(layout.clone());
+        Ok(layout)
+    }
+
+    /// Walks the discovery hierarchy; a failure forgets the layout so the next pass re-detects.
+    fn discover(&mut self, layout: &Layout) -> Result<Walk, CollectError> {
+        let mount = layout
+            .discovery()
+            .ok_or_else(|| CollectError::Other("no cgroup hierarchy in mountinfo".into()))?;
+        discover::walk(&mount.path).inspect_err(|_| self.layout = None)
+    }
+
+    /// Reads and writes every container found, and the pod series.
+    fn report(&mut self, layout: &Layout, walk: Walk, cx: &mut Cx<'_>) {
+        let directory = cx.inventory.pods.clone();
+        let Some(walked) = layout.discovery() else {
+            return;
+        };
+        for found in &walk.containers {
+            self.stats.clear();
+            let read = read_container(layout, walked, &found.rel, &mut self.buf, &mut self.stats);
+            let labels = container_labels(walked, found, &walk, directory.as_deref());
+            match read {
+                Ok(false) => continue,
+                Ok(true) => self.stats.write(cx.out, &labels),
+                Err(e) => cx.partial(e),
+            }
+            let pod_uid = found.pod.map(|i| walk.pods[i].0.clone());
+            let procs = walked.path.join(&found.rel[1..]).join("cgroup.procs");
+            let id = found.id().to_string();
+            cx.inventory.containers.push(ContainerRef {
+                id,
+                pod_uid,
+                labels,
+                procs,
+            });
+        }
+        pods::write_pod_info(cx.out, &walk.pods, directory.as_deref());
+        if let Some(directory) = directory {
+            directory.write_restarts(cx.out);
+        }
+    }
+}
+
+impl Collector for Cgroups {
+    fn name(&self) -> &'static str {
+        "cgroups"
+    }
+
+    fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
+        let layout = self.layout()?;
+        for problem in &self.problems {
+            cx.partial(CollectError::Other(problem.clone()));
+        }
+        let mut walk = self.discover(&layout)?;
+        for err in walk.errors.drain(..) {
+            cx.partial(err);
+        }
+        self.report(&layout, walk, cx);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::Inventory;
+    use crate::labels;
+    use crate::metrics::{Buffer, Value};
+
+    const MIB: f64 = fixtures::MIB as f64;
+
+    struct Pass {
+        out: Buffer,
+        inventory: Inventory,
+        errors: Vec<CollectError>,
+    }
+
+    fn collect(collector: &mut Cgroups) -> Pass {
+        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        let mut cx = Cx::new(&mut out, &mut inventory);
+        collector.collect(&mut cx).unwrap();
+        let errors = cx.take_partial();
+        Pass {
+            out,
+            inventory,
+            errors,
+        }
+    }
+
+    impl Pass {
+        /// The container with the 64-hex `id`.
+        fn container(&self, id: &str) -> &ContainerRef {
+            self.inventory
+                .containers
+                .iter()
+                .find(|c| c.id == id)
+                .expect("found")
+        }
+
+        /// The value of `family` for the container whose `id` label is `path`.
+        fn value(&self, family: &str, path: &str) -> Option<f64> {
+            let f = self.out.families().iter().find(|f| f.name == family)?;
+            let s = f.samples.iter().find(|s| s.labels[0].1 == path)?;
+            match s.value {
+                Value::Number(v) => Some(v),
+                Value::Histogram(_) => None,
+            }
+        }
+    }
+
+    #[test]
+    fn a_v1_cgroupfs_host_reports_exact_cadvisor_values() {
+        // Arrange: pods 0 (guaranteed) and 1 (burstable), two containers each.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v1_cgroupfs(tmp.path(), 4).unwrap();
+        let c = &fx.containers[2];
+
+        // Act
+        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
+
+        // Assert
+        assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+        assert_eq!(
+            pass.value("container_cpu_usage_seconds_total", &c.path),
+            Some(3.0)
+        );
+        assert_eq!(
+            pass.value("container_cpu_cfs_throttled_seconds_total", &c.path),
+            Some(0.5)
+        );
+        assert_eq!(
+            pass.value("container_cpu_cfs_throttled_periods_total", &c.path),
+            Some(10.0)
+        );
+        assert_eq!(
+            pass.value("container_memory_working_set_bytes", &c.path),
+            Some(80.0 * MIB)
+        );
+        assert_eq!(
+            pass.value("container_memory_rss", &c.path),
+            Some(50.0 * MIB)
+        );
+        assert_eq!(
+            pass.value("container_spec_memory_limit_bytes", &c.path),
+            Some(256.0 * MIB)
+        );
+        assert_eq!(pass.value("container_oom_events_total", &c.path), Some(1.0));
+        assert_eq!(
+            pass.value("container_fs_writes_bytes_total", &c.path),
+            Some(8192.0)
+        );
+        assert_eq!(
+            pass.value("container_pressure_cpu_waiting_seconds_total", &c.path),
+            None
+        );
+        let labels = &pass.container(&c.id).labels;
+        assert_eq!(
+            labels,
+            &labels!["id" => c.path, "container" => "", "pod" => c.pod_uid, "namespace" => ""]
+        );
+    }
+
+    #[test]
+    fn a_v2_systemd_host_reads_microseconds_psi_and_unlimited_as_zero() {
+        // Arrange: container 4 is in pod 2, best-effort, with `memory.max` = max.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 6).unwrap();
+        let c = &fx.containers[4];
+
+        // Act
+        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
+
+        // Assert
+        assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+        assert_eq!(
+            pass.value("container_cpu_usage_seconds_total", &c.path),
+            Some(5.0)
+        );
+        assert_eq!(
+            pass.value("container_cpu_cfs_throttled_seconds_total", &c.path),
+            Some(0.5)
+        );
+        assert_eq!(
+            pass.value("container_spec_memory_limit_bytes", &c.path),
+            Some(0.0)
+        );
+        assert_eq!(
+            pass.value("container_memory_usage_bytes", &c.path),
+            Some(100.0 * MIB)
+        );
+        assert_eq!(
+            pass.value("container_pressure_io_stalled_seconds_total", &c.path),
+            Some(0.5)
+        );
+        assert_eq!(pass.value("container_fs_reads_total", &c.path), Some(1.0));
+        assert_eq!(pass.inventory.containers.len(), 6);
+        let info = pass
+            .out
+            .families()
+            .iter()
+            .find(|f| f.name == "warroom_pod_info")
+            .unwrap();
+        assert_eq!(info.samples.len(), 3);
+    }
+
+    #[test]
+    fn a_hybrid_host_takes_cpu_from_v1_and_pressure_from_the_unified_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::hybrid(tmp.path(), 2).unwrap();
+        let c = &fx.containers[1];
+
+        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
+
+        assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+        assert_eq!(
+            pass.value("container_cpu_usage_seconds_total", &c.path),
+            Some(2.0)
+        );
+        assert_eq!(
+            pass.value("container_cpu_cfs_periods_total", &c.path),
+            Some(100.0)
+        );
+        assert_eq!(
+            pass.value("container_memory_working_set_bytes", &c.path),
+            Some(80.0 * MIB)
+        );
+        assert_eq!(
+            pass.value("container_pressure_memory_waiting_seconds_total", &c.path),
+            Some(1.0)
+        );
+        let procs = &pass.container(&c.id).procs;
+        assert!(
+            procs.ends_with(format!("memory{}/cgroup.procs", c.path)),
+            "{}",
+            procs.display()
+        );
+    }
+
+    #[test]
+    fn a_broken_container_is_a_partial_error_and_the_others_go_on() {
+        // Arrange
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 3).unwrap();
+        let cpu = fx
+            .roots
+            .sys("fs/cgroup")
+            .join(&fx.containers[1].path[1..])
+            .join("cpu.stat");
+        std::fs::write(&cpu, "usage_usec").unwrap();
+
+        // Act
+        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
+
+        // Assert
+        assert_eq!(pass.errors.len(), 1);
+        assert!(
+            pass.errors[0]
+                .to_string()
+                .ends_with("cpu.stat:1: `usage_usec` is not a number")
+        );
+        assert_eq!(
+            pass.value("container_memory_rss", &fx.containers[1].path),
+            None
+        );
+        assert_eq!(
+            pass.value("container_cpu_usage_seconds_total", &fx.containers[2].path),
+            Some(3.0)
+        );
+        assert_eq!(pass.inventory.containers.len(), 3);
+    }
+
+    #[test]
+    fn a_container_removed_after_the_walk_is_skipped_without_error() {
+        // Arrange
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 2).unwrap();
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        let layout = cgroups.layout().unwrap();
+        let walk = cgroups.discover(&layout).unwrap();
+        let gone = &fx.containers[0];
+        std::fs::remove_dir_all(fx.roots.sys("fs/cgroup").join(&gone.path[1..])).unwrap();
+        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        let mut cx = Cx::new(&mut out, &mut inventory);
+
+        // Act
+        cgroups.report(&layout, walk, &mut cx);
+
+        // Assert
+        assert!(cx.take_partial().is_empty());
+        assert_eq!(inventory.containers.len(), 1);
+        assert_eq!(inventory.containers[0].id, fx.containers[1].id);
+    }
+
+    #[test]
+    fn a_dangling_mountinfo_entry_is_reported_and_the_rest_is_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::hybrid(tmp.path(), 1).unwrap();
+        std::fs::remove_dir_all(fx.roots.sys("fs/cgroup/blkio")).unwrap();
+
+        let pass = collect(&mut Cgroups::new(fx.roots.clone()));
+
+        assert_eq!(pass.errors.len(), 1);
+        assert!(
+            pass.errors[0]
+                .to_string()
+                .ends_with("fs/cgroup/blkio is not a directory")
+        );
+        assert_eq!(
+            pass.value("container_cpu_usage_seconds_total", &fx.containers[0].path),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_vanished_container_is_forgotten_by_the_next_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v1_cgroupfs(tmp.path(), 2).unwrap();
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        assert_eq!(collect(&mut cgroups).inventory.containers.len(), 2);
+        for hierarchy in ["cpu,cpuacct", "memory", "blkio", "pids", "systemd"] {
+            let dir = fx
+                .roots
+                .sys("fs/cgroup")
+                .join(hierarchy)
+                .join(&fx.containers[1].path[1..]);
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+
+        let pass = collect(&mut cgroups);
+
+        assert_eq!(pass.inventory.containers.len(), 1);
+        assert_eq!(
+            pass.value("container_memory_rss", &fx.containers[1].path),
+            None
+        );
+    }
+}

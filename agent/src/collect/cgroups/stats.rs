@@ -1,0 +1,292 @@
+//! What one container's cgroup files say, in cAdvisor's units (seconds, bytes), and how it is
+//! written as cAdvisor's families. Reading (v1, v2) and writing are apart so a container whose
+//! files fail half-way writes nothing.
+
+use crate::metrics::{Buffer, Labels};
+
+/// CFS bandwidth control counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Throttling {
+    /// Enforcement periods that elapsed.
+    pub periods: f64,
+    /// Periods in which the cgroup was throttled.
+    pub throttled_periods: f64,
+    /// Total time throttled, in seconds (v1 counts ns, v2 µs).
+    pub throttled_seconds: f64,
+}
+
+/// Memory figures, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Memory {
+    /// Current usage (`memory.usage_in_bytes`, `memory.current`).
+    pub usage: f64,
+    /// Usage minus inactive file cache, floored at 0.
+    pub working_set: f64,
+    /// Anonymous memory (v1 `total_rss`, v2 `anon`).
+    pub rss: f64,
+    /// The limit; 0 when unlimited, as cAdvisor reports it.
+    pub limit: f64,
+}
+
+/// Block I/O of one device.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeviceIo {
+    /// Device major number.
+    pub major: u32,
+    /// Device minor number.
+    pub minor: u32,
+    /// Bytes read.
+    pub read_bytes: f64,
+    /// Bytes written.
+    pub write_bytes: f64,
+    /// Read operations.
+    pub reads: f64,
+    /// Write operations.
+    pub writes: f64,
+}
+
+/// PSI stall totals in seconds for cpu, memory and io: (`some`, `full`).
+pub type PressureTotals = [Option<(f64, Option<f64>)>; 3];
+
+/// Everything read for one container; absent parts stay `None` or empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// CPU time used, in seconds.
+    pub cpu_seconds: Option<f64>,
+    /// CFS throttling.
+    pub throttling: Option<Throttling>,
+    /// Memory.
+    pub memory: Option<Memory>,
+    /// OOM kills inside the container.
+    pub oom_kills: Option<f64>,
+    /// Block I/O per device.
+    pub io: Vec<DeviceIo>,
+    /// PSI for cpu, memory, io.
+    pub pressure: PressureTotals,
+}
+
+impl Stats {
+    /// Empties for the next container, keeping the I/O list's allocation.
+    pub fn clear(&mut self) {
+        self.cpu_seconds = None;
+        self.throttling = None;
+        self.memory = None;
+        self.oom_kills = None;
+        self.io.clear();
+        self.pressure = [None; 3];
+    }
+
+    /// The I/O entry of `major:minor`, added when new.
+    pub fn device(&mut self, major: u32, minor: u32) -> &mut DeviceIo {
+        match self
+            .io
+            .iter()
+            .position(|d| d.major == major && d.minor == minor)
+        {
+            Some(i) => &mut self.io[i],
+            None => {
+                self.io.push(DeviceIo {
+                    major,
+                    minor,
+                    ..DeviceIo::default()
+                });
+                self.io.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// Writes the container's families with `labels` on every series.
+    pub fn write(&self, out: &mut Buffer, labels: &Labels) {
+        let counter = |out: &mut Buffer, name, help, v: Option<f64>| {
+            if let Some(v) = v {
+                out.counter(name, help).push(labels.clone(), v);
+            }
+        };
+        counter(
+            out,
+            "container_cpu_usage_seconds_total",
+            "Cumulative cpu time consumed in seconds.",
+            self.cpu_seconds,
+        );
+        if let Some(t) = self.throttling {
+            counter(
+                out,
+                "container_cpu_cfs_periods_total",
+                "Number of elapsed enforcement period intervals.",
+                Some(t.periods),
+            );
+            counter(
+                out,
+                "container_cpu_cfs_throttled_periods_total",
+                "Number of throttled period intervals.",
+                Some(t.throttled_periods),
+            );
+            counter(
+                out,
+                "container_cpu_cfs_throttled_seconds_total",
+                "Total time duration the container has been throttled.",
+                Some(t.throttled_seconds),
+            );
+        }
+        self.write_memory(out, labels);
+        counter(
+            out,
+            "container_oom_events_total",
+            "Count of out of memory events observed for the container.",
+            self.oom_kills,
+        );
+        self.write_io(out, labels);
+        self.write_pressure(out, labels);
+    }
+
+    fn write_memory(&self, out: &mut Buffer, labels: &Labels) {
+        let Some(m) = self.memory else { return };
+        let gauges = [
+            (
+                "container_memory_usage_bytes",
+                "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+                m.usage,
+            ),
+            (
+                "container_memory_working_set_bytes",
+                "Current working set in bytes.",
+                m.working_set,
+            ),
+            ("container_memory_rss", "Size of RSS in bytes.", m.rss),
+            (
+                "container_spec_memory_limit_bytes",
+                "Memory limit for the container (0 when unlimited).",
+                m.limit,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            out.gauge(name, help).push(labels.clone(), v);
+        }
+    }
+
+    fn write_io(&self, out: &mut Buffer, labels: &Labels) {
+        for d in &self.io {
+            let mut l = labels.clone();
+            l.push(("device", format!("{}:{}", d.major, d.minor)));
+            let counters = [
+                (
+                    "container_fs_reads_bytes_total",
+                    "Cumulative count of bytes read.",
+                    d.read_bytes,
+                ),
+                (
+                    "container_fs_writes_bytes_total",
+                    "Cumulative count of bytes written.",
+                    d.write_bytes,
+                ),
+                (
+                    "container_fs_reads_total",
+                    "Cumulative count of reads completed.",
+                    d.reads,
+                ),
+                (
+                    "container_fs_writes_total",
+                    "Cumulative count of writes completed.",
+                    d.writes,
+                ),
+            ];
+            for (name, help, v) in counters {
+                out.counter(name, help).push(l.clone(), v);
+            }
+        }
+    }
+
+    fn write_pressure(&self, out: &mut Buffer, labels: &Labels) {
+        const NAMES: [[(&str, &str); 2]; 3] = [
+            [
+                (
+                    "container_pressure_cpu_waiting_seconds_total",
+                    "Total time duration tasks in the container have waited due to CPU congestion.",
+                ),
+                (
+                    "container_pressure_cpu_stalled_seconds_total",
+                    "Total time duration no tasks in the container could make progress due to CPU congestion.",
+                ),
+            ],
+            [
+                (
+                    "container_pressure_memory_waiting_seconds_total",
+                    "Total time duration tasks in the container have waited due to memory congestion.",
+                ),
+                (
+                    "container_pressure_memory_stalled_seconds_total",
+                    "Total time duration no tasks in the container could make progress due to memory congestion.",
+                ),
+            ],
+            [
+                (
+                    "container_pressure_io_waiting_seconds_total",
+                    "Total time duration tasks in the container have waited due to IO congestion.",
+                ),
+                (
+                    "container_pressure_io_stalled_seconds_total",
+                    "Total time duration no tasks in the container could make progress due to IO congestion.",
+                ),
+            ],
+        ];
+        for (p, [(some_name, some_help), (full_name, full_help)]) in self.pressure.iter().zip(NAMES)
+        {
+            let Some((some, full)) = *p else { continue };
+            out.counter(some_name, some_help).push(labels.clone(), some);
+            if let Some(full) = full {
+                out.counter(full_name, full_help).push(labels.clone(), full);
+            }
+        }
+    }
+}
+
+/// Usage minus inactive file cache, never below 0 (the cache can briefly exceed usage).
+pub fn working_set(usage: f64, inactive_file: f64) -> f64 {
+    (usage - inactive_file).max(0.0)
+}
+
+/// A limit as cAdvisor reports it: 0 when unlimited (`max`, or v1's near-`i64::MAX` page-rounded
+/// sentinel, anything above 2^62).
+pub fn limit(raw: f64) -> f64 {
+    if raw > (1u64 << 62) as f64 { 0.0 } else { raw }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels;
+
+    #[test]
+    fn working_set_is_floored_at_zero() {
+        assert_eq!(working_set(100.0, 30.0), 70.0);
+        assert_eq!(working_set(100.0, 130.0), 0.0);
+    }
+
+    #[test]
+    fn unlimited_limits_read_as_zero_like_cadvisor() {
+        assert_eq!(limit(f64::INFINITY), 0.0);
+        assert_eq!(limit(9_223_372_036_854_771_712.0), 0.0);
+        assert_eq!(limit(536_870_912.0), 536_870_912.0);
+    }
+
+    #[test]
+    fn io_series_carry_the_device_as_major_minor() {
+        // Arrange
+        let mut stats = Stats::default();
+        stats.device(8, 0).read_bytes = 4096.0;
+        stats.device(8, 0).writes = 2.0;
+        let mut out = Buffer::new();
+
+        // Act
+        stats.write(&mut out, &labels!["id" => "/x"]);
+
+        // Assert
+        let f = &out.families()[0];
+        assert_eq!(f.name, "container_fs_reads_bytes_total");
+        assert_eq!(
+            f.samples[0].labels,
+            labels!["id" => "/x", "device" => "8:0"]
+        );
+        assert_eq!(out.families().len(), 4);
+    }
+}

@@ -1,0 +1,199 @@
+//! cgroup v1 files, one function per controller: `cpuacct.usage` and `cpu.stat` count
+//! nanoseconds; memory comes from `memory.usage_in_bytes`, `memory.limit_in_bytes`,
+//! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
+//! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
+
+use super::dir::{CgroupDir, fields, number, required};
+use super::stats::{Memory, Stats, Throttling, limit, working_set};
+use crate::collect::CollectError;
+
+const NS: f64 = 1e9;
+
+/// One controller's reader.
+pub type Reader = fn(&CgroupDir, &mut Vec<u8>, &mut Stats) -> Result<(), CollectError>;
+
+/// Reads CPU usage from the `cpuacct` directory.
+pub fn read_cpuacct(
+    dir: &CgroupDir,
+    buf: &mut Vec<u8>,
+    stats: &mut Stats,
+) -> Result<(), CollectError> {
+    stats.cpu_seconds = number(dir, "cpuacct.usage", buf)?.map(|ns| ns / NS);
+    Ok(())
+}
+
+/// Reads CFS throttling from the `cpu` directory's `cpu.stat`.
+pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<(), CollectError> {
+    const FILE: &str = "cpu.stat";
+    let Some(text) = dir.read(FILE, buf)? else {
+        return Ok(());
+    };
+    let [p, t, ns] = fields(
+        text,
+        ["nr_periods", "nr_throttled", "throttled_time"],
+        dir,
+        FILE,
+    )?;
+    stats.throttling = Some(Throttling {
+        periods: required(p, "nr_periods", dir, FILE)?,
+        throttled_periods: required(t, "nr_throttled", dir, FILE)?,
+        throttled_seconds: required(ns, "throttled_time", dir, FILE)? / NS,
+    });
+    Ok(())
+}
+
+/// Reads usage, working set, RSS, limit and OOM kills from the `memory` directory.
+pub fn read_memory(
+    dir: &CgroupDir,
+    buf: &mut Vec<u8>,
+    stats: &mut Stats,
+) -> Result<(), CollectError> {
+    const STAT: &str = "memory.stat";
+    let Some(usage) = number(dir, "memory.usage_in_bytes", buf)? else {
+        return Ok(());
+    };
+    let raw_limit = number(dir, "memory.limit_in_bytes", buf)?.unwrap_or(f64::INFINITY);
+    let Some(text) = dir.read(STAT, buf)? else {
+        return Ok(());
+    };
+    let [rss, inactive] = fields(text, ["total_rss", "total_inactive_file"], dir, STAT)?;
+    let inactive = required(inactive, "total_inactive_file", dir, STAT)?;
+    stats.memory = Some(Memory {
+        usage,
+        working_set: working_set(usage, inactive),
+        rss: required(rss, "total_rss", dir, STAT)?,
+        limit: limit(raw_limit),
+    });
+    // `oom_kill` appeared in 4.13; older kernels have only `under_oom`.
+    if let Some(text) = dir.read("memory.oom_control", buf)? {
+        let [kills] = fields(text, ["oom_kill"], dir, "memory.oom_control")?;
+        stats.oom_kills = kills;
+    }
+    Ok(())
+}
+
+/// Reads bytes and operations per device from the `blkio` directory.
+pub fn read_blkio(
+    dir: &CgroupDir,
+    buf: &mut Vec<u8>,
+    stats: &mut Stats,
+) -> Result<(), CollectError> {
+    for (file, bytes) in [
+        ("blkio.throttle.io_service_bytes", true),
+        ("blkio.throttle.io_serviced", false),
+    ] {
+        let Some(text) = dir.read(file, buf)? else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            let Some((major, minor, op, v)) = parse_blkio_line(line) else {
+                if line.starts_with("Total") || line.is_empty() {
+                    continue;
+                }
+                return Err(dir.parse_error(file, i + 1, "expected `MAJ:MIN Op VALUE`"));
+            };
+            let d = stats.device(major, minor);
+            match (op, bytes) {
+                ("Read", true) => d.read_bytes = v,
+                ("Write", true) => d.write_bytes = v,
+                ("Read", false) => d.reads = v,
+                ("Write", false) => d.writes = v,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `8:0 Read 4096` as (8, 0, "Read", 4096).
+fn parse_blkio_line(line: &str) -> Option<(u32, u32, &str, f64)> {
+    let mut parts = line.split_ascii_whitespace();
+    let (major, minor) = parse_device(parts.next()?)?;
+    let op = parts.next()?;
+    let v = parts.next()?.parse::<u64>().ok()? as f64;
+    Some((major, minor, op, v))
+}
+
+/// `8:16` as (8, 16).
+pub fn parse_device(s: &str) -> Option<(u32, u32)> {
+    let (major, minor) = s.split_once(':')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(files: &[(&str, &str)]) -> (tempfile::TempDir, CgroupDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(tmp.path().join(name), content).unwrap();
+        }
+        let dir = CgroupDir::open(tmp.path().to_path_buf()).unwrap().unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn throttled_nanoseconds_become_seconds() {
+        // Arrange
+        let text = "nr_periods 120\nnr_throttled 7\nthrottled_time 2500000000\nnr_bursts 0\nburst_time 0\n";
+        let (_tmp, d) = dir(&[("cpu.stat", text), ("cpuacct.usage", "1500000000\n")]);
+        let mut stats = Stats::default();
+
+        // Act
+        read_cpu(&d, &mut Vec::new(), &mut stats).unwrap();
+        read_cpuacct(&d, &mut Vec::new(), &mut stats).unwrap();
+
+        // Assert
+        let t = stats.throttling.unwrap();
+        assert_eq!(
+            (t.periods, t.throttled_periods, t.throttled_seconds),
+            (120.0, 7.0, 2.5)
+        );
+        assert_eq!(stats.cpu_seconds, Some(1.5));
+    }
+
+    #[test]
+    fn blkio_sums_reads_and_writes_per_device_and_skips_the_total() {
+        let bytes = "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Async 12288\n8:0 Discard 0\n8:0 Total 12288\nTotal 12288\n";
+        let ops = "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\nTotal 3\n";
+        let (_tmp, d) = dir(&[
+            ("blkio.throttle.io_service_bytes", bytes),
+            ("blkio.throttle.io_serviced", ops),
+        ]);
+        let mut stats = Stats::default();
+
+        read_blkio(&d, &mut Vec::new(), &mut stats).unwrap();
+
+        let io = stats.io[0];
+        assert_eq!(
+            (
+                io.major,
+                io.minor,
+                io.read_bytes,
+                io.write_bytes,
+                io.reads,
+                io.writes
+            ),
+            (8, 0, 4096.0, 8192.0, 1.0, 2.0)
+        );
+        assert_eq!(stats.io.len(), 1);
+    }
+
+    #[test]
+    fn a_truncated_memory_stat_is_an_error_naming_the_file() {
+        let (_tmp, d) = dir(&[
+            ("memory.usage_in_bytes", "100\n"),
+            ("memory.stat", "cache 0\nrss 4096\ntotal_rss 40"),
+        ]);
+        let mut stats = Stats::default();
+
+        let err = read_memory(&d, &mut Vec::new(), &mut stats).unwrap_err();
+
+        assert!(
+            err.to_string()
+                .ends_with("memory.stat:0: no `total_inactive_file` entry"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The cgroups collector on this machine's real kernel cgroups (run as root on the hybrid Debian
+//! test VM): a busy process in a fresh kubepods container cgroup shows up with its CPU time and
+//! its pod UID.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use warroom_agent::collect::cgroups::Cgroups;
+use warroom_agent::collect::{Collector, Cx, Inventory, Roots};
+use warroom_agent::metrics::{Buffer, Value};
+
+/// A busy process in a container cgroup of every hierarchy; killed and removed on drop.
+struct RealContainer {
+    child: Child,
+    /// The cgroup directories created, leaf first per hierarchy.
+    dirs: Vec<PathBuf>,
+}
+
+impl RealContainer {
+    /// Creates `/kubepods/burstable/pod<uid>/<id>` in each hierarchy present and moves a busy
+    /// shell loop into it.
+    fn start(uid: &str, id: &str) -> Self {
+        let child = Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("spawn sh");
+        let mut me = Self {
+            child,
+            dirs: Vec::new(),
+        };
+        for hierarchy in ["memory", "cpuacct", "cpu", "unified"] {
+            let top = PathBuf::from("/sys/fs/cgroup").join(hierarchy);
+            if !top.is_dir() {
+                continue;
+            }
+            let pod = top.join(format!("kubepods/burstable/pod{uid}"));
+            let leaf = pod.join(id);
+            std::fs::create_dir_all(&leaf).expect("create cgroup");
+            me.dirs.extend([leaf.clone(), pod]);
+            std::fs::write(leaf.join("cgroup.procs"), me.child.id().to_string()).expect("move pid");
+        }
+        me
+    }
+}
+
+impl Drop for RealContainer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+        // The shared `kubepods` parents go too when no other run still uses them.
+        for hierarchy in ["memory", "cpuacct", "cpu", "unified"] {
+            let top = PathBuf::from("/sys/fs/cgroup").join(hierarchy);
+            let _ = std::fs::remove_dir(top.join("kubepods/burstable"));
+            let _ = std::fs::remove_dir(top.join("kubepods"));
+        }
+    }
+}
+
+fn is_root_on_cgroup_v1() -> bool {
+    rustix::process::geteuid().is_root()
+        && PathBuf::from("/sys/fs/cgroup/memory/cgroup.procs").exists()
+}
+
+#[test]
+fn a_busy_process_in_a_real_kubepods_cgroup_is_reported_with_its_cpu_time_and_pod_uid() {
+    if !is_root_on_cgroup_v1() {
+        eprintln!("skipped: needs root and the v1 memory hierarchy");
+        return;
+    }
+    // Arrange
+    let uid = uuid::Uuid::new_v4().to_string();
+    let id = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let _container = RealContainer::start(&uid, &id);
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+    let mut cgroups = Cgroups::new(Roots::default());
+
+    // Act
+    let mut cx = Cx::new(&mut out, &mut inventory);
+    cgroups.collect(&mut cx).expect("collect");
+
+    // Assert
+    let found = inventory
+        .containers
+        .iter()
+        .find(|c| c.id == id)
+        .expect("container found");
+    assert_eq!(found.pod_uid.as_deref(), Some(uid.as_str()));
+    let path = format!("/kubepods/burstable/pod{uid}/{id}");
+    let cpu = out
+        .families()
+        .iter()
+        .find(|f| f.name == "container_cpu_usage_seconds_total")
+        .expect("cpu family");
+    let sample = cpu
+        .samples
+        .iter()
+        .find(|s| s.labels[0].1 == path)
+        .expect("cpu sample");
+    assert!(
+        matches!(sample.value, Value::Number(v) if v > 0.05),
+        "{:?}",
+        sample.value
+    );
+    assert!(sample.labels.contains(&("pod", uid.clone())));
+    let procs = std::fs::read_to_string(&found.procs).expect("procs");
+    assert!(
+        !procs.trim().is_empty(),
+        "the busy process is in {}",
+        found.procs.display()
+    );
+}
