@@ -4,7 +4,6 @@
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-mod agent_cgroups;
-mod agent_netns;
 mod agent_output;
+mod agent_pod;
 mod agent_spool;

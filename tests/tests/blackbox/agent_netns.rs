@@ -1,1 +1,0 @@
-//! Placeholder until this area's tests land.
