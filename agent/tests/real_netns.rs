@@ -7,7 +7,6 @@
 // Helpers of a test binary panic on purpose: a failed setup step must fail the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
