@@ -1,7 +1,8 @@
 //! The agent's budget against its peer, measured in one run on this machine:
 //! node_exporter (Debian's `prometheus-node-exporter`) scraped N times vs. the agent collecting
 //! and being scraped N times, both as real processes read from `/proc`; the agent's RSS after
-//! 1,000 collections; and whether it does any work between collections.
+//! 1,000 collections; whether it does any work between collections; and 500 containers (fixture
+//! trees in the real v1, v2 and hybrid layouts) collected and rendered, in-process.
 //!
 //! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
 //! (`BENCH_SCRAPES` sets N, default 300).
@@ -181,6 +182,48 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     (rss, collections, idle_cpu)
 }
 
+/// CPU per collect + render of `n` containers, median of `passes`, for each cgroup layout.
+fn measure_containers(n: usize, passes: usize) -> Vec<(&'static str, Duration, usize)> {
+    use warroom_agent::agent::Agent;
+    use warroom_agent::collect::cgroups::{Cgroups, fixtures};
+    type Builder = fn(&std::path::Path, usize) -> std::io::Result<fixtures::Fixture>;
+    let layouts: [(&str, Builder); 3] = [
+        ("v1", fixtures::v1_cgroupfs),
+        ("v2", fixtures::v2_systemd),
+        ("hybrid", fixtures::hybrid),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = warroom_agent::config::load(
+        None,
+        vec![],
+        vec![("env", toml::Value::String("source".into()))],
+    )
+    .expect("config");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut rows = Vec::new();
+    for (name, build) in layouts {
+        let fx = build(&tmp.path().join(name), n).expect("fixture tree");
+        let mut agent =
+            Agent::with_collectors(&cfg, vec![Box::new(Cgroups::new(fx.roots.clone()))])
+                .expect("agent");
+        let mut times = Vec::with_capacity(passes);
+        let mut series = 0;
+        for _ in 0..passes {
+            let start = warroom_tests::procstat::thread_cpu_time();
+            series = runtime.block_on(agent.collect()).series_count();
+            let text = agent.render();
+            times.push(warroom_tests::procstat::thread_cpu_time() - start);
+            assert!(text.len() > series * 50);
+        }
+        times.sort();
+        rows.push((name, times[passes / 2], series));
+    }
+    rows
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -193,6 +236,7 @@ fn main() {
     let peer = measure_node_exporter(n);
     let agent = measure_agent(n);
     let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
+    let containers = measure_containers(500, 50);
 
     println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
     println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
@@ -226,4 +270,10 @@ fn main() {
         "agent CPU during 3 s between collections: {:.1} ms (budget: no work)",
         ms(idle_cpu)
     );
+    for (layout, cpu, series) in containers {
+        println!(
+            "500 containers, {layout:>6}: {:.2} ms CPU per collect+render, {series} series (budget: <= 10 ms)",
+            ms(cpu)
+        );
+    }
 }
