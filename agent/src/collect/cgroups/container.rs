@@ -1,7 +1,7 @@
 //! One container: its files read from every hierarchy at the same relative path (v2 first for
 //! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels.
 
-use super::dir::CgroupDir;
+use super::dir::DirCache;
 use super::discover::{Found, Walk};
 use super::{Layout, Mount, Stats, v1, v2};
 use crate::collect::CollectError;
@@ -15,29 +15,29 @@ pub fn read_container(
     layout: &Layout,
     walked: &Mount,
     rel: &str,
+    dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
 ) -> Result<bool, CollectError> {
-    let open = |m: Option<&Mount>| m.map_or(Ok(None), |m| CgroupDir::open(m.path.join(&rel[1..])));
     if let Some(u) = &layout.unified {
-        let Some(d) = open(Some(&u.mount))? else {
+        let Some(d) = dirs.open(u.mount.path.join(&rel[1..]))? else {
             if &u.mount == walked {
                 return Ok(false);
             }
-            return read_v1(layout, walked, rel, buf, stats);
+            return read_v1(layout, walked, rel, dirs, buf, stats);
         };
-        v2::read_pressure(&d, buf, stats)?;
+        v2::read_pressure(d, buf, stats)?;
         if layout.cpuacct.is_none() || (layout.cpu.is_none() && u.cpu) {
-            v2::read_cpu(&d, buf, stats)?;
+            v2::read_cpu(d, buf, stats)?;
         }
         if u.memory && layout.memory.is_none() {
-            v2::read_memory(&d, buf, stats)?;
+            v2::read_memory(d, buf, stats)?;
         }
         if u.io && layout.blkio.is_none() {
-            v2::read_io(&d, buf, stats)?;
+            v2::read_io(d, buf, stats)?;
         }
     }
-    read_v1(layout, walked, rel, buf, stats)
+    read_v1(layout, walked, rel, dirs, buf, stats)
 }
 
 /// Reads the v1 controllers' files; `Ok(false)` when the cgroup is gone from the walked one.
@@ -45,10 +45,10 @@ fn read_v1(
     layout: &Layout,
     walked: &Mount,
     rel: &str,
+    dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
 ) -> Result<bool, CollectError> {
-    let open = |m: Option<&Mount>| m.map_or(Ok(None), |m| CgroupDir::open(m.path.join(&rel[1..])));
     let v1_readers: [(Option<&Mount>, v1::Reader); 4] = [
         (layout.cpuacct.as_ref(), v1::read_cpuacct),
         (layout.cpu.as_ref(), v1::read_cpu),
@@ -56,8 +56,12 @@ fn read_v1(
         (layout.blkio.as_ref(), v1::read_blkio),
     ];
     for (mount, read) in v1_readers {
-        match open(mount)? {
-            Some(d) => read(&d, buf, stats)?,
+        let dir = match mount {
+            Some(m) => dirs.open(m.path.join(&rel[1..]))?,
+            None => None,
+        };
+        match dir {
+            Some(d) => read(d, buf, stats)?,
             None if mount == Some(walked) => return Ok(false),
             None => {}
         }
@@ -98,6 +102,7 @@ mod tests {
             &layout,
             walked,
             &fx.containers[i].path,
+            &mut DirCache::default(),
             &mut Vec::new(),
             &mut Stats::default(),
         )

@@ -21,6 +21,7 @@ mod v1;
 mod v2;
 
 use container::{container_labels, read_container};
+use dir::DirCache;
 use discover::Walk;
 pub use mountinfo::{Layout, Mount};
 pub use stats::Stats;
@@ -36,6 +37,8 @@ pub struct Cgroups {
     problems: Vec<String>,
     buf: Vec<u8>,
     stats: Stats,
+    /// The containers' directories and files, kept open between passes.
+    dirs: DirCache,
 }
 
 impl Cgroups {
@@ -48,6 +51,7 @@ impl Cgroups {
             problems: Vec::new(),
             buf: Vec::with_capacity(8192),
             stats: Stats::default(),
+            dirs: DirCache::default(),
         }
     }
 
@@ -78,7 +82,14 @@ impl Cgroups {
         };
         for found in &walk.containers {
             self.stats.clear();
-            let read = read_container(layout, walked, &found.rel, &mut self.buf, &mut self.stats);
+            let read = read_container(
+                layout,
+                walked,
+                &found.rel,
+                &mut self.dirs,
+                &mut self.buf,
+                &mut self.stats,
+            );
             let labels = container_labels(walked, found, &walk, directory.as_deref());
             match read {
                 Ok(false) => continue,
@@ -117,6 +128,7 @@ impl Collector for Cgroups {
             cx.partial(err);
         }
         self.report(&layout, walk, cx);
+        self.dirs.end_pass();
         Ok(())
     }
 }
