@@ -5,9 +5,10 @@
 //! - [`loadavg`]: 1/5/15-minute load.
 //! - [`meminfo`]: every `/proc/meminfo` field, memory and swap.
 //! - [`vmstat`]: paging, swapping and the kernel's OOM-kill count.
-//! - [`diskstats`]: disk I/O per block device.
+//! - [`diskstats`]: disk I/O per block device, with discards and flushes on newer kernels.
 //! - [`filesystem`]: space and inodes per mounted filesystem.
 //! - [`pressure`]: PSI stall seconds for cpu, memory and io.
+//! - [`softnet`]: per-CPU packets processed, dropped and squeezed by the receive softirq.
 //! - [`uptime`]: uptime, the current time and file descriptors in use.
 
 pub mod diskstats;
@@ -15,6 +16,7 @@ pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
 pub mod pressure;
+pub mod softnet;
 pub mod stat;
 pub mod uptime;
 pub mod vmstat;
@@ -32,5 +34,6 @@ pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
         Box::new(filesystem::Filesystem::new(roots)),
         Box::new(pressure::Pressure::new(roots)),
         Box::new(uptime::Uptime::new(roots)),
+        Box::new(softnet::Softnet::new(roots)),
     ]
 }
