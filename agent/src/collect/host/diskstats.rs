@@ -86,6 +86,47 @@ const COLUMNS: [(usize, &str, &str, f64); 10] = [
     ),
 ];
 
+/// Columns 11–14 (kernel 4.18+, discards) and 15–16 (5.5+, flushes), reported only when the line
+/// has them; discarded sectors stay in sectors, as node_exporter reports them.
+const OPTIONAL_COLUMNS: [(usize, &str, &str, f64); 6] = [
+    (
+        11,
+        "node_disk_discards_completed_total",
+        "The total number of discards completed successfully.",
+        1.0,
+    ),
+    (
+        12,
+        "node_disk_discards_merged_total",
+        "The total number of discards merged.",
+        1.0,
+    ),
+    (
+        13,
+        "node_disk_discarded_sectors_total",
+        "The total number of sectors discarded successfully.",
+        1.0,
+    ),
+    (
+        14,
+        "node_disk_discard_time_seconds_total",
+        "This is the total number of seconds spent by all discards.",
+        0.001,
+    ),
+    (
+        15,
+        "node_disk_flush_requests_total",
+        "The total number of flush requests completed successfully",
+        1.0,
+    ),
+    (
+        16,
+        "node_disk_flush_requests_time_seconds_total",
+        "This is the total number of seconds spent by all flush requests.",
+        0.001,
+    ),
+];
+
 /// node_exporter's default exclusion: `^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`.
 fn ignored(device: &str) -> bool {
     let digits_after = |prefix_len: usize| {
@@ -132,7 +173,8 @@ impl Collector for DiskStats {
                     "fewer than 11 counters",
                 ));
             }
-            for (col, name, help, scale) in COLUMNS {
+            let present = OPTIONAL_COLUMNS.iter().filter(|c| c.0 < values.len());
+            for &(col, name, help, scale) in COLUMNS.iter().chain(present) {
                 cx.out
                     .counter(name, help)
                     .push(labels!["device" => device], values[col] * scale);
@@ -188,6 +230,42 @@ mod tests {
             .map(|s| s.labels[0].1.as_str())
             .collect();
         assert_eq!(devices, ["vda", "nvme0n1"]);
+    }
+
+    /// This machine's vda line (kernel 6.18, 17 counters) and an 11-counter line of a pre-4.18 kernel.
+    const WITH_DISCARDS: &str = "\
+ 254       0 vda 161533 8343 10026234 164858 38515 124337 33141776 168481 0 31716 343743 90928 37 17675680 10239 2445 163
+   8       0 sdb 4 0 8 1 0 0 0 0 0 1 1
+";
+
+    #[test]
+    fn discard_and_flush_columns_are_reported_when_the_kernel_has_them() {
+        let (_dir, roots) = fixture_roots(&[("proc/diskstats", WITH_DISCARDS)]);
+        let buf = run_one(&mut DiskStats::new(&roots)).unwrap();
+        let vda = [("device", "vda")];
+        let v = |name| buf.value(name, &vda);
+        assert_eq!(v("node_disk_discards_completed_total"), Some(90928.0));
+        assert_eq!(v("node_disk_discards_merged_total"), Some(37.0));
+        assert_eq!(v("node_disk_discarded_sectors_total"), Some(17675680.0));
+        assert_eq!(v("node_disk_discard_time_seconds_total"), Some(10.239));
+        assert_eq!(v("node_disk_flush_requests_total"), Some(2445.0));
+        assert_eq!(
+            v("node_disk_flush_requests_time_seconds_total"),
+            Some(0.163)
+        );
+    }
+
+    #[test]
+    fn a_line_with_only_eleven_counters_stays_valid_without_discards() {
+        let (_dir, roots) = fixture_roots(&[("proc/diskstats", WITH_DISCARDS)]);
+        let buf = run_one(&mut DiskStats::new(&roots)).unwrap();
+        let sdb = [("device", "sdb")];
+        assert_eq!(
+            buf.value("node_disk_reads_completed_total", &sdb),
+            Some(4.0)
+        );
+        assert_eq!(buf.value("node_disk_discards_completed_total", &sdb), None);
+        assert_eq!(buf.value("node_disk_flush_requests_total", &sdb), None);
     }
 
     #[test]

@@ -5,17 +5,23 @@
 //! - [`loadavg`]: 1/5/15-minute load.
 //! - [`meminfo`]: every `/proc/meminfo` field, memory and swap.
 //! - [`vmstat`]: paging, swapping and the kernel's OOM-kill count.
-//! - [`diskstats`]: disk I/O per block device.
+//! - [`diskstats`]: disk I/O per block device, with discards and flushes on newer kernels.
 //! - [`filesystem`]: space and inodes per mounted filesystem.
 //! - [`pressure`]: PSI stall seconds for cpu, memory and io.
+//! - [`softnet`]: per-CPU packets processed, dropped and squeezed by the receive softirq.
+//! - [`uname`]: `node_uname_info`, from the host's kernel files when `/proc` is mounted elsewhere.
+//! - [`os_release`]: `node_os_info` and `node_os_version` from os-release, read once.
 //! - [`uptime`]: uptime, the current time and file descriptors in use.
 
 pub mod diskstats;
 pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
+pub mod os_release;
 pub mod pressure;
+pub mod softnet;
 pub mod stat;
+pub mod uname;
 pub mod uptime;
 pub mod vmstat;
 
@@ -32,5 +38,8 @@ pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
         Box::new(filesystem::Filesystem::new(roots)),
         Box::new(pressure::Pressure::new(roots)),
         Box::new(uptime::Uptime::new(roots)),
+        Box::new(softnet::Softnet::new(roots)),
+        Box::new(uname::Uname::new(roots)),
+        Box::new(os_release::OsRelease::new(roots)),
     ]
 }

@@ -3,6 +3,7 @@
 //! its own [`Collector`](super::Collector) and fails alone.
 //!
 //! - [`netdev`]: `/proc/net/dev` per interface, and the one parser of that format.
+//! - [`netclass`]: `/sys/class/net/<iface>/` link state, MTU, speed and carrier changes.
 //! - [`netstat`]: `/proc/net/{snmp,netstat,snmp6}` as `node_netstat_<Proto>_<Field>`.
 //! - [`conntrack`]: `nf_conntrack_count` and `nf_conntrack_max`, when the module is loaded.
 //! - [`sockstat`]: `/proc/net/sockstat{,6}` as `node_sockstat_*`.
@@ -10,6 +11,7 @@
 //! - `pod_id`: which pod a container belongs to (labels and a dedupe key), for `pod_net`.
 
 pub mod conntrack;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 mod pod_id;
@@ -17,6 +19,7 @@ pub mod pod_net;
 pub mod sockstat;
 
 pub use conntrack::Conntrack;
+pub use netclass::NetClass;
 pub use netdev::NetDev;
 pub use netstat::Netstat;
 pub use pod_net::PodNet;
@@ -31,6 +34,7 @@ use super::{Collector, Roots};
 pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
     vec![
         Box::new(NetDev::new(roots.clone())),
+        Box::new(NetClass::new(roots.clone())),
         Box::new(Netstat::new(roots.clone())),
         Box::new(Conntrack::new(roots.clone())),
         Box::new(Sockstat::new(roots.clone())),
