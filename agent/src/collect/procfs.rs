@@ -99,6 +99,30 @@ pub fn parse_pressure(text: &str, path: &Path) -> Result<Pressure, CollectError>
     Ok(Pressure { some, full })
 }
 
+/// Undoes the octal escapes of mount tables (`\040` for a space, `\011` for a tab).
+pub fn unescape_octal(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).filter(|_| bytes[i] == b'\\');
+        match octal.and_then(|o| u8::from_str_radix(std::str::from_utf8(o).ok()?, 8).ok()) {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The first 40 characters of `s`, for error messages about garbage input.
 pub fn short(s: &str) -> &str {
     match s.char_indices().nth(40) {

@@ -130,8 +130,8 @@ pub fn parse(text: &str, path: &Path, roots: &Roots) -> Result<Layout, CollectEr
             return Err(CollectError::parse(path, i + 1, "too few fields"));
         };
         let mount = Mount {
-            path: roots.host_path(Path::new(&unescape(point))),
-            root: unescape(root),
+            path: roots.host_path(Path::new(&procfs::unescape_octal(point))),
+            root: procfs::unescape_octal(root),
         };
         let options = tail.nth(1).unwrap_or("");
         add_mount(&mut layout, fstype, options, mount);
@@ -160,30 +160,6 @@ fn add_mount(layout: &mut Layout, fstype: &str, options: &str, mount: Mount) {
         };
         slot.get_or_insert_with(|| mount.clone());
     }
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|_| bytes[i] == b'\\');
-        match octal.and_then(|o| u8::from_str_radix(std::str::from_utf8(o).ok()?, 8).ok()) {
-            Some(b) => {
-                out.push(b);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -255,9 +231,9 @@ mod tests {
 
     #[test]
     fn escaped_spaces_in_mount_points_are_decoded() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/trailing\\"), "/trailing\\");
+        assert_eq!(procfs::unescape_octal("/a\\040b"), "/a b");
+        assert_eq!(procfs::unescape_octal("/plain"), "/plain");
+        assert_eq!(procfs::unescape_octal("/trailing\\"), "/trailing\\");
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Collector for Filesystem {
             else {
                 continue;
             };
-            let mp = unescape_octal(mp);
+            let mp = procfs::unescape_octal(mp);
             if IGNORED_TYPES.contains(&fstype)
                 || ignored_mount_point(&mp)
                 || seen.contains(&device) && mp != "/"
@@ -154,32 +154,6 @@ fn write(cx: &mut Cx<'_>, labels: &crate::metrics::Labels, st: &rustix::fs::Stat
     }
 }
 
-/// Mount tables escape space, tab, newline and backslash as `\040`-style octal.
-fn unescape_octal(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let code = bytes
-            .get(i + 1..i + 4)
-            .and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok());
-        match (bytes[i], code) {
-            (b'\\', Some(c)) => {
-                out.push(c);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +215,7 @@ mod tests {
 
     #[test]
     fn octal_escapes_in_mount_points_are_decoded() {
-        assert_eq!(unescape_octal("/mnt/a\\040b\\011c"), "/mnt/a b\tc");
-        assert_eq!(unescape_octal("/plain"), "/plain");
+        assert_eq!(procfs::unescape_octal("/mnt/a\\040b\\011c"), "/mnt/a b\tc");
+        assert_eq!(procfs::unescape_octal("/plain"), "/plain");
     }
 }
