@@ -87,22 +87,27 @@ fn measure_node_exporter(n: u32) -> Figures {
     }
 }
 
-/// The agent collecting every `interval`, scraped once after each collection.
-fn measure_agent(n: u32) -> Figures {
-    let addr = http::free_addr();
-    let child = Command::new(bin("warroom-agent"))
+/// A quiet `warroom-agent` collecting every `interval`, serving on `addr`.
+fn spawn_agent(interval: &str, addr: SocketAddr) -> Child {
+    Command::new(bin("warroom-agent"))
         .args([
             "--env",
             "source",
             "--interval",
-            "20ms",
+            interval,
             "--listen",
             &addr.to_string(),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start warroom-agent");
+        .expect("start warroom-agent")
+}
+
+/// The agent collecting every `interval`, scraped once after each collection.
+fn measure_agent(n: u32) -> Figures {
+    let addr = http::free_addr();
+    let child = spawn_agent("20ms", addr);
     let proc = Proc(child);
     let pid = proc.0.id();
     wait_ready(addr);
@@ -133,19 +138,7 @@ fn measure_agent(n: u32) -> Figures {
 /// RSS after 1,000 collections, and CPU used during 3 s with no collection due.
 fn measure_rss_and_idle() -> (u64, f64, Duration) {
     let addr = http::free_addr();
-    let child = Command::new(bin("warroom-agent"))
-        .args([
-            "--env",
-            "source",
-            "--interval",
-            "5ms",
-            "--listen",
-            &addr.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start warroom-agent");
+    let child = spawn_agent("5ms", addr);
     let proc = Proc(child);
     let pid = proc.0.id();
     wait_ready(addr);
@@ -161,19 +154,7 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     let rss = rss_bytes(pid).expect("rss");
     drop(proc);
 
-    let child = Command::new(bin("warroom-agent"))
-        .args([
-            "--env",
-            "source",
-            "--interval",
-            "1h",
-            "--listen",
-            &http::free_addr().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start warroom-agent");
+    let child = spawn_agent("1h", http::free_addr());
     let idle = Proc(child);
     std::thread::sleep(Duration::from_millis(500));
     let before = cpu_time(idle.0.id()).expect("cpu");
