@@ -1,7 +1,12 @@
-//! warroom-server stores what agents and Prometheus servers send, evaluates rules and serves the war
-//! room. This crate starts empty: ingest, storage and the query API arrive with the server issue.
+//! warroom-server takes metrics in from agents (OTLP) and Prometheus servers (remote_write), keeps
+//! them in an embedded SQLite time-series store and answers PromQL through the Prometheus HTTP API.
 //!
-//! Modules (planned, see `DESIGN.md`):
-//! - `ingest`: OTLP/HTTP and remote_write receivers.
-//! - `store`: the embedded time-series store behind a `MetricStore` trait.
-//! - `query`: PromQL evaluation behind a `Querier` trait and the Prometheus HTTP API.
+//! Modules:
+//! - [`model`]: labels, samples, series, matchers and write batches shared by every part.
+//! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
+//! - [`db`]: opening the SQLite database and running its migrations.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod db;
+pub mod model;
+pub mod store;

@@ -1,0 +1,89 @@
+//! Storage and querying behind two traits, so a PostgreSQL or remote Prometheus-compatible backend
+//! can be added later without touching rules or the UI.
+//!
+//! - [`MetricStore`] takes decoded write batches and makes them durable.
+//! - [`Querier`] reads series back for the PromQL engine and the metadata API.
+//! - [`mem::MemStore`] keeps everything in memory: the fake for tests of the layers above.
+
+pub mod mem;
+
+use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SQLite database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Stored data could not be decoded.
+    #[error("corrupt {what}: {detail}")]
+    Corrupt {
+        /// What was being read (e.g. "chunk of series 42").
+        what: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The store is shutting down and takes no more writes.
+    #[error("store is closed")]
+    Closed,
+}
+
+/// Sizes the server reports on its own `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Series known to the index.
+    pub series: u64,
+    /// Series that received a sample within the live (head) window.
+    pub active_series: u64,
+    /// Bytes the store occupies on disk (database plus its WAL file).
+    pub disk_bytes: u64,
+}
+
+/// Where samples go: a 2xx on ingest is sent only after `append` returned `Ok`.
+#[async_trait::async_trait]
+pub trait MetricStore: Send + Sync {
+    /// Applies the whole batch durably, or nothing of it. A batch whose id was applied before
+    /// returns `replayed: true` and changes nothing.
+    async fn append(&self, batch: WriteBatch) -> Result<AppendReport, StoreError>;
+
+    /// Current sizes.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+}
+
+/// Reads series back. Times are milliseconds since the Unix epoch, both ends inclusive.
+#[async_trait::async_trait]
+pub trait Querier: Send + Sync {
+    /// Series matching every matcher that have at least one sample in `[start, end]`, with just
+    /// those samples, oldest first; series sorted by labels.
+    async fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, StoreError>;
+
+    /// Label sets of the series matching every matcher with samples in `[start, end]`, sorted.
+    async fn series(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Labels>, StoreError>;
+
+    /// Sorted label names of those series (all series when `matchers` is empty).
+    async fn label_names(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Sorted distinct values of label `name` among those series.
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, StoreError>;
+}
