@@ -5,8 +5,10 @@
 //! - [`model`]: labels, samples, series, matchers and write batches shared by every part.
 //! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
 //! - [`db`]: opening the SQLite database and running its migrations.
+//! - [`prompb`]: the remote_write 1.0 protobuf messages.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod db;
 pub mod model;
+pub mod prompb;
 pub mod store;
