@@ -7,7 +7,40 @@
 
 pub mod mem;
 
+use std::time::Duration;
+
+use serde::Deserialize;
+
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
+
+/// The `[storage]` section of `warroom.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// How long samples are kept before they are deleted ("15d").
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How often the in-memory head is written into compressed chunks ("5m").
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            retention: default_retention(),
+            checkpoint_interval: default_checkpoint_interval(),
+        }
+    }
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(15 * 24 * 3600)
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(5 * 60)
+}
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
