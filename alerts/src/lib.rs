@@ -3,11 +3,15 @@
 //!
 //! Modules:
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
+//! - [`rules`]: Prometheus rule files (`rules/*.yaml`) with located errors.
+//! - [`slo`]: SLOs expanded into burn-rate recording rules and page/ticket alerts.
 //! - [`state`]: alert states of a rule (pending, firing, resolved) with `for` and `keep_firing_for`.
 //!
-//! Planned (see `DESIGN.md`): `rules` (Prometheus rule groups, SLO burn-rate expansion), `route`,
+//! Planned (see `DESIGN.md`): `route`,
 //! `notify` (Slack, PagerDuty, email and webhook notifiers behind a `Notifier` trait).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod escalation;
+pub mod rules;
+pub mod slo;
 pub mod state;
