@@ -6,6 +6,7 @@
 //! - [`rules`]: Prometheus rule files (`rules/*.yaml`) with located errors.
 //! - [`slo`]: SLOs expanded into burn-rate recording rules and page/ticket alerts.
 //! - [`state`]: alert states of a rule (pending, firing, resolved) with `for` and `keep_firing_for`.
+//! - [`template`]: the Go-template subset of annotations (`$labels`, `$value`, humanize, printf).
 //!
 //! Planned (see `DESIGN.md`): `route`,
 //! `notify` (Slack, PagerDuty, email and webhook notifiers behind a `Notifier` trait).
@@ -15,3 +16,4 @@ pub mod escalation;
 pub mod rules;
 pub mod slo;
 pub mod state;
+pub mod template;
