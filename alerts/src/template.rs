@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn printf_formats_numbers_and_strings_and_trimming_markers_work() {
-        assert_eq!(run(r#"{{ printf "%.2f" $value }}%"#, 2.71828), "2.72%");
+        assert_eq!(run(r#"{{ printf "%.2f" $value }}%"#, 97.456), "97.46%");
         assert_eq!(
             run(r#"{{ $value | printf "%d requests" }}"#, 42.9),
             "42 requests"
