@@ -60,6 +60,13 @@ pub struct PromDuration(pub Duration);
 impl PromDuration {
     /// Parses Prometheus' duration notation.
     pub fn parse(text: &str) -> Result<Self, String> {
+        // Prometheus accepts a zero duration (`for: 0s`); promql-parser's range syntax does not.
+        let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = &text[digits.len()..];
+        let units = ["", "ms", "s", "m", "h", "d", "w", "y"];
+        if !digits.is_empty() && digits.chars().all(|c| c == '0') && units.contains(&unit) {
+            return Ok(PromDuration(Duration::ZERO));
+        }
         promql_parser::util::parse_duration(text)
             .map(PromDuration)
             .map_err(|e| format!("invalid duration {text:?}: {e}"))
@@ -88,6 +95,7 @@ mod tests {
             Duration::from_secs(86400)
         );
         assert!(PromDuration::parse("5 minutes").is_err());
+        assert_eq!(PromDuration::parse("0s").unwrap().0, Duration::ZERO);
     }
 
     #[test]
