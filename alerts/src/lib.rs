@@ -4,6 +4,7 @@
 //! Modules:
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
+//! - [`mute`]: silences and inhibit rules behind the `Muter` trait.
 //! - [`route`]: the route tree: which routes an alert takes and its group key.
 //! - [`rules`]: Prometheus rule files (`rules/*.yaml`) with located errors.
 //! - [`slo`]: SLOs expanded into burn-rate recording rules and page/ticket alerts.
@@ -16,6 +17,7 @@
 
 pub mod escalation;
 pub mod matcher;
+pub mod mute;
 pub mod route;
 pub mod rules;
 pub mod slo;
