@@ -5,19 +5,18 @@
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
 //! - [`mute`]: silences and inhibit rules behind the `Muter` trait.
+//! - [`notify`]: Slack, PagerDuty and webhook payloads behind the `Notifier` trait; secrets.
 //! - [`route`]: the route tree: which routes an alert takes and its group key.
 //! - [`rules`]: Prometheus rule files (`rules/*.yaml`) with located errors.
 //! - [`slo`]: SLOs expanded into burn-rate recording rules and page/ticket alerts.
 //! - [`state`]: alert states of a rule (pending, firing, resolved) with `for` and `keep_firing_for`.
 //! - [`template`]: the Go-template subset of annotations (`$labels`, `$value`, humanize, printf).
-//!
-//! Planned (see `DESIGN.md`):
-//! `notify` (Slack, PagerDuty, email and webhook notifiers behind a `Notifier` trait).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod escalation;
 pub mod matcher;
 pub mod mute;
+pub mod notify;
 pub mod route;
 pub mod rules;
 pub mod slo;
