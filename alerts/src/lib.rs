@@ -2,6 +2,7 @@
 //! acknowledgement, escalation tiers and notifiers, as pure logic behind traits (no HTTP, no SQL).
 //!
 //! Modules:
+//! - [`config`]: `alerting.yaml` (route tree, receivers, inhibit rules, escalation policies).
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
 //! - [`mute`]: silences and inhibit rules behind the `Muter` trait.
@@ -13,6 +14,7 @@
 //! - [`template`]: the Go-template subset of annotations (`$labels`, `$value`, humanize, printf).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod config;
 pub mod escalation;
 pub mod matcher;
 pub mod mute;
