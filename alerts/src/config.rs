@@ -363,7 +363,7 @@ escalation_policies:
     fn an_unknown_field_is_named_with_its_line() {
         let err = load(&SEED.replace("group_by:", "groupby:")).unwrap_err();
         assert!(
-            err.contains(":5:") && err.contains("unknown field `groupby`"),
+            err.contains(":6:3:") && err.contains("unknown field `groupby`"),
             "{err}"
         );
     }
