@@ -7,6 +7,7 @@
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
 //! - [`mute`]: silences and inhibit rules behind the `Muter` trait.
 //! - [`notify`]: Slack, PagerDuty and webhook payloads behind the `Notifier` trait; secrets.
+//! - [`outbox`]: a stored notification's retries, backoff, deadline and Slack's rate gate.
 //! - [`route`]: the route tree: which routes an alert takes and its group key.
 //! - [`rules`]: Prometheus rule files (`rules/*.yaml`) with located errors.
 //! - [`slo`]: SLOs expanded into burn-rate recording rules and page/ticket alerts.
@@ -19,6 +20,7 @@ pub mod escalation;
 pub mod matcher;
 pub mod mute;
 pub mod notify;
+pub mod outbox;
 pub mod route;
 pub mod rules;
 pub mod slo;
