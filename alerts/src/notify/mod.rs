@@ -4,8 +4,10 @@
 //!
 //! - [`secret`]: secrets that never print.
 //! - [`slack`], [`pagerduty`], [`webhook`]: payloads and how each service's answers are read.
+//! - [`email`]: SMTP mails through lettre.
 //! - [`http`]: the shared HTTP sender and the answer classification.
 
+pub mod email;
 pub mod http;
 pub mod pagerduty;
 pub mod secret;
