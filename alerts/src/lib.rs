@@ -5,6 +5,7 @@
 //! - [`config`]: `alerting.yaml` (route tree, receivers, inhibit rules, escalation policies).
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
 //! - [`external`]: alerts posted by a Prometheus (`/api/v2/alerts`) or an Alertmanager webhook.
+//! - [`group`]: when a group notification is due (group_wait, group_interval, repeat_interval).
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
 //! - [`mute`]: silences and inhibit rules behind the `Muter` trait.
 //! - [`notify`]: Slack, PagerDuty and webhook payloads behind the `Notifier` trait; secrets.
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod escalation;
 pub mod external;
+pub mod group;
 pub mod matcher;
 pub mod mute;
 pub mod notify;
