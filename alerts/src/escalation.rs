@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One step of a policy: who is notified, and how long after firing.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -36,7 +36,7 @@ pub struct EscalationPolicy {
 }
 
 /// An acknowledgement: who took the page and when.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
     /// The responder.
     pub by: String,
@@ -45,7 +45,7 @@ pub struct Ack {
 }
 
 /// What escalation remembers about one alert group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupEscalation {
     /// When the current climb started: the group's first firing, or the last un-acknowledgement.
     pub clock_start: SystemTime,

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 /// Timings of the route the group lives on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timings {
@@ -17,7 +19,7 @@ pub struct Timings {
 }
 
 /// What the group looked like at its last notification.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flushed {
     /// When it went out.
     pub at: Option<SystemTime>,

@@ -3,6 +3,7 @@
 //!
 //! Modules:
 //! - [`config`]: `alerting.yaml` (route tree, receivers, inhibit rules, escalation policies).
+//! - [`dispatch`]: the pipeline's composition: route, group, mute, escalate; serialisable state.
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
 //! - [`external`]: alerts posted by a Prometheus (`/api/v2/alerts`) or an Alertmanager webhook.
 //! - [`group`]: when a group notification is due (group_wait, group_interval, repeat_interval).
@@ -18,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
+pub mod dispatch;
 pub mod escalation;
 pub mod external;
 pub mod group;

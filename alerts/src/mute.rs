@@ -56,7 +56,7 @@ impl Silence {
     }
 }
 
-impl Muter for [Silence] {
+impl Muter for Vec<Silence> {
     fn mutes(&self, labels: &BTreeMap<String, String>, now: SystemTime) -> Option<MuteReason> {
         self.iter()
             .find(|s| s.active(now) && all_match(&s.matchers, labels))
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn a_silence_mutes_matching_alerts_only_between_its_start_and_end() {
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        let silences: &[Silence] = &[Silence {
+        let silences = vec![Silence {
             id: "s1".into(),
             matchers: vec![Matcher::parse("env=\"source\"").unwrap()],
             starts_at: t0,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::matcher::{Matcher, all_match};
 use crate::rules::PromDuration;
@@ -43,7 +43,7 @@ pub struct Route {
 }
 
 /// Settings in force where an alert ends up, after inheritance.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSettings {
     /// Path of indexes from the root, e.g. `0.2.1`: part of the group key.
     pub path: String,

@@ -17,8 +17,10 @@ pub mod webhook;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 /// What kind of message a notification is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
     /// The group fires (first time, an update, a repeat or a higher tier).
     Firing,
@@ -29,7 +31,7 @@ pub enum Kind {
 }
 
 /// One alert as receivers see it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertView {
     /// Labels.
     pub labels: BTreeMap<String, String>,
@@ -44,7 +46,7 @@ pub struct AlertView {
 }
 
 /// A message about one alert group for one receiver.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// Firing, acknowledged or resolved.
     pub kind: Kind,
