@@ -1,0 +1,168 @@
+//! Alerts from outside join the same pipeline: the Alertmanager v2 API body a Prometheus posts to
+//! `/api/v2/alerts`, and the webhook v4 payload an Alertmanager posts to `/hooks/alertmanager`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+/// An alert as an external sender states it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalAlert {
+    /// Labels (`alertname` required).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// When it started (now, if the sender left it out).
+    pub starts_at: SystemTime,
+    /// When it ends; in the past means resolved. Prometheus sends a time a few minutes ahead
+    /// while an alert fires, and keeps re-sending it.
+    pub ends_at: Option<SystemTime>,
+    /// The sender's link back.
+    pub generator_url: String,
+}
+
+impl ExternalAlert {
+    /// Resolved when `ends_at` has passed.
+    pub fn resolved(&self, now: SystemTime) -> bool {
+        self.ends_at.is_some_and(|e| e <= now)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableAlert {
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    #[serde(default, rename = "generatorURL")]
+    generator_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookV4 {
+    version: String,
+    alerts: Vec<PostableAlert>,
+}
+
+/// Parses a `POST /api/v2/alerts` body (a JSON array of postable alerts).
+pub fn parse_v2_alerts(body: &[u8], now: SystemTime) -> Result<Vec<ExternalAlert>, String> {
+    let alerts: Vec<PostableAlert> =
+        serde_json::from_slice(body).map_err(|e| format!("invalid alerts body: {e}"))?;
+    alerts.into_iter().map(|a| convert(a, now)).collect()
+}
+
+/// Parses an Alertmanager webhook v4 payload.
+pub fn parse_webhook_v4(body: &[u8], now: SystemTime) -> Result<Vec<ExternalAlert>, String> {
+    let hook: WebhookV4 =
+        serde_json::from_slice(body).map_err(|e| format!("invalid webhook body: {e}"))?;
+    if hook.version != "4" {
+        return Err(format!(
+            "webhook version {:?} is not supported (want \"4\")",
+            hook.version
+        ));
+    }
+    hook.alerts.into_iter().map(|a| convert(a, now)).collect()
+}
+
+fn convert(a: PostableAlert, now: SystemTime) -> Result<ExternalAlert, String> {
+    if !a.labels.contains_key("alertname") {
+        return Err("an alert has no alertname label".into());
+    }
+    let starts_at = a
+        .starts_at
+        .as_deref()
+        .map(parse_time)
+        .transpose()?
+        .flatten()
+        .unwrap_or(now);
+    let ends_at = a.ends_at.as_deref().map(parse_time).transpose()?.flatten();
+    Ok(ExternalAlert {
+        labels: a.labels,
+        annotations: a.annotations,
+        starts_at,
+        ends_at,
+        generator_url: a.generator_url,
+    })
+}
+
+/// RFC 3339; Go's zero time (`0001-01-01T00:00:00Z`) means unset.
+fn parse_time(text: &str) -> Result<Option<SystemTime>, String> {
+    if text.is_empty() || text.starts_with("0001-01-01") {
+        return Ok(None);
+    }
+    humantime::parse_rfc3339_weak(text)
+        .or_else(|_| parse_with_offset(text))
+        .map(Some)
+        .map_err(|_| format!("invalid time {text:?}"))
+}
+
+/// humantime reads `Z` only; Prometheus may send `+02:00` offsets.
+fn parse_with_offset(text: &str) -> Result<SystemTime, ()> {
+    let at = text.rfind(['+', '-']).filter(|&i| i > 10).ok_or(())?;
+    let (local, offset) = text.split_at(at);
+    let sign = if offset.starts_with('-') { 1i64 } else { -1 };
+    let (h, m) = offset[1..].split_once(':').ok_or(())?;
+    let secs =
+        sign * (h.parse::<i64>().map_err(|_| ())? * 3600 + m.parse::<i64>().map_err(|_| ())? * 60);
+    let base = humantime::parse_rfc3339_weak(local).map_err(|_| ())?;
+    let shift = std::time::Duration::from_secs(secs.unsigned_abs());
+    Ok(if secs >= 0 {
+        base + shift
+    } else {
+        base - shift
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_prometheus_v2_post_parses_with_ends_at_in_the_future_meaning_firing() {
+        let body = br#"[{"labels":{"alertname":"Up","env":"target"},"annotations":{"summary":"s"},
+            "startsAt":"2026-11-21T10:00:00.000Z","endsAt":"2026-11-21T10:04:00.000Z",
+            "generatorURL":"http://prom/graph"}]"#;
+        let now = humantime::parse_rfc3339("2026-11-21T10:01:00Z").unwrap();
+        let alerts = parse_v2_alerts(body, now).unwrap();
+        assert_eq!(alerts[0].labels["env"], "target");
+        assert!(!alerts[0].resolved(now));
+        assert!(alerts[0].resolved(now + Duration::from_secs(180)));
+    }
+
+    #[test]
+    fn a_webhook_v4_payload_parses_and_zero_end_time_means_unset_and_offsets_are_read() {
+        let body = br#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"A"},
+            "annotations":{},"startsAt":"2026-11-21T12:00:00+02:00","endsAt":"0001-01-01T00:00:00Z"}]}"#;
+        let alerts = parse_webhook_v4(body, SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(alerts[0].ends_at, None);
+        assert_eq!(
+            alerts[0].starts_at,
+            humantime::parse_rfc3339("2026-11-21T10:00:00Z").unwrap()
+        );
+    }
+
+    #[test]
+    fn bodies_without_alertname_or_of_another_version_are_rejected() {
+        let now = SystemTime::UNIX_EPOCH;
+        assert!(
+            parse_v2_alerts(br#"[{"labels":{"a":"b"}}]"#, now)
+                .unwrap_err()
+                .contains("alertname")
+        );
+        assert!(
+            parse_webhook_v4(br#"{"version":"3","alerts":[]}"#, now)
+                .unwrap_err()
+                .contains("version")
+        );
+        assert!(
+            parse_v2_alerts(b"{", now)
+                .unwrap_err()
+                .starts_with("invalid alerts body")
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Email over SMTP (lettre): a plain-text message per group notification, STARTTLS when the
+//! config requires it. SMTP's 5xx replies are permanent; 4xx and connection failures are retried.
+
+use lettre::message::{Mailbox, Message, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::secret::Secret;
+use super::{Kind, Notification, Notifier, NotifyError, rfc3339};
+
+/// Where and how to send.
+pub struct Email {
+    /// Recipients.
+    pub to: Vec<Mailbox>,
+    /// Sender.
+    pub from: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl Email {
+    /// Builds the sender; `smarthost` is `host:port`.
+    pub fn new(
+        to: &str,
+        from: &str,
+        smarthost: &str,
+        auth: Option<(String, Secret)>,
+        require_tls: bool,
+    ) -> Result<Self, String> {
+        let to = to
+            .split(',')
+            .map(|a| {
+                a.trim()
+                    .parse::<Mailbox>()
+                    .map_err(|e| format!("bad address {a:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let from = from
+            .parse::<Mailbox>()
+            .map_err(|e| format!("bad from address {from:?}: {e}"))?;
+        let (host, port) = smarthost
+            .rsplit_once(':')
+            .ok_or(format!("smarthost {smarthost:?} needs host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("smarthost {smarthost:?} has a bad port"))?;
+        let mut builder = if require_tls {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| format!("smtp {host}: {e}"))?
+        } else {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        };
+        builder = builder.port(port);
+        if let Some((user, password)) = auth {
+            builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
+        }
+        Ok(Self {
+            to,
+            from,
+            transport: builder.build(),
+        })
+    }
+
+    fn message(&self, n: &Notification) -> Result<Message, NotifyError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(subject(n));
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(body(n))
+            .map_err(|e| NotifyError::Permanent {
+                reason: format!("building email: {e}"),
+            })
+    }
+}
+
+/// `[FIRING:2] PodCrashLooping env=target`, as Alertmanager titles its mails.
+pub fn subject(n: &Notification) -> String {
+    let state = match n.kind {
+        Kind::Firing => "FIRING",
+        Kind::Acknowledged => "ACKNOWLEDGED",
+        Kind::Resolved => "RESOLVED",
+    };
+    let labels: Vec<String> = n
+        .group_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!("[{state}:{}] {}", n.alerts.len(), labels.join(" "))
+}
+
+/// The text body: summary, link, then each alert's labels and annotations.
+pub fn body(n: &Notification) -> String {
+    let mut out = format!("{}\n\nWar room: {}\n", n.summary(), n.warroom_url);
+    if let Some(by) = &n.acked_by {
+        out.push_str(&format!("Acknowledged by {by}\n"));
+    }
+    for a in &n.alerts {
+        out.push_str(&format!("\nAlert since {}\n", rfc3339(a.starts_at)));
+        for (k, v) in a.labels.iter().chain(&a.annotations) {
+            out.push_str(&format!("  {k} = {v}\n"));
+        }
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl Notifier for Email {
+    async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+        let message = self.message(n)?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(NotifyError::Permanent {
+                reason: format!("smtp: {e}"),
+            }),
+            Err(e) => Err(NotifyError::Retry {
+                after: None,
+                reason: format!("smtp: {e}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::testing::group;
+
+    #[test]
+    fn the_subject_and_body_read_like_alertmanagers_mails() {
+        let n = group(Kind::Firing);
+        assert_eq!(subject(&n), "[FIRING:2] alertname=PodCrashLooping");
+        let text = body(&n);
+        assert!(text.starts_with(
+            "Pods crash-loop on EKS (2 alerts)\n\nWar room: http://warroom.example/alerts/abc"
+        ));
+        assert!(text.contains("  pod = api-2\n"));
+    }
+
+    #[test]
+    fn a_bad_address_or_smarthost_is_reported_by_name() {
+        let err = Email::new(
+            "not an address",
+            "w@example.com",
+            "127.0.0.1:25",
+            None,
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("not an address"), "{err}");
+        let err = Email::new("a@example.com", "w@example.com", "nohostport", None, false)
+            .err()
+            .unwrap();
+        assert!(err.contains("host:port"), "{err}");
+    }
+}
