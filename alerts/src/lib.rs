@@ -5,6 +5,7 @@
 //! - [`config`]: `alerting.yaml` (route tree, receivers, inhibit rules, escalation policies).
 //! - [`dispatch`]: the pipeline's composition: route, group, mute, escalate; serialisable state.
 //! - [`escalation`]: tiers, acks, repeats and resolves as decisions of state and `now`.
+//! - [`eval`]: evaluating a rule group through `InstantQuery` / `RecordSink` traits.
 //! - [`external`]: alerts posted by a Prometheus (`/api/v2/alerts`) or an Alertmanager webhook.
 //! - [`group`]: when a group notification is due (group_wait, group_interval, repeat_interval).
 //! - [`matcher`]: Alertmanager label matchers (`name=~"re"`).
@@ -21,6 +22,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod escalation;
+pub mod eval;
 pub mod external;
 pub mod group;
 pub mod matcher;

@@ -137,6 +137,32 @@ pub fn load_file(path: &Path) -> Result<RuleFile, LoadError> {
     parse_rules(path, &text)
 }
 
+/// Checks every file, as `warroom rules check` does: all errors, not just the first file's.
+pub fn check_files(paths: &[PathBuf]) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for path in paths {
+        match load_file(path) {
+            Ok(file) => errors.extend(check_slos(path, &file)),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors
+}
+
+/// SLOs must expand into rules that parse.
+fn check_slos(path: &Path, file: &RuleFile) -> Vec<LoadError> {
+    file.slos
+        .iter()
+        .filter_map(|slo| crate::slo::expand(slo).err())
+        .map(|message| LoadError::Invalid {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            message,
+        })
+        .collect()
+}
+
 /// Checks rule file text; `path` only names the file in errors.
 pub fn parse_rules(path: &Path, text: &str) -> Result<RuleFile, LoadError> {
     let invalid = |line, column, message| LoadError::Invalid {
@@ -302,6 +328,36 @@ groups:
         assert!(check("groups: [\n").unwrap_err().starts_with("r.yaml:"));
         let err = check("groups:\n  - name: g\n    rules:\n      - expr: up\n").unwrap_err();
         assert!(err.contains("needs `alert` or `record`"), "{err}");
+    }
+
+    #[test]
+    fn check_files_reports_every_bad_file_and_a_missing_one_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.yaml");
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(
+            &good,
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &bad,
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n",
+        )
+        .unwrap();
+        let missing = dir.path().join("missing.yaml");
+        let errors = check_files(&[good, bad.clone(), missing.clone()]);
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with(&format!("{}:5:15:", bad.display()))
+        );
+        assert!(
+            errors[1]
+                .to_string()
+                .starts_with(&missing.display().to_string())
+        );
     }
 
     #[test]

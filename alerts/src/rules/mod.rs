@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use expr::{Expr, PromDuration};
-pub use file::{LoadError, RuleFile, load_file, parse_rules};
+pub use file::{LoadError, RuleFile, check_files, load_file, parse_rules};
 
 /// One rule group: its rules run in order at the group's interval.
 #[derive(Clone, Debug, PartialEq)]
