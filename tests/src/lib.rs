@@ -6,8 +6,10 @@
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
 //! - [`receiver`]: a local OTLP/HTTP receiver that records batch sequences.
+//! - [`saas`]: local Slack and PagerDuty stand-ins that check payload shapes and inject 429/5xx.
 
 pub mod bins;
 pub mod http;
 pub mod procstat;
 pub mod receiver;
+pub mod saas;
