@@ -6,8 +6,10 @@
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
 //! - [`receiver`]: a local OTLP/HTTP receiver that records batch sequences.
+//! - [`server`]: a real `warroom serve` on port 0 with a fresh data directory and a token.
 
 pub mod bins;
 pub mod http;
 pub mod procstat;
 pub mod receiver;
+pub mod server;
