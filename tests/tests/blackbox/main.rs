@@ -8,3 +8,4 @@ mod agent_output;
 mod agent_pod;
 mod agent_spool;
 mod server_ingest;
+mod server_otlp_shapes;
