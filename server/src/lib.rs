@@ -2,13 +2,29 @@
 //! them in an embedded SQLite time-series store and answers PromQL through the Prometheus HTTP API.
 //!
 //! Modules:
+//! - [`config`]: `warroom.toml`, layered under `WARROOM_*` variables and over flags.
+//! - [`server`]: `run(config, shutdown)`: database, store, HTTP until the shutdown signal.
+//! - [`app`]: the shared state and the router that merges every area's [`routes`].
+//! - [`routes`]: one module per area (ingest, health, the server's own metrics).
+//! - [`ingest`]: OTLP and remote_write bodies decoded into write batches, within limits.
+//! - [`tokens`]: agent tokens, stored as SHA-256 digests.
+//! - [`telemetry`]: the server's own metrics registry.
+//! - [`error`]: the one error type at the HTTP edge.
 //! - [`model`]: labels, samples, series, matchers and write batches shared by every part.
 //! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
 //! - [`db`]: opening the SQLite database and running its migrations.
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod app;
+pub mod config;
 pub mod db;
+pub mod error;
+pub mod ingest;
 pub mod model;
 pub mod prompb;
+pub mod routes;
+pub mod server;
 pub mod store;
+pub mod telemetry;
+pub mod tokens;

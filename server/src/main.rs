@@ -1,6 +1,165 @@
-//! `warroom`: the server's command line (the subcommands arrive with the server issue).
+//! `warroom`: parses the command line, starts tracing, and runs the server (`serve`) until Ctrl-C
+//! or SIGTERM, or manages agent tokens (`token create|revoke|list`).
 
-fn main() {
-    eprintln!("warroom: no subcommand is implemented yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use warroom_server::config::{self, Overrides, ServerConfig};
+use warroom_server::tokens::TokenStore;
+
+/// The warroom server: metrics ingest, storage and PromQL, alerts and the war-room pages.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server until Ctrl-C or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        place: Place,
+        /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free one; the log says which).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage the bearer tokens agents and Prometheus servers send metrics with.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token named NAME and print it once (only its SHA-256 is stored).
+    Create {
+        /// A name for whoever holds it, e.g. the node or cluster.
+        name: String,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Revoke the live token named NAME: its holder is refused with 403 from now on.
+    Revoke {
+        /// The token's name.
+        name: String,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// List token names, when they were made and revoked.
+    List {
+        #[command(flatten)]
+        place: Place,
+    },
+}
+
+/// Where the settings and the data are.
+#[derive(Debug, Args)]
+struct Place {
+    /// TOML config file (warroom.toml); flags override it, and it overrides WARROOM_* variables.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory of the database.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Place {
+    /// The configuration, with `listen` from the flag when given.
+    fn load(&self, listen: Option<&str>) -> anyhow::Result<ServerConfig> {
+        let mut flags = Overrides::new();
+        if let Some(dir) = &self.data_dir {
+            flags.push(("data_dir", toml::Value::String(dir.display().to_string())));
+        }
+        if let Some(addr) = listen {
+            flags.push(("listen", toml::Value::String(addr.to_owned())));
+        }
+        let env = config::env_overrides(std::env::vars())?;
+        Ok(config::load(self.config.as_deref(), env, flags)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARROOM_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match start(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("warroom: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        Command::Serve { place, listen } => {
+            let cfg = place.load(listen.as_deref())?;
+            runtime.block_on(warroom_server::server::run(cfg, shutdown_signal()))
+        }
+        Command::Token { command } => runtime.block_on(token(command)),
+    }
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let (TokenCommand::Create { place, .. }
+    | TokenCommand::Revoke { place, .. }
+    | TokenCommand::List { place }) = &command;
+    let cfg = place.load(None)?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    let pool = warroom_server::db::open(&cfg.database_path())
+        .await
+        .with_context(|| format!("opening {}", cfg.database_path().display()))?;
+    let tokens = TokenStore::new(pool.clone());
+    let done = match command {
+        TokenCommand::Create { name, .. } => tokens.create(&name).await.map(|token| {
+            println!("{}", token.expose());
+            eprintln!("token {name:?} created: it is shown only this once");
+        }),
+        TokenCommand::Revoke { name, .. } => tokens.revoke(&name).await.map(|()| {
+            eprintln!("token {name:?} revoked");
+        }),
+        TokenCommand::List { .. } => tokens.list().await.map(|list| {
+            for t in list {
+                let state = t
+                    .revoked_ms
+                    .map_or("live".to_owned(), |ms| format!("revoked_ms={ms}"));
+                println!("{}\tcreated_ms={}\t{state}", t.name, t.created_ms);
+            }
+        }),
+    };
+    pool.close().await;
+    Ok(done?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM ({e}); only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown signal received");
 }

@@ -1,4 +1,4 @@
-//! The black-box test binary: real `warroom-agent` processes against real cgroups, network
+//! The black-box test binary: real `warroom-agent` and `warroom` processes against real cgroups, network
 //! namespaces, files and local receivers. Needs root and `cargo build --workspace` first.
 
 // Test code: a failed unwrap is a failed test with its location.
@@ -8,3 +8,5 @@ mod agent_output;
 mod agent_pod;
 mod agent_spool;
 mod notify_saas;
+mod server_ingest;
+mod server_otlp_shapes;

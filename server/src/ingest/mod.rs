@@ -1,0 +1,184 @@
+//! Decoding ingest bodies into [`WriteBatch`]es, bounded so no request can exhaust memory.
+//!
+//! - [`otlp`]: OTLP/HTTP protobuf `ExportMetricsServiceRequest` (what agents send).
+//! - [`remote_write`]: Prometheus remote_write 1.0 (snappy block + `prompb::WriteRequest`).
+//! - Here: the [`IngestError`] both return, the gzip reader with its decompression-bomb guard,
+//!   and the sample budget that stops a decoder as soon as a request carries too many samples.
+
+pub mod otlp;
+pub mod remote_write;
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use flate2::read::GzDecoder;
+
+use crate::model::{BatchId, Labels, Sample, Series, WriteBatch};
+
+/// Why a body was refused; each maps to one 4xx at the HTTP edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not what its headers say (400).
+    #[error("malformed body: {0}")]
+    Malformed(String),
+    /// The body, once decompressed, or its sample count is over a limit (413).
+    #[error("too large: {0}")]
+    TooLarge(String),
+}
+
+/// A decoded request: the batch to append, and samples left out because warroom cannot store
+/// them (delta temporality, exponential histograms), reported back as dropped.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// What goes to the store.
+    pub batch: WriteBatch,
+    /// Data points that were skipped.
+    pub unsupported: u64,
+}
+
+/// Counts samples as a decoder makes them and fails once there are more than allowed.
+#[derive(Debug)]
+pub struct SampleBudget {
+    left: usize,
+    max: usize,
+}
+
+impl SampleBudget {
+    /// A budget of `max` samples.
+    pub fn new(max: usize) -> Self {
+        Self { left: max, max }
+    }
+
+    /// Takes `n` samples from the budget.
+    pub fn take(&mut self, n: usize) -> Result<(), IngestError> {
+        self.left = self.left.checked_sub(n).ok_or_else(|| {
+            IngestError::TooLarge(format!("more than {} samples in one request", self.max))
+        })?;
+        Ok(())
+    }
+}
+
+/// Gathers samples into one [`Series`] per label set, within a [`SampleBudget`].
+#[derive(Debug)]
+pub struct BatchBuilder {
+    index: HashMap<Labels, usize>,
+    series: Vec<Series>,
+    budget: SampleBudget,
+}
+
+impl BatchBuilder {
+    /// An empty batch that may take up to `max_samples` samples.
+    pub fn new(max_samples: usize) -> Self {
+        Self {
+            index: HashMap::new(),
+            series: Vec::new(),
+            budget: SampleBudget::new(max_samples),
+        }
+    }
+
+    /// Adds one sample to the series `labels`.
+    pub fn push(&mut self, labels: Labels, sample: Sample) -> Result<(), IngestError> {
+        self.budget.take(1)?;
+        let i = *self.index.entry(labels).or_insert_with_key(|labels| {
+            self.series.push(Series {
+                labels: labels.clone(),
+                samples: Vec::new(),
+            });
+            self.series.len() - 1
+        });
+        self.series[i].samples.push(sample);
+        Ok(())
+    }
+
+    /// The batch, each series' samples oldest first.
+    pub fn finish(mut self, id: Option<BatchId>) -> WriteBatch {
+        for s in &mut self.series {
+            s.samples.sort_by_key(|s| s.t);
+        }
+        WriteBatch {
+            id,
+            series: self.series,
+        }
+    }
+}
+
+/// Gunzips `body`, refusing to produce more than `max` bytes (a few KB of gzip can expand to GBs).
+pub fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, IngestError> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    GzDecoder::new(body)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Malformed(format!("not a valid gzip stream: {e}")))?;
+    if out.len() > max {
+        return Err(too_large_decompressed(max));
+    }
+    Ok(out)
+}
+
+/// The error for a body that decompresses past `max` bytes.
+pub fn too_large_decompressed(max: usize) -> IngestError {
+    IngestError::TooLarge(format!("the body decompresses to more than {max} bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(raw: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(raw).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped_at_the_limit_without_inflating_it_all() {
+        let bomb = gzip(&vec![0u8; 64 << 20]);
+        assert!(bomb.len() < 1 << 20);
+
+        let err = gunzip(&bomb, 1 << 20).unwrap_err();
+
+        assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+    }
+
+    #[test]
+    fn a_body_at_the_limit_inflates_and_garbage_is_malformed() {
+        assert_eq!(gunzip(&gzip(b"12345"), 5).unwrap(), b"12345");
+        assert!(matches!(
+            gunzip(b"not gzip at all", 100),
+            Err(IngestError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn samples_of_one_label_set_gather_in_one_series_in_time_order() {
+        let up = Labels::from_pairs([("__name__", "up")]);
+        let mut b = BatchBuilder::new(10);
+
+        b.push(up.clone(), Sample { t: 2, v: 1.0 }).unwrap();
+        b.push(
+            Labels::from_pairs([("__name__", "x")]),
+            Sample { t: 1, v: 0.0 },
+        )
+        .unwrap();
+        b.push(up, Sample { t: 1, v: 0.0 }).unwrap();
+        let batch = b.finish(None);
+
+        assert_eq!(batch.series.len(), 2);
+        let times: Vec<i64> = batch.series[0].samples.iter().map(|s| s.t).collect();
+        assert_eq!(times, [1, 2]);
+    }
+
+    #[test]
+    fn the_sample_budget_fails_past_its_maximum() {
+        let mut budget = SampleBudget::new(3);
+
+        assert!(budget.take(2).is_ok());
+        assert!(budget.take(1).is_ok());
+        assert_eq!(
+            budget.take(1).unwrap_err().to_string(),
+            "too large: more than 3 samples in one request"
+        );
+    }
+}

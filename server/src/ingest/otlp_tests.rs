@@ -1,0 +1,265 @@
+//! Tests of the OTLP decoder, on requests shaped exactly as `warroom-agent` builds them.
+
+use super::*;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope};
+use opentelemetry_proto::tonic::metrics::v1::{
+    Gauge, Histogram, ResourceMetrics, ScopeMetrics, Sum,
+};
+
+const NOW_NS: u64 = 1_700_000_000_123_456_789;
+const NOW_MS: i64 = 1_700_000_000_123;
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+/// The agent's resource: node labels, its id and the batch sequence.
+fn agent_request(metrics: Vec<Metric>, seq: i64) -> ExportMetricsServiceRequest {
+    let resource = Resource {
+        attributes: vec![
+            s("node", "n1"),
+            s("cluster", "c1"),
+            s("env", "source"),
+            s(AGENT_ID_ATTR, "agent-1"),
+            kv(SEQ_ATTR, any_value::Value::IntValue(seq)),
+        ],
+        ..Default::default()
+    };
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(resource),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "warroom-agent".into(),
+                    ..Default::default()
+                }),
+                metrics,
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+fn number(attrs: Vec<KeyValue>, v: f64) -> NumberDataPoint {
+    NumberDataPoint {
+        attributes: attrs,
+        start_time_unix_nano: 1,
+        time_unix_nano: NOW_NS,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    }
+}
+
+fn metric(name: &str, data: metric::Data) -> Metric {
+    Metric {
+        name: name.into(),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn counter(
+    name: &str,
+    points: Vec<NumberDataPoint>,
+    temporality: AggregationTemporality,
+) -> Metric {
+    let sum = Sum {
+        data_points: points,
+        aggregation_temporality: temporality as i32,
+        is_monotonic: true,
+    };
+    metric(name, metric::Data::Sum(sum))
+}
+
+fn histogram(bounds: Vec<f64>, counts: Vec<u64>, count: u64) -> Metric {
+    let point = HistogramDataPoint {
+        attributes: vec![s("target", "db")],
+        time_unix_nano: NOW_NS,
+        count,
+        sum: Some(7.5),
+        bucket_counts: counts,
+        explicit_bounds: bounds,
+        ..Default::default()
+    };
+    let h = Histogram {
+        data_points: vec![point],
+        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+    };
+    metric("probe_seconds", metric::Data::Histogram(h))
+}
+
+fn decoded(req: &ExportMetricsServiceRequest) -> Decoded {
+    decode(&req.encode_to_vec(), 1_000).expect("decodes")
+}
+
+/// Every series as Prometheus prints it, with its one value, sorted.
+fn rendered(d: &Decoded) -> Vec<String> {
+    let mut out: Vec<String> = d
+        .batch
+        .series
+        .iter()
+        .map(|s| format!("{} {}", s.labels, s.samples[0].v))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn an_agent_batch_becomes_its_series_with_node_labels_and_the_batch_id() {
+    let cpu = vec![s("cpu", "0"), s("mode", "idle")];
+    let req = agent_request(
+        vec![
+            counter(
+                "node_cpu_seconds_total",
+                vec![number(cpu, 12.5)],
+                AggregationTemporality::Cumulative,
+            ),
+            metric(
+                "node_load1",
+                metric::Data::Gauge(Gauge {
+                    data_points: vec![number(vec![], 0.5)],
+                }),
+            ),
+        ],
+        42,
+    );
+
+    let d = decoded(&req);
+
+    assert_eq!(
+        d.batch.id,
+        Some(BatchId {
+            agent: "agent-1".into(),
+            seq: 42
+        })
+    );
+    assert_eq!(
+        rendered(&d),
+        [
+            r#"node_cpu_seconds_total{cluster="c1", cpu="0", env="source", mode="idle", node="n1"} 12.5"#,
+            r#"node_load1{cluster="c1", env="source", node="n1"} 0.5"#,
+        ]
+    );
+    assert!(d.batch.series.iter().all(|s| s.samples[0].t == NOW_MS));
+    assert_eq!(d.unsupported, 0);
+}
+
+#[test]
+fn a_cumulative_histogram_becomes_cumulative_buckets_sum_and_count() {
+    let req = agent_request(vec![histogram(vec![0.1, 0.5, 1.0], vec![2, 3, 0, 4], 9)], 1);
+
+    let got = rendered(&decoded(&req));
+
+    let want = [
+        r#"probe_seconds_bucket{cluster="c1", env="source", le="+Inf", node="n1", target="db"} 9"#,
+        r#"probe_seconds_bucket{cluster="c1", env="source", le="0.1", node="n1", target="db"} 2"#,
+        r#"probe_seconds_bucket{cluster="c1", env="source", le="0.5", node="n1", target="db"} 5"#,
+        r#"probe_seconds_bucket{cluster="c1", env="source", le="1.0", node="n1", target="db"} 5"#,
+        r#"probe_seconds_count{cluster="c1", env="source", node="n1", target="db"} 9"#,
+        r#"probe_seconds_sum{cluster="c1", env="source", node="n1", target="db"} 7.5"#,
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_histogram_whose_counts_do_not_fit_its_bounds_is_malformed() {
+    let req = agent_request(vec![histogram(vec![0.1, 0.5], vec![1, 2], 3)], 1);
+
+    let err = decode(&req.encode_to_vec(), 1_000).unwrap_err();
+
+    assert!(
+        err.to_string().contains("2 bucket counts for 2 bounds"),
+        "{err}"
+    );
+}
+
+#[test]
+fn delta_sums_are_left_out_and_counted_as_unsupported() {
+    let req = agent_request(
+        vec![counter(
+            "x_total",
+            vec![number(vec![], 1.0), number(vec![], 2.0)],
+            AggregationTemporality::Delta,
+        )],
+        1,
+    );
+
+    let d = decoded(&req);
+
+    assert!(d.batch.series.is_empty());
+    assert_eq!(d.unsupported, 2);
+}
+
+#[test]
+fn a_request_without_warroom_attributes_has_no_batch_id_and_odd_names_are_sanitized() {
+    let mut req = agent_request(
+        vec![metric(
+            "http.server.duration",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![number(vec![s("http.method", "GET")], 1.0)],
+            }),
+        )],
+        1,
+    );
+    let resource = req.resource_metrics[0].resource.as_mut().expect("resource");
+    resource.attributes.retain(|kv| kv.key == "node");
+
+    let d = decoded(&req);
+
+    assert_eq!(d.batch.id, None);
+    assert_eq!(
+        rendered(&d),
+        [r#"http_server_duration{http_method="GET", node="n1"} 1"#]
+    );
+}
+
+#[test]
+fn bodies_that_are_not_otlp_or_carry_too_many_samples_are_refused() {
+    let garbage = decode(b"\xff\xff\xff\xff", 10).unwrap_err();
+    let req = agent_request(vec![histogram(vec![0.1, 0.5, 1.0], vec![2, 3, 0, 4], 9)], 1);
+    let too_many = decode(&req.encode_to_vec(), 5).unwrap_err();
+
+    assert!(matches!(garbage, IngestError::Malformed(_)), "{garbage}");
+    assert!(matches!(too_many, IngestError::TooLarge(_)), "{too_many}");
+}
+
+#[test]
+fn a_negative_sequence_is_malformed() {
+    let req = agent_request(vec![], -1);
+
+    let err = decode(&req.encode_to_vec(), 10).unwrap_err();
+
+    assert!(err.to_string().contains("negative"), "{err}");
+}
+
+#[test]
+fn the_response_reports_dropped_samples_as_partial_success() {
+    let report = AppendReport {
+        out_of_order: 2,
+        duplicates: 1,
+        ..Default::default()
+    };
+
+    let body = response(&report, 0);
+    let clean = response(&AppendReport::default(), 0);
+
+    let back = ExportMetricsServiceResponse::decode(body.as_slice()).expect("decode");
+    let partial = back.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_data_points, 3);
+    assert!(
+        partial.error_message.contains("2 out-of-order"),
+        "{}",
+        partial.error_message
+    );
+    let clean = ExportMetricsServiceResponse::decode(clean.as_slice()).expect("decode");
+    assert_eq!(clean.partial_success, None);
+}

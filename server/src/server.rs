@@ -1,0 +1,51 @@
+//! [`run`]: opens the database and the store, serves the [`app`](crate::app::app) until the
+//! shutdown signal, lets in-flight requests finish (so every acknowledged batch is stored), then
+//! closes the store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::{AppState, app};
+use crate::config::ServerConfig;
+use crate::db;
+use crate::store::mem::MemStore;
+use crate::telemetry::ServerMetrics;
+use crate::tokens::TokenStore;
+
+/// Runs the server until `shutdown` resolves. Logs `listening on ADDR` with the bound address
+/// (so `--listen 127.0.0.1:0` can be used and read back).
+pub async fn run(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let db_path = config.database_path();
+    let pool = db::open(&db_path)
+        .await
+        .with_context(|| format!("opening database {}", db_path.display()))?;
+    let store = Arc::new(MemStore::new()); // PLUG-IN(SqliteStore): Arc::new(crate::store::sqlite::SqliteStore::open(pool.clone(), config.storage.clone()).await?)
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+    let state = AppState {
+        store: store.clone(),
+        querier: store.clone(),
+        tokens: TokenStore::new(pool.clone()),
+        metrics: Arc::new(ServerMetrics::new()),
+        limits: config.limits,
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped taking requests; closing the store");
+    // PLUG-IN(SqliteStore): store.close().await?;  (flushes the head after the last request)
+    drop(store);
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! A real `warroom serve` process for black-box tests: a fresh data directory, a token made with
+//! the real `warroom token create`, port 0 read back from the `listening on` log line, ready once
+//! `/readyz` answers 200, killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::bins::bin;
+use crate::http;
+
+/// A running server.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// A live token it accepts.
+    pub token: String,
+    /// Its data directory (inside `dir`).
+    pub data_dir: PathBuf,
+    /// Its stderr so far, for failure messages.
+    pub log: Arc<Mutex<String>>,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+/// Starts a server with the default configuration.
+pub fn spawn_server() -> Server {
+    spawn_server_with("")
+}
+
+/// Starts a server with `config` as its `warroom.toml`.
+pub fn spawn_server_with(config: &str) -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let config_file = dir.path().join("warroom.toml");
+    std::fs::write(&config_file, config).expect("write warroom.toml");
+    let token = token(&data_dir, &["create", "test-agent"]);
+    let mut child = Command::new(bin("warroom"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_file)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start warroom serve");
+    let log = Arc::new(Mutex::new(String::new()));
+    let addr = read_address(&mut child, log.clone());
+    let server = Server {
+        addr,
+        token,
+        data_dir,
+        log,
+        child,
+        dir,
+    };
+    server.wait_ready();
+    server
+}
+
+/// Runs `warroom token ARGS --data-dir DIR`, asserting success, and returns its stdout trimmed.
+pub fn token(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin("warroom"))
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run warroom token");
+    assert!(
+        out.status.success(),
+        "warroom token {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Follows stderr on a thread (keeping it in `log`) until the `listening on ADDR` line.
+fn read_address(child: &mut Child, log: Arc<Mutex<String>>) -> SocketAddr {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on ").nth(1) {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("warroom serve logs `listening on ADDR` within 30s");
+    addr.parse().expect("a socket address after `listening on`")
+}
+
+impl Server {
+    /// The server's base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A scratch directory that lives as long as the server.
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `Authorization` header line for `token`.
+    pub fn bearer(token: &str) -> String {
+        format!("Authorization: Bearer {token}")
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match http::get(self.addr, "/readyz", &[]) {
+                Ok(r) if r.status == 200 => return,
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                other => panic!("server never became ready: {other:?}\n{}", self.log_text()),
+            }
+        }
+    }
+
+    /// Its stderr so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the exit; `None` if it did not exit in time.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).ok()?;
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
