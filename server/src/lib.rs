@@ -6,9 +6,13 @@
 //! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
 //! - [`db`]: opening the SQLite database and running its migrations.
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
+//! - [`query`]: the PromQL engine (Prometheus 2.42 semantics) over any `Querier`.
+//! - [`routes`]: HTTP routes by area; `routes::query` is the Prometheus query API.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod db;
 pub mod model;
 pub mod prompb;
+pub mod query;
+pub mod routes;
 pub mod store;
