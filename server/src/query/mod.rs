@@ -28,6 +28,7 @@ use std::sync::Arc;
 use promql_parser::parser::{self, Expr, value::ValueType};
 
 pub use error::QueryError;
+pub use functions::labels::valid_label_name;
 
 use crate::model::{Labels, Sample, Series};
 use crate::store::Querier;
@@ -144,6 +145,16 @@ impl Engine {
             .into_iter()
             .map(|(labels, samples)| Series { labels, samples })
             .collect())
+    }
+}
+
+/// Parses a series selector such as `up{job="node"}` (the API's `match[]`) into store matchers.
+pub fn parse_selector(selector: &str) -> Result<Vec<crate::model::Matcher>, QueryError> {
+    match parse(selector)? {
+        Expr::VectorSelector(vs) => plan::matchers(&vs),
+        _ => Err(QueryError::BadData(format!(
+            "invalid parameter \"match[]\": {selector:?} is not a series selector"
+        ))),
     }
 }
 

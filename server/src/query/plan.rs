@@ -137,7 +137,7 @@ pub(crate) fn millis(d: &Duration) -> i64 {
 }
 
 /// The store's matchers for a selector: its metric name plus its label matchers.
-fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
+pub(crate) fn matchers(vs: &VectorSelector) -> Result<Vec<Matcher>, QueryError> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(QueryError::unsupported(
             "`or` between matchers inside a selector",

@@ -96,7 +96,7 @@ fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
 }
 
 /// Prometheus' label name syntax: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn valid_label_name(s: &str) -> bool {
+pub fn valid_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
