@@ -283,10 +283,13 @@ fn over_range(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<
             .into_iter()
             .filter_map(|s| {
                 let v = apply(name, &s.samples, window, param, t)?;
-                Some(Element {
-                    labels: s.labels.without_metric_name(),
-                    v,
-                })
+                // Prometheus 2.42 keeps the name for `last_over_time` only.
+                let labels = if name == "last_over_time" {
+                    s.labels
+                } else {
+                    s.labels.without_metric_name()
+                };
+                Some(Element { labels, v })
             })
             .collect(),
     ))
