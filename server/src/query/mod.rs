@@ -203,3 +203,6 @@ fn append_step(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
