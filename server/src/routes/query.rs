@@ -244,3 +244,6 @@ async fn empty_object() -> Json {
 async fn empty_list() -> Json {
     Json(json::success(json!([])))
 }
+
+#[cfg(test)]
+mod tests;
