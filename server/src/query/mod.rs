@@ -11,7 +11,7 @@
 //! - [`histogram`]: `histogram_quantile` over classic `le` buckets.
 //! - [`aggregate`]: `sum`, `avg`, `topk`, `count_values`, ... with `by` / `without`.
 //! - [`binary`]: arithmetic, comparison and set operators with vector matching.
-//! - [`error`]: [`QueryError`].
+//! - [`error`]: the error type, `QueryError`.
 
 mod aggregate;
 mod binary;
