@@ -109,18 +109,27 @@ const QUERIES: &[&str] = &[
     "flaky_gauge",
     "http_requests_total + on(job) http_requests_total",
     "memory_bytes + ignoring(job) machine_info",
+    "hour()",
+    "minute(vector(time()))",
+    "day_of_week()",
+    "day_of_month()",
+    "day_of_year()",
+    "days_in_month()",
+    "month()",
+    "year(node_temp_celsius * 1e7)",
 ];
 
 /// Constructs warroom does not evaluate; Prometheus answers them, warroom must refuse them (422,
 /// or 400 where promql-parser itself does not know the function).
 const UNSUPPORTED: &[&str] = &[
     "holt_winters(node_temp_celsius[10m], 0.5, 0.5)",
-    "hour()",
-    "day_of_week()",
+    "histogram_count(request_duration_seconds_count)",
+    "histogram_sum(request_duration_seconds_sum)",
+    "histogram_fraction(0, 0.1, request_duration_seconds_bucket)",
 ];
 
 #[tokio::test]
-async fn warroom_answers_promql_as_prometheus_2_42_does() {
+async fn the_query_engine_answers_promql_as_prometheus_2_42_does() {
     // Arrange
     let started = Instant::now();
     let now = SystemTime::now()

@@ -1,6 +1,7 @@
 //! Function calls: dispatch by name to the range-vector arithmetic in [`super::range_fns`], the
 //! per-element math below, `histogram_quantile`, and the label functions in [`labels`].
 
+mod date;
 pub(crate) mod labels;
 
 use promql_parser::parser::{Call, Expr};
@@ -72,6 +73,7 @@ fn instant_function(
             let inv = 1.0 / if args.len() > 1 { scalar(1)? } else { 1.0 };
             Value::Vector(map(vector(0)?, |v| Ok((v * inv + 0.5).floor() / inv))?)
         }
+        _ if date::date_function(name).is_some() => Value::Vector(calendar(ev, name, args, t)?),
         _ => match math(name) {
             Some(f) => Value::Vector(map(vector(0)?, |v| Ok(f(v)))?),
             None => return Err(QueryError::unsupported(format!("function {name}()"))),
@@ -92,6 +94,27 @@ fn map(
             })
         })
         .collect()
+}
+
+/// A calendar function of its argument's values, or of the evaluation time without one.
+fn calendar(
+    ev: &Evaluator<'_>,
+    name: &str,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Vec<Element>, QueryError> {
+    let Some(f) = date::date_function(name) else {
+        return Err(QueryError::unsupported(format!("function {name}()")));
+    };
+    let input = match args.first() {
+        Some(a) => ev.vector(a, t)?,
+        None => vec![Element {
+            labels: Labels::default(),
+            v: t as f64 / 1000.0,
+        }],
+    };
+    // Go's `time.Unix(int64(v), 0)` truncates towards zero.
+    map(input, |v| Ok(f(v.trunc() as i64)))
 }
 
 /// The one-argument math functions.

@@ -252,7 +252,7 @@ async fn a_range_query_returns_a_series_per_label_set_and_a_scalar_as_one_series
 async fn unsupported_functions_and_bad_syntax_are_told_apart() {
     let e = engine(Vec::new()).await;
     assert!(matches!(
-        e.instant("hour()", 0).await,
+        e.instant("histogram_count(x)", 0).await,
         Err(QueryError::Unsupported(_))
     ));
     assert!(matches!(

@@ -97,10 +97,15 @@ async fn a_parse_error_is_bad_data_with_status_400() {
 
 #[tokio::test]
 async fn an_unsupported_function_is_an_execution_error_with_status_422() {
-    let (status, body) = get("/api/v1/query?query=hour()&time=1").await;
+    let (status, body) = get("/api/v1/query?query=histogram_count(up)&time=1").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errorType"], "execution");
-    assert!(body["error"].as_str().unwrap().contains("hour()"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("histogram_count()")
+    );
 }
 
 #[tokio::test]
