@@ -33,15 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::ingest::router(state.clone()))
         .merge(routes::health::router(state.clone()))
         .merge(routes::metrics::router(state.clone()));
-    match query_routes(&state) {
-        Some(query) => app.merge(routes::metrics::timed(query, state.metrics.clone())),
-        None => app,
-    }
-}
-
-/// The Prometheus query API (`/api/v1/query`, `query_range`, `series`, `labels`,
-/// `label/{name}/values`), timed by [`routes::metrics::timed`]; `None` until it is built.
-fn query_routes(state: &AppState) -> Option<Router> {
-    let _ = &state.querier;
-    None // PLUG-IN(query router): Some(routes::query::router(state.querier.clone()))
+    // The Prometheus query API, timed by the server's query latency histogram.
+    let query = routes::query::router(state.querier.clone());
+    app.merge(routes::metrics::timed(query, state.metrics.clone()))
 }

@@ -5,7 +5,7 @@
 //! - [`config`]: `warroom.toml`, layered under `WARROOM_*` variables and over flags.
 //! - [`server`]: `run(config, shutdown)`: database, store, HTTP until the shutdown signal.
 //! - [`app`]: the shared state and the router that merges every area's [`routes`].
-//! - [`routes`]: one module per area (ingest, health, the server's own metrics).
+//! - [`routes`]: one module per area (ingest, health, the server's own metrics, the query API).
 //! - [`ingest`]: OTLP and remote_write bodies decoded into write batches, within limits.
 //! - [`tokens`]: agent tokens, stored as SHA-256 digests.
 //! - [`telemetry`]: the server's own metrics registry.
@@ -14,6 +14,7 @@
 //! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
 //! - [`db`]: opening the SQLite database and running its migrations.
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
+//! - [`query`]: the PromQL engine (Prometheus 2.42 semantics) over any `Querier`.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod ingest;
 pub mod model;
 pub mod prompb;
+pub mod query;
 pub mod routes;
 pub mod server;
 pub mod store;

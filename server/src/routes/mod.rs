@@ -3,7 +3,9 @@
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`ingest`]: `POST /v1/metrics` (OTLP) and `POST /api/v1/write` (remote_write).
 //! - [`metrics`]: the server's own `/metrics`, and the timing layer of the query API.
+//! - [`query`]: the Prometheus HTTP query API (`/api/v1/query`, `query_range`, `series`, labels).
 
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod query;

@@ -1,0 +1,190 @@
+//! Aggregation operators over instant vectors, grouped `by` or `without` labels, with the
+//! accumulation order of Prometheus 2.42 (incremental mean, Welford variance).
+
+use std::collections::HashMap;
+
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
+    T_STDVAR, T_SUM, T_TOPK,
+};
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::eval::Evaluator;
+use super::functions::labels::valid_label_name;
+use super::range_fns::quantile;
+use super::{Element, QueryError, Value, format_float};
+use crate::model::{Label, Labels, METRIC_NAME};
+
+/// Which labels identify a group.
+enum Grouping {
+    By(Vec<String>),
+    Without(Vec<String>),
+}
+
+impl Grouping {
+    fn from(m: Option<&LabelModifier>) -> Self {
+        match m {
+            None => Grouping::By(Vec::new()),
+            Some(LabelModifier::Include(l)) => Grouping::By(l.labels.clone()),
+            Some(LabelModifier::Exclude(l)) => Grouping::Without(l.labels.clone()),
+        }
+    }
+
+    /// The group's labels: only the `by` labels, or all but the `without` labels and the name.
+    fn key(&self, labels: &Labels) -> Labels {
+        let keep = |l: &&Label| match self {
+            Grouping::By(names) => names.contains(&l.name),
+            Grouping::Without(names) => l.name != METRIC_NAME && !names.contains(&l.name),
+        };
+        Labels::new(labels.iter().filter(keep).cloned().collect())
+    }
+}
+
+/// Evaluates an aggregation at time `t`.
+pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Value, QueryError> {
+    let mut grouping = Grouping::from(a.modifier.as_ref());
+    let param = a.param.as_ref().map(|p| ev.eval(p, t)).transpose()?;
+    let mut v = ev.vector(&a.expr, t)?;
+    let op = a.op.id();
+    if op == T_COUNT_VALUES {
+        let label = match &param {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(QueryError::exec("count_values expects a string parameter")),
+        };
+        if !valid_label_name(&label) {
+            return Err(QueryError::exec(format!("invalid label name {label:?}")));
+        }
+        v = with_value_label(v, &label);
+        if let Grouping::By(names) = &mut grouping {
+            names.push(label);
+        }
+    }
+    let number = match param {
+        Some(Value::Scalar(x)) => x,
+        _ => 0.0,
+    };
+    let groups = group(v, &grouping);
+    let out = match op {
+        T_TOPK | T_BOTTOMK => select_k(groups, number, op == T_TOPK),
+        T_QUANTILE => fold(groups, |vals| quantile(number, &mut vals.to_vec())),
+        T_SUM => fold(groups, |vals| vals.iter().sum()),
+        T_COUNT | T_COUNT_VALUES => fold(groups, |vals| vals.len() as f64),
+        T_GROUP => fold(groups, |_| 1.0),
+        T_AVG => fold(groups, mean),
+        T_MIN => fold(groups, |vals| extreme(vals, |acc, x| acc > x)),
+        T_MAX => fold(groups, |vals| extreme(vals, |acc, x| acc < x)),
+        T_STDVAR => fold(groups, variance),
+        T_STDDEV => fold(groups, |vals| variance(vals).sqrt()),
+        _ => return Err(QueryError::unsupported(format!("aggregation {}", a.op))),
+    };
+    Ok(Value::Vector(out))
+}
+
+/// Splits a vector into groups, in order of first appearance.
+fn group(v: Vec<Element>, grouping: &Grouping) -> Vec<(Labels, Vec<Element>)> {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
+    for e in v {
+        let key = grouping.key(&e.labels);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(e);
+    }
+    groups
+}
+
+/// One element per group, labelled with the group's labels.
+fn fold(groups: Vec<(Labels, Vec<Element>)>, f: impl Fn(&[f64]) -> f64) -> Vec<Element> {
+    groups
+        .into_iter()
+        .map(|(labels, members)| {
+            let values: Vec<f64> = members.iter().map(|e| e.v).collect();
+            Element {
+                labels,
+                v: f(&values),
+            }
+        })
+        .collect()
+}
+
+/// `count_values`: each element gets its value as a label.
+fn with_value_label(v: Vec<Element>, label: &str) -> Vec<Element> {
+    v.into_iter()
+        .map(|e| {
+            let mut l: Vec<Label> = e
+                .labels
+                .iter()
+                .filter(|l| l.name != label)
+                .cloned()
+                .collect();
+            l.push(Label {
+                name: label.to_owned(),
+                value: format_float(e.v),
+            });
+            Element {
+                labels: Labels::new(l),
+                v: e.v,
+            }
+        })
+        .collect()
+}
+
+/// `topk` / `bottomk`: the k best elements of each group, keeping their labels; NaN is worst.
+fn select_k(groups: Vec<(Labels, Vec<Element>)>, k: f64, top: bool) -> Vec<Element> {
+    let k = k as i64;
+    if k < 1 {
+        return Vec::new();
+    }
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for (_, mut members) in groups {
+        members.sort_by(|a, b| match (a.v.is_nan(), b.v.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if top => b.v.total_cmp(&a.v),
+            _ => a.v.total_cmp(&b.v),
+        });
+        out.extend(members.into_iter().take(k));
+    }
+    out
+}
+
+/// Prometheus' incremental mean, which keeps an infinite mean instead of producing NaN.
+fn mean(vals: &[f64]) -> f64 {
+    let mut m = vals[0];
+    for (i, &x) in vals.iter().enumerate().skip(1) {
+        let n = (i + 1) as f64;
+        if m.is_infinite()
+            && ((x.is_infinite() && (m > 0.0) == (x > 0.0)) || (!x.is_infinite() && !x.is_nan()))
+        {
+            continue;
+        }
+        m += x / n - m / n;
+    }
+    m
+}
+
+/// `min` / `max`: replace the accumulator when `replace(acc, x)` or while it is NaN.
+fn extreme(vals: &[f64], replace: impl Fn(f64, f64) -> bool) -> f64 {
+    vals.iter().skip(1).fold(vals[0], |acc, &x| {
+        if replace(acc, x) || acc.is_nan() {
+            x
+        } else {
+            acc
+        }
+    })
+}
+
+/// Population variance, accumulated as Prometheus' aggregation does.
+fn variance(vals: &[f64]) -> f64 {
+    let (mut mean, mut aux) = (vals[0], 0.0);
+    for (i, &x) in vals.iter().enumerate().skip(1) {
+        let delta = x - mean;
+        mean += delta / (i + 1) as f64;
+        aux += delta * (x - mean);
+    }
+    aux / vals.len() as f64
+}

@@ -1,0 +1,32 @@
+//! Why a query failed, sorted by who is to blame: the query text, the evaluation, or the store.
+
+use crate::store::StoreError;
+
+/// A failed parse or evaluation; the HTTP edge maps each variant to Prometheus' error types.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The expression or a parameter is malformed (Prometheus' `bad_data`, HTTP 400).
+    #[error("{0}")]
+    BadData(String),
+    /// The expression uses a construct this engine does not evaluate (HTTP 422).
+    #[error("unsupported in warroom's PromQL engine: {0}")]
+    Unsupported(String),
+    /// Evaluation failed as Prometheus' would (Prometheus' `execution`, HTTP 422).
+    #[error("{0}")]
+    Execution(String),
+    /// Reading series from the store failed (HTTP 503; the detail is logged, not sent).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl QueryError {
+    /// An execution error from a message.
+    pub(crate) fn exec(msg: impl Into<String>) -> Self {
+        Self::Execution(msg.into())
+    }
+
+    /// An unsupported-construct error naming it.
+    pub(crate) fn unsupported(what: impl Into<String>) -> Self {
+        Self::Unsupported(what.into())
+    }
+}

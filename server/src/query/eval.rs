@@ -1,0 +1,195 @@
+//! The evaluator: one expression at one timestamp over pre-fetched series. Selectors apply the
+//! lookback and stale markers; subqueries re-evaluate their expression at aligned steps.
+
+use std::collections::{BTreeMap, HashSet};
+
+use promql_parser::parser::{
+    AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
+};
+
+use super::plan::{Fetched, millis, shift};
+use super::{
+    DEFAULT_SUBQUERY_STEP_MS, Element, LOOKBACK_MS, QueryError, Value, aggregate, binary,
+    functions, is_stale,
+};
+use crate::model::{Labels, Sample, Series};
+
+/// Evaluates expressions of one query; `start`/`end` are the query's range (for `@ start()`).
+pub(crate) struct Evaluator<'a> {
+    data: &'a Fetched,
+    start: i64,
+    end: i64,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator over fetched series for a query running from `start` to `end`.
+    pub(crate) fn new(data: &'a Fetched, start: i64, end: i64) -> Self {
+        Self { data, start, end }
+    }
+
+    /// The value of `expr` at time `t` (milliseconds).
+    pub(crate) fn eval(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => negate(self.eval(&u.expr, t)?),
+            Expr::VectorSelector(vs) => Ok(Value::Vector(
+                self.instant(vs, t)
+                    .into_iter()
+                    .map(|(labels, s)| Element { labels, v: s.v })
+                    .collect(),
+            )),
+            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.range(ms, t))),
+            Expr::Subquery(sq) => self.subquery(sq, t).map(Value::Matrix),
+            Expr::Call(c) => functions::call(self, c, t),
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Extension(_) => Err(QueryError::unsupported("extension expressions")),
+        }
+    }
+
+    /// Evaluates `expr`, requiring an instant vector.
+    pub(crate) fn vector(&self, expr: &Expr, t: i64) -> Result<Vec<Element>, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(v),
+            other => Err(QueryError::exec(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates `expr`, requiring a scalar.
+    pub(crate) fn scalar(&self, expr: &Expr, t: i64) -> Result<f64, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => Err(QueryError::exec(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// The time a selector or subquery with these modifiers reads at, for evaluation time `t`.
+    pub(crate) fn effective_time(
+        &self,
+        at: Option<&AtModifier>,
+        offset: Option<&Offset>,
+        t: i64,
+    ) -> i64 {
+        shift(at, offset, t, t, (self.start, self.end)).0
+    }
+
+    /// Each series' newest sample within the lookback window, unless that sample is a stale
+    /// marker; the sample keeps its own timestamp (for `timestamp()`).
+    pub(crate) fn instant(&self, vs: &VectorSelector, t: i64) -> Vec<(Labels, Sample)> {
+        let t = self.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+        self.data
+            .series(vs)
+            .iter()
+            .filter_map(|s| {
+                let idx = s.samples.partition_point(|x| x.t <= t);
+                let last = *s.samples.get(idx.checked_sub(1)?)?;
+                (last.t >= t - LOOKBACK_MS && !is_stale(last.v)).then(|| (s.labels.clone(), last))
+            })
+            .collect()
+    }
+
+    /// The samples of each series in `[t - range, t]` without stale markers; empty series left out.
+    pub(crate) fn range(&self, ms: &MatrixSelector, t: i64) -> Vec<Series> {
+        let t = self.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+        let lo = t - millis(&ms.range);
+        self.data
+            .series(&ms.vs)
+            .iter()
+            .filter_map(|s| {
+                let from = s.samples.partition_point(|x| x.t < lo);
+                let to = s.samples.partition_point(|x| x.t <= t);
+                let samples: Vec<Sample> = s.samples[from..to]
+                    .iter()
+                    .filter(|x| !is_stale(x.v))
+                    .copied()
+                    .collect();
+                (!samples.is_empty()).then(|| Series {
+                    labels: s.labels.clone(),
+                    samples,
+                })
+            })
+            .collect()
+    }
+
+    /// The inner expression evaluated at every multiple of the step in `[t - range, t]`.
+    pub(crate) fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>, QueryError> {
+        let t = self.effective_time(sq.at.as_ref(), sq.offset.as_ref(), t);
+        let step = sq
+            .step
+            .as_ref()
+            .map_or(DEFAULT_SUBQUERY_STEP_MS, millis)
+            .max(1);
+        let lo = t - millis(&sq.range);
+        let mut ts = step * lo.div_euclid(step);
+        if ts < lo {
+            ts += step;
+        }
+        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        while ts <= t {
+            match self.eval(&sq.expr, ts)? {
+                Value::Scalar(v) => out
+                    .entry(Labels::default())
+                    .or_default()
+                    .push(Sample { t: ts, v }),
+                Value::Vector(elements) => {
+                    for e in elements {
+                        out.entry(e.labels)
+                            .or_default()
+                            .push(Sample { t: ts, v: e.v });
+                    }
+                }
+                other => {
+                    return Err(QueryError::exec(format!(
+                        "subquery of a {} is not allowed",
+                        other.type_name()
+                    )));
+                }
+            }
+            ts += step;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(labels, samples)| Series { labels, samples })
+            .collect())
+    }
+}
+
+/// Unary minus: negates values and drops metric names.
+fn negate(value: Value) -> Result<Value, QueryError> {
+    match value {
+        Value::Scalar(v) => Ok(Value::Scalar(-v)),
+        Value::Vector(v) => Ok(Value::Vector(
+            v.into_iter()
+                .map(|e| Element {
+                    labels: e.labels.without_metric_name(),
+                    v: -e.v,
+                })
+                .collect(),
+        )),
+        other => Err(QueryError::exec(format!(
+            "unary minus is not defined on a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Prometheus refuses a result in which two elements have the same labels (e.g. after a
+/// function dropped the metric names that told them apart).
+pub(crate) fn check_unique(v: &[Element]) -> Result<(), QueryError> {
+    let mut seen = HashSet::with_capacity(v.len());
+    if v.iter().all(|e| seen.insert(&e.labels)) {
+        Ok(())
+    } else {
+        Err(QueryError::exec(
+            "vector cannot contain metrics with the same labelset",
+        ))
+    }
+}

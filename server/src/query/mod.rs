@@ -1,0 +1,208 @@
+//! PromQL evaluation with Prometheus 2.42's semantics, over any [`Querier`].
+//!
+//! A query runs in three steps: parse with `promql-parser`; [`plan`] walks the tree and fetches
+//! every selector's series for the whole time range it needs (offset, `@`, range, subquery and
+//! the 5-minute lookback) through the async `Querier`; then evaluation is synchronous, one
+//! timestamp at a time, as Prometheus' range evaluation is defined.
+//!
+//! - [`eval`]: the evaluator: literals, selectors (lookback, staleness), subqueries, dispatch.
+//! - [`functions`]: function calls on instant vectors and scalars, and the label functions.
+//! - [`range_fns`]: the arithmetic of functions over range vectors (`rate`, `*_over_time`, ...).
+//! - [`histogram`]: `histogram_quantile` over classic `le` buckets.
+//! - [`aggregate`]: `sum`, `avg`, `topk`, `count_values`, ... with `by` / `without`.
+//! - [`binary`]: arithmetic, comparison and set operators with vector matching.
+//! - [`error`]: the error type, `QueryError`.
+
+mod aggregate;
+mod binary;
+mod error;
+mod eval;
+mod functions;
+mod histogram;
+mod plan;
+mod range_fns;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use promql_parser::parser::{self, Expr, value::ValueType};
+
+pub use error::QueryError;
+pub use functions::labels::valid_label_name;
+
+use crate::model::{Labels, Sample, Series};
+use crate::store::Querier;
+
+/// How far back an instant selector looks for a sample (Prometheus' default lookback delta).
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// The step of a subquery written without one (Prometheus' default evaluation interval).
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60 * 1000;
+
+/// The bit pattern of the NaN Prometheus writes to mark a series as gone.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether a value is Prometheus' stale marker (a particular NaN, not any NaN).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// One element of an instant vector: a label set and its value at the evaluation time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    /// The series' labels (the metric name is dropped where Prometheus drops it).
+    pub labels: Labels,
+    /// The value.
+    pub v: f64,
+}
+
+/// The result of evaluating an expression at one timestamp.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A float.
+    Scalar(f64),
+    /// A string literal.
+    String(String),
+    /// An instant vector.
+    Vector(Vec<Element>),
+    /// A range vector: series with their samples in the selected range.
+    Matrix(Vec<Series>),
+}
+
+impl Value {
+    /// Prometheus' name for the type, as used in `resultType` and error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Scalar(_) => "scalar",
+            Value::String(_) => "string",
+            Value::Vector(_) => "vector",
+            Value::Matrix(_) => "matrix",
+        }
+    }
+}
+
+/// Formats a float as Prometheus does in JSON and labels: shortest round-trip decimal without an
+/// exponent, `+Inf`, `-Inf`, `NaN`.
+pub fn format_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v == f64::INFINITY {
+        "+Inf".to_owned()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Evaluates PromQL against one [`Querier`].
+#[derive(Clone)]
+pub struct Engine {
+    querier: Arc<dyn Querier>,
+}
+
+impl Engine {
+    /// An engine reading from `querier`.
+    pub fn new(querier: Arc<dyn Querier>) -> Self {
+        Self { querier }
+    }
+
+    /// Evaluates `query` at `time_ms`, as `/api/v1/query` does.
+    pub async fn instant(&self, query: &str, time_ms: i64) -> Result<Value, QueryError> {
+        let expr = parse(query)?;
+        let data = plan::fetch(self.querier.as_ref(), &expr, time_ms, time_ms).await?;
+        let evaluator = eval::Evaluator::new(&data, time_ms, time_ms);
+        let value = evaluator.eval(&expr, time_ms)?;
+        if let Value::Vector(v) = &value {
+            eval::check_unique(v)?;
+        }
+        Ok(value)
+    }
+
+    /// Evaluates `query` at every step from `start_ms` to `end_ms`, as `/api/v1/query_range`
+    /// does: series sorted by labels; a scalar becomes one series without labels.
+    pub async fn range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<Vec<Series>, QueryError> {
+        let expr = parse(query)?;
+        check_range_type(&expr)?;
+        if step_ms <= 0 || end_ms < start_ms {
+            return Err(QueryError::BadData("invalid range or step".into()));
+        }
+        let data = plan::fetch(self.querier.as_ref(), &expr, start_ms, end_ms).await?;
+        let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
+        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+        let mut t = start_ms;
+        while t <= end_ms {
+            append_step(&mut out, evaluator.eval(&expr, t)?, t)?;
+            t += step_ms;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(labels, samples)| Series { labels, samples })
+            .collect())
+    }
+}
+
+/// Parses a series selector such as `up{job="node"}` (the API's `match[]`) into store matchers.
+pub fn parse_selector(selector: &str) -> Result<Vec<crate::model::Matcher>, QueryError> {
+    match parse(selector)? {
+        Expr::VectorSelector(vs) => plan::matchers(&vs),
+        _ => Err(QueryError::BadData(format!(
+            "invalid parameter \"match[]\": {selector:?} is not a series selector"
+        ))),
+    }
+}
+
+/// Parses a query, turning the parser's message into a `bad_data` error.
+fn parse(query: &str) -> Result<Expr, QueryError> {
+    parser::parse(query).map_err(|e| QueryError::BadData(format!("parse error: {e}")))
+}
+
+/// A range query must produce a scalar or an instant vector.
+fn check_range_type(expr: &Expr) -> Result<(), QueryError> {
+    match expr.value_type() {
+        ValueType::Scalar | ValueType::Vector => Ok(()),
+        other => Err(QueryError::BadData(format!(
+            "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+            match other {
+                ValueType::Matrix => "range vector",
+                _ => "string",
+            }
+        ))),
+    }
+}
+
+/// Adds one step's result to the range query's series.
+fn append_step(
+    out: &mut BTreeMap<Labels, Vec<Sample>>,
+    value: Value,
+    t: i64,
+) -> Result<(), QueryError> {
+    match value {
+        Value::Scalar(v) => out
+            .entry(Labels::default())
+            .or_default()
+            .push(Sample { t, v }),
+        Value::Vector(elements) => {
+            eval::check_unique(&elements)?;
+            for e in elements {
+                out.entry(e.labels).or_default().push(Sample { t, v: e.v });
+            }
+        }
+        other => {
+            return Err(QueryError::exec(format!(
+                "unexpected {} result in range query",
+                other.type_name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

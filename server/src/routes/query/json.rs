@@ -1,0 +1,109 @@
+//! Prometheus' JSON shapes: `{"status":"success","data":...}`, results by type, timestamps as
+//! float seconds and sample values as strings.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as JsonValue, json};
+
+use crate::model::{Labels, Series};
+use crate::query::{Element, Value, format_float};
+
+/// A JSON response body (axum's `Json` needs a feature this workspace leaves off).
+pub(super) struct Json(pub(super) serde_json::Value);
+
+impl IntoResponse for Json {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            self.0.to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// `{"status":"success","data":data}`.
+pub(super) fn success(data: JsonValue) -> JsonValue {
+    json!({ "status": "success", "data": data })
+}
+
+/// An instant query's `data`: the result type and the result at time `t`.
+pub(super) fn instant_result(value: &Value, t: i64) -> JsonValue {
+    let result = match value {
+        Value::Scalar(v) => json!([timestamp(t), format_float(*v)]),
+        Value::String(s) => json!([timestamp(t), s]),
+        Value::Vector(v) => JsonValue::Array(v.iter().map(|e| element(e, t)).collect()),
+        Value::Matrix(m) => matrix(m),
+    };
+    json!({ "resultType": value.type_name(), "result": result })
+}
+
+/// A range query's `data`: always a matrix.
+pub(super) fn range_result(series: &[Series]) -> JsonValue {
+    json!({ "resultType": "matrix", "result": matrix(series) })
+}
+
+fn element(e: &Element, t: i64) -> JsonValue {
+    json!({ "metric": labels(&e.labels), "value": [timestamp(t), format_float(e.v)] })
+}
+
+fn matrix(series: &[Series]) -> JsonValue {
+    JsonValue::Array(
+        series
+            .iter()
+            .map(|s| {
+                let values: Vec<JsonValue> = s
+                    .samples
+                    .iter()
+                    .map(|x| json!([timestamp(x.t), format_float(x.v)]))
+                    .collect();
+                json!({ "metric": labels(&s.labels), "values": values })
+            })
+            .collect(),
+    )
+}
+
+/// A label set as a JSON object.
+pub(super) fn labels(l: &Labels) -> JsonValue {
+    let map: Map<String, JsonValue> = l
+        .iter()
+        .map(|l| (l.name.clone(), JsonValue::String(l.value.clone())))
+        .collect();
+    JsonValue::Object(map)
+}
+
+/// Milliseconds as float seconds; whole seconds print without a fraction, as Prometheus does.
+fn timestamp(t: i64) -> JsonValue {
+    if t % 1000 == 0 {
+        JsonValue::from(t / 1000)
+    } else {
+        JsonValue::from(t as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vector_renders_metric_and_value_with_string_values() {
+        let v = Value::Vector(vec![Element {
+            labels: Labels::from_pairs([("__name__", "up"), ("job", "node")]),
+            v: 1.0,
+        }]);
+        let got = instant_result(&v, 1_435_781_451_781);
+        assert_eq!(
+            got.to_string(),
+            r#"{"result":[{"metric":{"__name__":"up","job":"node"},"value":[1435781451.781,"1"]}],"resultType":"vector"}"#
+        );
+    }
+
+    #[test]
+    fn special_floats_render_as_prometheus_writes_them() {
+        let v = Value::Scalar(f64::INFINITY);
+        assert_eq!(instant_result(&v, 2000)["result"], json!([2, "+Inf"]));
+        assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_float(f64::NAN), "NaN");
+        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_float(1e21), "1000000000000000000000");
+    }
+}
