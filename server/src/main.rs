@@ -32,6 +32,21 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Work with rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check rule files: prints FILE:LINE:COL: what is wrong for each error and exits 1.
+    Check {
+        /// Prometheus rule files (groups, and warroom's slos).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +100,12 @@ impl Place {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Rules {
+        command: RulesCommand::Check { files },
+    } = &cli.command
+    {
+        return check_rules(files);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -111,6 +132,21 @@ fn start(command: Command) -> anyhow::Result<()> {
             runtime.block_on(warroom_server::server::run(cfg, shutdown_signal()))
         }
         Command::Token { command } => runtime.block_on(token(command)),
+        Command::Rules { .. } => unreachable!("rules check runs before the runtime starts"),
+    }
+}
+
+/// `warroom rules check FILE...`: every error on its own line, exit 1 if there was any.
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    let errors = warroom_alerts::rules::check_files(files);
+    for e in &errors {
+        println!("{e}");
+    }
+    if errors.is_empty() {
+        println!("{} rule file(s) OK", files.len());
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

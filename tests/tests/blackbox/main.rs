@@ -8,5 +8,6 @@ mod agent_output;
 mod agent_pod;
 mod agent_spool;
 mod notify_saas;
+mod rules_check;
 mod server_ingest;
 mod server_otlp_shapes;
