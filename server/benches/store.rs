@@ -18,7 +18,10 @@ const STEP: i64 = 15_000;
 const BASE: i64 = 1_700_000_000_000;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_bytes() -> u64 {
@@ -28,6 +31,20 @@ fn rss_bytes() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU seconds this process used so far (user + system), to read figures under contention.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Cheap deterministic randomness for values.
@@ -91,10 +108,19 @@ impl Fleet {
     fn new(prefix: &'static str, series: usize, per_node: usize) -> Self {
         let nodes = series.div_ceil(per_node);
         let labels: Vec<Vec<Labels>> = (0..nodes)
-            .map(|n| (0..per_node.min(series - n * per_node)).map(|i| labels(prefix, n, i)).collect())
+            .map(|n| {
+                (0..per_node.min(series - n * per_node))
+                    .map(|i| labels(prefix, n, i))
+                    .collect()
+            })
             .collect();
         let values = labels.iter().map(|l| vec![1e6; l.len()]).collect();
-        Self { prefix, labels, values, rng: Rng(0x2545_f491_4f6c_dd1d) }
+        Self {
+            prefix,
+            labels,
+            values,
+            rng: Rng(0x2545_f491_4f6c_dd1d),
+        }
     }
 
     /// One scrape of every node at `round`: one batch per node.
@@ -107,7 +133,10 @@ impl Fleet {
                     .map(|i| {
                         let v = next_value(i, self.values[n][i], &mut self.rng);
                         self.values[n][i] = v;
-                        Series { labels: self.labels[n][i].clone(), samples: vec![Sample { t, v }] }
+                        Series {
+                            labels: self.labels[n][i].clone(),
+                            samples: vec![Sample { t, v }],
+                        }
                     })
                     .collect();
                 WriteBatch { id: None, series }
@@ -139,7 +168,12 @@ async fn ingest(store: &Arc<SqliteStore>, fleet: &mut Fleet, rounds: i64) -> (u6
     (samples, busy)
 }
 
-async fn time_select(store: &SqliteStore, matchers: &[Matcher], start: i64, end: i64) -> (Duration, usize, usize) {
+async fn time_select(
+    store: &SqliteStore,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+) -> (Duration, usize, usize) {
     let mut best = Duration::MAX;
     let mut shape = (0, 0);
     for _ in 0..3 {
@@ -161,15 +195,24 @@ async fn run() {
     drop(fleet.round(-1));
     let rss_before = rss_bytes();
 
-    let pool = warroom_server::db::open(&dir.path().join("bench.db")).await.unwrap();
-    let config = StoreConfig { checkpoint_interval: Duration::from_secs(3600), ..StoreConfig::default() };
+    let pool = warroom_server::db::open(&dir.path().join("bench.db"))
+        .await
+        .unwrap();
+    let config = StoreConfig {
+        checkpoint_interval: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    };
     let store = Arc::new(SqliteStore::open(pool.clone(), config).await.unwrap());
+    let cpu_before = cpu_seconds();
     let (samples, busy) = ingest(&store, &mut fleet, rounds).await;
+    let cpu = cpu_seconds() - cpu_before;
     let rss_after = rss_bytes();
     println!(
-        "append: {samples} samples into {series} series in {busy:.2?}: {:.0} samples/s ({} per batch)",
+        "append: {samples} samples into {series} series in {busy:.2?}: {:.0} samples/s wall ({} per batch); \
+         {cpu:.2} CPU-s in total incl. building batches: {:.0} samples per CPU-second",
         samples as f64 / busy.as_secs_f64(),
-        per_node
+        per_node,
+        samples as f64 / cpu
     );
     println!(
         "rss: {:.0} bytes per active series (VmRSS {} MB -> {} MB; head chunks {} MB)",
@@ -183,14 +226,18 @@ async fn run() {
     store.checkpoint().await.unwrap();
     let checkpointed = started.elapsed();
     sqlx::query("VACUUM").execute(&pool).await.unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
-    let disk = store.stats().await.unwrap().disk_bytes;
-    let chunk_bytes: i64 = sqlx::query_scalar("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'chunks%'")
-        .fetch_one(&pool)
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
         .await
-        .unwrap_or(0);
+        .unwrap();
+    let disk = store.stats().await.unwrap().disk_bytes;
+    let chunk_bytes: i64 =
+        sqlx::query_scalar("SELECT SUM(length(data)) + 24 * COUNT(*) FROM chunks")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
     println!(
-        "disk: {:.2} bytes/sample in chunks ({:.2} with the series index, {} MB file); checkpoint took {checkpointed:.2?}",
+        "disk: {:.2} bytes/sample in chunks (payload + ~24 B a row; {:.2} with the series index, {} MB file); checkpoint took {checkpointed:.2?}",
         chunk_bytes as f64 / samples as f64,
         disk as f64 / samples as f64,
         disk >> 20

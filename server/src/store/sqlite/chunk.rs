@@ -466,7 +466,7 @@ mod tests {
         for i in 0..240 {
             let t = 1_700_000_000_000 + i * 15_000;
             counter += rng.below(100) as f64;
-            gauge = ((gauge * 100.0 + rng.below(21) as f64 - 10.0) as f64).round() / 100.0;
+            gauge = (gauge * 100.0 + rng.below(21) as f64 - 10.0).round() / 100.0;
             counters.push(Sample { t, v: counter });
             gauges.push(Sample { t, v: gauge });
         }

@@ -34,6 +34,9 @@ pub fn judge(last: Option<(i64, u64)>, t: i64, v: f64) -> Verdict {
     }
 }
 
+/// A chunk as the `chunks` table stores it: `(min_t, max_t, data)`.
+pub type ChunkRow = (i64, i64, Vec<u8>);
+
 /// A closed chunk waiting for the next checkpoint.
 #[derive(Debug, Clone)]
 pub struct Sealed {
@@ -136,7 +139,7 @@ impl HeadSeries {
     }
 
     /// Chunks changed since the last checkpoint, as `(min_t, max_t, data)`.
-    pub fn dirty_chunks(&self) -> Vec<(i64, i64, Vec<u8>)> {
+    pub fn dirty_chunks(&self) -> Vec<ChunkRow> {
         if !self.dirty {
             return Vec::new();
         }

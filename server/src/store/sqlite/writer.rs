@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::head::{Verdict, judge};
+use super::head::{ChunkRow, Verdict, judge};
 use super::index::{encode_labels, labels_hash};
 use super::wal::{self, Entry};
 use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
@@ -284,7 +284,7 @@ fn apply(shared: &Shared, entries: &[Entry]) {
 
 /// Writes every changed head chunk and empties the WAL table, in one transaction.
 pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
-    let dirty: Vec<(u32, Vec<(i64, i64, Vec<u8>)>)> = {
+    let dirty: Vec<(u32, Vec<ChunkRow>)> = {
         let state = shared.read();
         (0..state.head.len() as u32)
             .map(|id| (id, state.head[id as usize].dirty_chunks()))
@@ -292,7 +292,7 @@ pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
             .collect()
     };
     let mut tx = shared.pool.begin().await?;
-    let rows: Vec<(u32, &(i64, i64, Vec<u8>))> = dirty
+    let rows: Vec<(u32, &ChunkRow)> = dirty
         .iter()
         .flat_map(|(id, chunks)| chunks.iter().map(move |c| (*id, c)))
         .collect();
