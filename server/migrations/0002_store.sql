@@ -22,13 +22,3 @@ CREATE TABLE IF NOT EXISTS wal (
     id INTEGER PRIMARY KEY,
     data BLOB NOT NULL
 );
-
--- Closed-window rollups (min, max, sum, count) at coarse resolutions, one blob per series and day.
-CREATE TABLE IF NOT EXISTS rollups (
-    series_id INTEGER NOT NULL,
-    resolution_ms INTEGER NOT NULL,
-    min_t INTEGER NOT NULL,
-    max_t INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (series_id, resolution_ms, min_t)
-) WITHOUT ROWID;
