@@ -15,14 +15,13 @@
 //!   counters with small increments drop from ~2 to ~1 byte a sample.
 
 use super::bits::{BitReader, BitWriter};
+use super::decimal;
 use crate::model::Sample;
 
 /// Delta-of-delta widths for timestamps.
-const TS_WIDTHS: [u32; 4] = [14, 17, 20, 64];
+pub(super) const TS_WIDTHS: [u32; 4] = [14, 17, 20, 64];
 /// Delta (or delta-of-delta) widths for scaled decimal values.
-const DEC_WIDTHS: [u32; 4] = [8, 14, 24, 64];
-/// Largest decimal scale tried (10^6: microseconds, ppm).
-const MAX_SCALE: u8 = 6;
+pub(super) const DEC_WIDTHS: [u32; 4] = [8, 14, 24, 64];
 
 /// How a chunk's values are encoded (the first byte of the chunk).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,67 +156,15 @@ pub fn compact(samples: &[Sample]) -> Vec<u8> {
         xor.push(s.t, s.v);
     }
     let mut best = xor.bytes();
-    if let Some((k, ints)) = decimal_scale(samples) {
+    if let Some((k, ints)) = decimal::scale(samples) {
         for enc in [Encoding::DecimalDelta, Encoding::DecimalDod] {
-            let candidate = encode_decimal(samples, &ints, k, enc);
+            let candidate = decimal::encode(samples, &ints, k, enc);
             if candidate.len() < best.len() {
                 best = candidate;
             }
         }
     }
     best
-}
-
-/// The smallest `k` for which every value is an integer over 10^k, and those integers.
-fn decimal_scale(samples: &[Sample]) -> Option<(u8, Vec<i64>)> {
-    'scale: for k in 0..=MAX_SCALE {
-        let pow = 10f64.powi(i32::from(k));
-        let mut ints = Vec::with_capacity(samples.len());
-        for s in samples {
-            let scaled = (s.v * pow).round();
-            if !scaled.is_finite() || scaled.abs() >= 9.0e15 {
-                return None;
-            }
-            let i = scaled as i64;
-            if (i as f64 / pow).to_bits() != s.v.to_bits() {
-                continue 'scale;
-            }
-            ints.push(i);
-        }
-        return Some((k, ints));
-    }
-    None
-}
-
-fn encode_decimal(samples: &[Sample], ints: &[i64], k: u8, enc: Encoding) -> Vec<u8> {
-    let mut w = BitWriter::default();
-    let (mut prev_t, mut prev_dt, mut prev_v, mut prev_dv) = (0i64, 0i64, 0i64, 0i64);
-    for (i, (s, &v)) in samples.iter().zip(ints).enumerate() {
-        if i == 0 {
-            w.write(s.t as u64, 64);
-            w.write(v as u64, 64);
-        } else {
-            let dt = s.t.wrapping_sub(prev_t);
-            w.signed(dt.wrapping_sub(prev_dt), &TS_WIDTHS);
-            let dv = v.wrapping_sub(prev_v);
-            let code = if enc == Encoding::DecimalDod {
-                dv.wrapping_sub(prev_dv)
-            } else {
-                dv
-            };
-            w.signed(code, &DEC_WIDTHS);
-            prev_dt = dt;
-            prev_dv = dv;
-        }
-        prev_t = s.t;
-        prev_v = v;
-    }
-    let mut out = Vec::with_capacity(4 + w.buf.len());
-    out.push(enc as u8);
-    out.extend_from_slice(&(samples.len() as u16).to_be_bytes());
-    out.push(k);
-    out.extend_from_slice(&w.buf);
-    out
 }
 
 /// Decodes every sample of a chunk.

@@ -20,11 +20,12 @@
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks wholly older than `now − retention`,
 //!   forgets series left without data and prunes old batch ids.
 //!
-//! Files: [`chunk`] (encodings; [`bits`] underneath), [`wal`] (record format), [`index`], [`head`], [`writer`] (group
+//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`], [`head`], [`writer`] (group
 //! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries).
 
 mod bits;
 pub mod chunk;
+mod decimal;
 pub mod head;
 pub mod index;
 mod load;
