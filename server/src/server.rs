@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::app::{AppState, app};
 use crate::config::ServerConfig;
 use crate::db;
-use crate::store::mem::MemStore;
+use crate::store::sqlite::SqliteStore;
 use crate::telemetry::ServerMetrics;
 use crate::tokens::TokenStore;
 
@@ -27,7 +27,11 @@ pub async fn run(
     let pool = db::open(&db_path)
         .await
         .with_context(|| format!("opening database {}", db_path.display()))?;
-    let store = Arc::new(MemStore::new()); // PLUG-IN(SqliteStore): Arc::new(crate::store::sqlite::SqliteStore::open(pool.clone(), config.storage.clone()).await?)
+    let store = SqliteStore::open(pool.clone(), config.storage.clone())
+        .await
+        .with_context(|| format!("opening the store in {}", db_path.display()))?;
+    let store = Arc::new(store);
+    let retention = tokio::spawn(retain_periodically(store.clone()));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -44,8 +48,25 @@ pub async fn run(
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped taking requests; closing the store");
-    // PLUG-IN(SqliteStore): store.close().await?;  (flushes the head after the last request)
+    retention.abort();
+    store.close().await.context("closing the store")?;
     drop(store);
     pool.close().await;
     Ok(())
+}
+
+/// Deletes data past the retention period once an hour (and once at start).
+async fn retain_periodically(store: Arc<SqliteStore>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        match store.retain(now_ms).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("retention removed {n} chunks"),
+            Err(e) => tracing::warn!("retention failed: {e}"),
+        }
+    }
 }

@@ -4,8 +4,10 @@
 //! - [`MetricStore`] takes decoded write batches and makes them durable.
 //! - [`Querier`] reads series back for the PromQL engine and the metadata API.
 //! - [`mem::MemStore`] keeps everything in memory: the fake for tests of the layers above.
+//! - [`sqlite::SqliteStore`] keeps them in SQLite as compressed chunks: the real store.
 
 pub mod mem;
+pub mod sqlite;
 
 use std::time::Duration;
 

@@ -1,0 +1,369 @@
+//! The in-memory label index: series id ↔ label set, and postings (name → value → sorted ids).
+//!
+//! Label names and values are interned once ([`Symbols`]), so a series costs two `u32`s per label
+//! plus one posting entry per label, whatever the length of its strings. Matchers are answered by
+//! intersecting the postings of the matchers that cannot match an empty value, then filtering the
+//! candidates by the others (negative and empty-matching matchers), each evaluated once per
+//! distinct value rather than once per series.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::model::{Label, Labels, Matcher};
+
+/// Interned strings: each distinct label name or value is stored once.
+#[derive(Debug, Default)]
+struct Symbols {
+    ids: HashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
+}
+
+impl Symbols {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.push(shared.clone());
+        self.ids.insert(shared, id);
+        id
+    }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn str(&self, id: u32) -> &str {
+        &self.strings[id as usize]
+    }
+}
+
+/// A series' labels as `(name, value)` symbol ids, sorted by name.
+type Interned = Box<[(u32, u32)]>;
+
+/// Every known series and its postings.
+#[derive(Debug, Default)]
+pub struct Index {
+    symbols: Symbols,
+    series: Vec<Option<Interned>>,
+    by_hash: HashMap<u64, Vec<u32>>,
+    postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
+    live: usize,
+}
+
+/// The hash under which a label set is looked up.
+pub fn labels_hash(labels: &Labels) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of live series.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True when no series is known.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Whether `id` is a live series.
+    pub fn contains(&self, id: u32) -> bool {
+        matches!(self.series.get(id as usize), Some(Some(_)))
+    }
+
+    /// The id the next new series gets.
+    pub fn next_id(&self) -> u32 {
+        self.series.len() as u32
+    }
+
+    /// The id of a known label set (`hash` from [`labels_hash`]).
+    pub fn lookup(&self, labels: &Labels, hash: u64) -> Option<u32> {
+        let ids = self.by_hash.get(&hash)?;
+        ids.iter().copied().find(|&id| self.equals(id, labels))
+    }
+
+    fn equals(&self, id: u32, labels: &Labels) -> bool {
+        let Some(Some(interned)) = self.series.get(id as usize) else {
+            return false;
+        };
+        interned.len() == labels.len()
+            && interned
+                .iter()
+                .zip(labels.iter())
+                .all(|(&(n, v), l)| self.symbols.str(n) == l.name && self.symbols.str(v) == l.value)
+    }
+
+    /// Adds a series under `id` (ids at or past [`Index::next_id`]; gaps are allowed).
+    pub fn insert(&mut self, id: u32, labels: &Labels, hash: u64) {
+        let interned: Interned = labels
+            .iter()
+            .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
+            .collect();
+        for &(n, v) in interned.iter() {
+            let list = self.postings.entry(n).or_default().entry(v).or_default();
+            list.push(id);
+        }
+        if self.series.len() <= id as usize {
+            self.series.resize(id as usize + 1, None);
+        }
+        self.series[id as usize] = Some(interned);
+        self.by_hash.entry(hash).or_default().push(id);
+        self.live += 1;
+    }
+
+    /// Forgets the given series (retention, or a write that did not commit).
+    pub fn remove(&mut self, ids: &HashSet<u32>) {
+        let mut touched: HashSet<(u32, u32)> = HashSet::new();
+        for &id in ids {
+            if let Some(interned) = self.series.get_mut(id as usize).and_then(Option::take) {
+                touched.extend(interned.iter().copied());
+                self.live -= 1;
+            }
+        }
+        for (n, v) in touched {
+            if let Some(values) = self.postings.get_mut(&n) {
+                if let Some(list) = values.get_mut(&v) {
+                    list.retain(|id| !ids.contains(id));
+                    if list.is_empty() {
+                        values.remove(&v);
+                    }
+                }
+                if values.is_empty() {
+                    self.postings.remove(&n);
+                }
+            }
+        }
+        self.by_hash.retain(|_, list| {
+            list.retain(|id| !ids.contains(id));
+            !list.is_empty()
+        });
+        // Slots stay empty: ids are never reused while the process runs.
+    }
+
+    /// The label set of a live series.
+    pub fn labels(&self, id: u32) -> Option<Labels> {
+        let interned = self.series.get(id as usize)?.as_ref()?;
+        let labels = interned
+            .iter()
+            .map(|&(n, v)| Label {
+                name: self.symbols.str(n).to_owned(),
+                value: self.symbols.str(v).to_owned(),
+            })
+            .collect();
+        Some(Labels::new(labels))
+    }
+
+    /// Orders two live series as their [`Labels`] would be ordered.
+    pub fn cmp_series(&self, a: u32, b: u32) -> Ordering {
+        let (Some(Some(la)), Some(Some(lb))) =
+            (self.series.get(a as usize), self.series.get(b as usize))
+        else {
+            return a.cmp(&b);
+        };
+        for (&(an, av), &(bn, bv)) in la.iter().zip(lb.iter()) {
+            let ord = self.cmp_sym(an, bn).then_with(|| self.cmp_sym(av, bv));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        la.len().cmp(&lb.len())
+    }
+
+    fn cmp_sym(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else {
+            self.symbols.str(a).cmp(self.symbols.str(b))
+        }
+    }
+
+    /// Names and values of a live series, borrowed.
+    pub fn pairs(&self, id: u32) -> impl Iterator<Item = (&str, &str)> {
+        let interned = self.series.get(id as usize).and_then(Option::as_ref);
+        interned
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .map(|&(n, v)| (self.symbols.str(n), self.symbols.str(v)))
+    }
+
+    /// Every live id, ascending.
+    pub fn all_ids(&self) -> Vec<u32> {
+        (0..self.series.len() as u32)
+            .filter(|&id| self.series[id as usize].is_some())
+            .collect()
+    }
+
+    /// Ids of the series matching every matcher, ascending.
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<u32> {
+        let mut positive: Vec<Vec<u32>> = Vec::new();
+        let mut filters: Vec<(Option<u32>, HashSet<u32>, bool)> = Vec::new();
+        for m in matchers {
+            let name = self.symbols.get(&m.name);
+            let values = name.and_then(|n| self.postings.get(&n));
+            let allowed: HashSet<u32> = values
+                .into_iter()
+                .flat_map(|vals| vals.keys())
+                .copied()
+                .filter(|&v| m.matches(self.symbols.str(v)))
+                .collect();
+            if m.matches_empty() {
+                filters.push((name, allowed, true));
+            } else {
+                positive.push(union(values, &allowed));
+            }
+        }
+        let mut ids = intersect(positive).unwrap_or_else(|| self.all_ids());
+        for (name, allowed, empty_ok) in filters {
+            ids.retain(|&id| self.passes(id, name, &allowed, empty_ok));
+        }
+        ids
+    }
+
+    fn passes(&self, id: u32, name: Option<u32>, allowed: &HashSet<u32>, empty_ok: bool) -> bool {
+        let Some(Some(interned)) = self.series.get(id as usize) else {
+            return false;
+        };
+        match name.and_then(|n| interned.iter().find(|&&(ln, _)| ln == n)) {
+            Some(&(_, v)) => allowed.contains(&v),
+            None => empty_ok,
+        }
+    }
+}
+
+/// The sorted union of the postings of `allowed` values.
+fn union(values: Option<&HashMap<u32, Vec<u32>>>, allowed: &HashSet<u32>) -> Vec<u32> {
+    let Some(values) = values else {
+        return Vec::new();
+    };
+    let mut lists: Vec<&Vec<u32>> = allowed.iter().filter_map(|v| values.get(v)).collect();
+    if lists.len() == 1 {
+        return lists.pop().cloned().unwrap_or_default();
+    }
+    let mut out: Vec<u32> = lists.into_iter().flatten().copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The intersection of sorted lists, smallest first; `None` when there is no list at all.
+fn intersect(mut lists: Vec<Vec<u32>>) -> Option<Vec<u32>> {
+    lists.sort_by_key(Vec::len);
+    let mut iter = lists.into_iter();
+    let mut acc = iter.next()?;
+    for list in iter {
+        acc.retain(|id| list.binary_search(id).is_ok());
+    }
+    Some(acc)
+}
+
+/// Encodes a label set for the `series` table: varint length + bytes, name then value, per label.
+pub fn encode_labels(labels: &Labels) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in labels.iter() {
+        for s in [&l.name, &l.value] {
+            super::wal::put_varint(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+    out
+}
+
+/// Decodes [`encode_labels`]' output.
+pub fn decode_labels(mut data: &[u8]) -> Option<Labels> {
+    let mut labels = Vec::new();
+    while !data.is_empty() {
+        let name = take_str(&mut data)?;
+        let value = take_str(&mut data)?;
+        labels.push(Label { name, value });
+    }
+    Some(Labels::new(labels))
+}
+
+fn take_str(data: &mut &[u8]) -> Option<String> {
+    let len = super::wal::get_varint(data)? as usize;
+    let bytes = data.get(..len)?;
+    *data = &data[len..];
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MatchOp;
+
+    fn index_of(sets: &[&[(&str, &str)]]) -> Index {
+        let mut index = Index::new();
+        for (i, pairs) in sets.iter().enumerate() {
+            let labels = Labels::from_pairs(pairs.iter().copied());
+            index.insert(i as u32, &labels, labels_hash(&labels));
+        }
+        index
+    }
+
+    fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
+        Matcher::new(name, op, value).expect("matcher")
+    }
+
+    #[test]
+    fn matchers_intersect_postings_and_negative_matchers_filter() {
+        // Arrange
+        let index = index_of(&[
+            &[("__name__", "up"), ("job", "node")],
+            &[("__name__", "up"), ("job", "api"), ("pod", "p1")],
+            &[("__name__", "cpu"), ("job", "node")],
+        ]);
+
+        // Act
+        let up = index.select(&[m("__name__", MatchOp::Equal, "up")]);
+        let not_node = index.select(&[m("job", MatchOp::NotEqual, "node")]);
+        let no_pod = index.select(&[
+            m("__name__", MatchOp::Regex, "u.|cpu"),
+            m("pod", MatchOp::Equal, ""),
+        ]);
+        let re_neg = index.select(&[m("job", MatchOp::NotRegex, "no.*")]);
+
+        // Assert
+        assert_eq!(up, vec![0, 1]);
+        assert_eq!(not_node, vec![1]);
+        assert_eq!(no_pod, vec![0, 2]);
+        assert_eq!(re_neg, vec![1]);
+    }
+
+    #[test]
+    fn a_label_set_is_found_by_hash_and_removed_series_are_forgotten() {
+        // Arrange
+        let mut index = index_of(&[&[("a", "1")], &[("a", "2")]]);
+        let one = Labels::from_pairs([("a", "1")]);
+
+        // Act
+        index.remove(&HashSet::from([0]));
+
+        // Assert
+        assert_eq!(index.lookup(&one, labels_hash(&one)), None);
+        assert_eq!(index.select(&[m("a", MatchOp::Regex, ".*")]), vec![1]);
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn labels_survive_their_table_encoding() {
+        // Arrange
+        let labels = Labels::from_pairs([("__name__", "x"), ("weird", "a\0b\u{e9}")]);
+
+        // Act
+        let back = decode_labels(&encode_labels(&labels));
+
+        // Assert
+        assert_eq!(back, Some(labels));
+    }
+}

@@ -1,0 +1,133 @@
+//! Opening the store: index from `series`, head from each series' newest chunk, then WAL replay.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::{Row, SqlitePool};
+
+use super::head::{Verdict, judge};
+use super::index::{decode_labels, labels_hash};
+use super::{State, wal};
+use crate::store::StoreError;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The main database file, or `None` for an in-memory database.
+pub async fn database_path(pool: &SqlitePool) -> Result<Option<PathBuf>, StoreError> {
+    let file: Option<String> =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(file.filter(|f| !f.is_empty()).map(PathBuf::from))
+}
+
+/// Database pages in use plus the size of its `-wal` file.
+pub async fn disk_bytes(pool: &SqlitePool, path: Option<&Path>) -> Result<u64, StoreError> {
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(pool)
+        .await?;
+    let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(pool)
+        .await?;
+    let wal = path
+        .map(|p| {
+            let mut name = p.as_os_str().to_owned();
+            name.push("-wal");
+            std::fs::metadata(PathBuf::from(name)).map_or(0, |m| m.len())
+        })
+        .unwrap_or(0);
+    Ok((pages * size) as u64 + wal)
+}
+
+/// Builds the in-memory state from the database.
+pub async fn load(pool: &SqlitePool) -> Result<State, StoreError> {
+    let mut state = State::default();
+    load_series(pool, &mut state).await?;
+    load_heads(pool, &mut state).await?;
+    replay_wal(pool, &mut state).await?;
+    Ok(state)
+}
+
+async fn load_series(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT id, labels FROM series ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let blob: Vec<u8> = row.try_get(1)?;
+        let labels = decode_labels(&blob).ok_or_else(|| StoreError::Corrupt {
+            what: format!("labels of series {id}"),
+            detail: "malformed label encoding".into(),
+        })?;
+        state.index.insert(id as u32, &labels, labels_hash(&labels));
+    }
+    state
+        .head
+        .resize_with(state.index.next_id() as usize, Default::default);
+    Ok(())
+}
+
+async fn load_heads(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT c.series_id, l.first_t, c.data FROM chunks c \
+         JOIN (SELECT series_id, MIN(min_t) AS first_t, MAX(min_t) AS last_min \
+               FROM chunks GROUP BY series_id) l \
+           ON c.series_id = l.series_id AND c.min_t = l.last_min",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let id = row.try_get::<i64, _>(0)? as usize;
+        let first_t: i64 = row.try_get(1)?;
+        let data: Vec<u8> = row.try_get(2)?;
+        let Some(head) = state.head.get_mut(id) else {
+            continue;
+        };
+        head.restore(first_t, &data)
+            .map_err(|e| corrupt_chunk(state_labels(&state.index, id), e))?;
+    }
+    Ok(())
+}
+
+fn state_labels(index: &super::index::Index, id: usize) -> String {
+    index
+        .labels(id as u32)
+        .map_or_else(|| format!("#{id}"), |l| l.to_string())
+}
+
+/// The error for an undecodable chunk of a series.
+pub fn corrupt_chunk(series: String, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("chunk of series {series}"),
+        detail: e.to_string(),
+    }
+}
+
+async fn replay_wal(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT id, data FROM wal ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    for row in rows {
+        let id: i64 = row.try_get(0)?;
+        let data: Vec<u8> = row.try_get(1)?;
+        let entries = wal::decode(&data).ok_or_else(|| StoreError::Corrupt {
+            what: format!("wal record {id}"),
+            detail: "malformed record".into(),
+        })?;
+        for e in entries {
+            // Series forgotten by retention since the record was written are skipped.
+            if state.index.contains(e.series)
+                && let Some(head) = state.head.get_mut(e.series as usize)
+                && judge(head.last, e.t, e.v) == Verdict::Append
+            {
+                head.append(e.t, e.v);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! `SqliteStore`: the embedded time-series store, SQLite underneath, compressed chunks inside.
+//!
+//! Design, following the data:
+//! - **Write path, group commit.** [`MetricStore::append`] sends its batch to one writer task and
+//!   waits. The writer takes every pending batch and, in ONE transaction, records batch ids
+//!   (`INSERT OR IGNORE` into `batches`: an existing id means replay, nothing written), creates new
+//!   series rows, judges each sample against the head (out of order / duplicate / same, exactly as
+//!   `MemStore`), and stores the accepted samples as one compact record in the `wal` table. The
+//!   commit (WAL mode, `synchronous=FULL`) is the durability point; only then are the samples
+//!   applied to the head and the callers answered. A failed commit leaves nothing applied.
+//! - **Head** ([`head`]): per series the open Gorilla chunk being appended, closed chunks waiting
+//!   for the checkpoint and the newest sample. Label sets live once, interned, in the [`index`].
+//! - **Checkpoint** (every `checkpoint_interval`, past [`WAL_CHECKPOINT_BYTES`] of records, and on
+//!   close): one transaction upserts changed chunks into `chunks (series_id, min_t)` — closed ones
+//!   for good, the open one to be replaced next time — and empties `wal`.
+//! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
+//!   open chunk again), then replay `wal` into the head. A kill at any moment loses no acked sample.
+//! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
+//!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range.
+//! - **Retention** ([`SqliteStore::retain`]): deletes chunks wholly older than `now − retention`,
+//!   forgets series left without data and prunes old batch ids.
+//!
+//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`], [`head`], [`writer`] (group
+//! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries).
+
+mod bits;
+pub mod chunk;
+mod decimal;
+pub mod head;
+pub mod index;
+mod load;
+mod read;
+mod retention;
+pub mod wal;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{MetricStore, Querier, StoreConfig, StoreError, StoreStats};
+use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
+use head::HeadSeries;
+use index::Index;
+
+/// Bytes of WAL records after which the writer checkpoints without waiting for the interval.
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// A series is counted active when it received a sample this recently (ms).
+const ACTIVE_WINDOW_MS: i64 = 3600 * 1000;
+
+/// The in-memory part: index and head, indexed by series id.
+#[derive(Debug, Default)]
+struct State {
+    index: Index,
+    head: Vec<HeadSeries>,
+}
+
+/// What the writer task and the readers share.
+struct Shared {
+    pool: SqlitePool,
+    config: StoreConfig,
+    state: RwLock<State>,
+    path: Option<PathBuf>,
+}
+
+impl Shared {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A request to the writer task.
+enum Command {
+    Append(
+        WriteBatch,
+        oneshot::Sender<Result<AppendReport, StoreError>>,
+    ),
+    Checkpoint(oneshot::Sender<Result<(), StoreError>>),
+    Retain(i64, oneshot::Sender<Result<u64, StoreError>>),
+    Close(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// The SQLite-backed [`MetricStore`] and [`Querier`].
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Command>,
+}
+
+impl SqliteStore {
+    /// Loads the store from `pool` (opened by [`crate::db::open`]) and starts its writer task.
+    pub async fn open(pool: SqlitePool, config: StoreConfig) -> Result<Self, StoreError> {
+        let path = load::database_path(&pool).await?;
+        let state = load::load(&pool).await?;
+        let shared = Arc::new(Shared {
+            pool,
+            config,
+            state: RwLock::new(state),
+            path,
+        });
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(writer::run(shared.clone(), rx));
+        Ok(Self { shared, tx })
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Writes the head's changed chunks to disk and empties the WAL table now.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.ask(Command::Checkpoint).await
+    }
+
+    /// Applies retention as of `now_ms`: deletes chunks wholly older than `now_ms − retention`,
+    /// forgets series left without data and prunes old batch ids. Returns the series forgotten.
+    pub async fn retain(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.ask(|reply| Command::Retain(now_ms, reply)).await
+    }
+
+    /// Checkpoints and stops the writer; later appends fail with [`StoreError::Closed`].
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.ask(Command::Close).await
+    }
+
+    /// Bytes of chunk and index data the head holds in memory (for the RSS budget).
+    pub fn head_bytes(&self) -> usize {
+        self.shared
+            .read()
+            .head
+            .iter()
+            .map(HeadSeries::heap_bytes)
+            .sum()
+    }
+}
+
+#[async_trait::async_trait]
+impl MetricStore for SqliteStore {
+    async fn append(&self, batch: WriteBatch) -> Result<AppendReport, StoreError> {
+        self.ask(|reply| Command::Append(batch, reply)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let since = load::now_ms() - ACTIVE_WINDOW_MS;
+        let (series, active_series) = {
+            let state = self.shared.read();
+            let active = state.head.iter().filter(|h| h.active_since(since)).count();
+            (state.index.len() as u64, active as u64)
+        };
+        let disk_bytes = load::disk_bytes(&self.shared.pool, self.shared.path.as_deref()).await?;
+        Ok(StoreStats {
+            series,
+            active_series,
+            disk_bytes,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Querier for SqliteStore {
+    async fn select(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        read::select(&self.shared, matchers, start, end).await
+    }
+
+    async fn series(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Labels>, StoreError> {
+        Ok(read::series(&self.shared, matchers, start, end))
+    }
+
+    async fn label_names(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(read::label_names(&self.shared, matchers, start, end))
+    }
+
+    async fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(read::label_values(&self.shared, name, matchers, start, end))
+    }
+}

@@ -1,0 +1,337 @@
+//! The store against real SQLite files: durability, MemStore-equal semantics, retention, errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::SqliteStore;
+use super::testutil::Rng;
+use crate::model::{BatchId, Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
+use crate::store::mem::MemStore;
+use crate::store::{MetricStore, Querier, StoreConfig, StoreError};
+
+async fn open(dir: &TempDir) -> SqliteStore {
+    open_with(dir, StoreConfig::default()).await
+}
+
+async fn open_with(dir: &TempDir, config: StoreConfig) -> SqliteStore {
+    let pool = crate::db::open(&dir.path().join("warroom.db"))
+        .await
+        .expect("db");
+    SqliteStore::open(pool, config).await.expect("store")
+}
+
+fn series(name: &str, node: &str, samples: &[(i64, f64)]) -> Series {
+    Series {
+        labels: Labels::from_pairs([("__name__", name), ("node", node)]),
+        samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
+    }
+}
+
+fn batch(seq: Option<u64>, series: Vec<Series>) -> WriteBatch {
+    WriteBatch {
+        id: seq.map(|seq| BatchId {
+            agent: "agent-1".into(),
+            seq,
+        }),
+        series,
+    }
+}
+
+fn all() -> Vec<Matcher> {
+    vec![Matcher::new("__name__", MatchOp::Regex, ".+").expect("matcher")]
+}
+
+fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
+    series
+        .iter()
+        .map(|s| {
+            let samples = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+            (s.labels.to_string(), samples)
+        })
+        .collect()
+}
+
+/// A random batch over a small universe of series, with some old and repeated timestamps.
+fn random_batch(rng: &mut Rng, seq: u64) -> WriteBatch {
+    let names = ["up", "cpu", "mem"];
+    let list = (0..rng.below(6) + 1)
+        .map(|_| {
+            let name = names[rng.below(3) as usize];
+            let node = format!("n{}", rng.below(5));
+            let base = seq as i64 * 10_000;
+            let samples: Vec<(i64, f64)> = (0..rng.below(40))
+                .map(|i| {
+                    (
+                        base + i as i64 * 300 - rng.below(3000) as i64,
+                        rng.below(4) as f64,
+                    )
+                })
+                .collect();
+            series(name, &node, &samples)
+        })
+        .collect();
+    batch((rng.below(4) > 0).then(|| rng.below(seq + 1)), list)
+}
+
+#[tokio::test]
+async fn out_of_order_duplicate_and_replay_reports_equal_memstores() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let store = open(&dir).await;
+    let mem = MemStore::new();
+    let mut rng = Rng::new(1);
+
+    for seq in 0..200 {
+        let b = random_batch(&mut rng, seq);
+
+        // Act
+        let got = store.append(b.clone()).await.expect("append");
+        let want = mem.append(b).await.expect("append");
+
+        // Assert
+        assert_eq!(got, want, "batch {seq}");
+    }
+}
+
+#[tokio::test]
+async fn select_equals_memstore_on_random_data_and_matchers_across_a_restart() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let mem = MemStore::new();
+    let mut rng = Rng::new(2);
+    let store = open(&dir).await;
+    for seq in 0..150 {
+        let b = random_batch(&mut rng, seq);
+        store.append(b.clone()).await.expect("append");
+        mem.append(b).await.expect("append");
+        if seq == 70 {
+            store.checkpoint().await.expect("checkpoint");
+        }
+    }
+    store.close().await.expect("close");
+    let store = open(&dir).await;
+    let ops = [
+        MatchOp::Equal,
+        MatchOp::NotEqual,
+        MatchOp::Regex,
+        MatchOp::NotRegex,
+    ];
+    let values = ["up", "n1", "", "n.*", "c.u|mem"];
+
+    for _ in 0..100 {
+        let matchers: Vec<Matcher> = (0..rng.below(3) + 1)
+            .map(|_| {
+                let name = ["__name__", "node", "missing"][rng.below(3) as usize];
+                let op = ops[rng.below(4) as usize];
+                Matcher::new(name, op, values[rng.below(5) as usize]).expect("matcher")
+            })
+            .collect();
+        let start = rng.below(1_600_000) as i64 - 50_000;
+        let end = start + rng.below(800_000) as i64;
+
+        // Act
+        let got = store.select(&matchers, start, end).await.expect("select");
+        let want = mem.select(&matchers, start, end).await.expect("select");
+
+        // Assert
+        assert_eq!(bits(&got), bits(&want), "{matchers:?} [{start}, {end}]");
+    }
+}
+
+#[tokio::test]
+async fn a_restart_keeps_every_acked_sample_and_appends_continue_the_series() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let store = open(&dir).await;
+    let samples: Vec<(i64, f64)> = (0..1000).map(|i| (i * 15_000, i as f64 * 0.25)).collect();
+    store
+        .append(batch(Some(1), vec![series("up", "a", &samples)]))
+        .await
+        .expect("append");
+    store.close().await.expect("close");
+
+    // Act
+    let store = open(&dir).await;
+    let report = store
+        .append(batch(
+            Some(2),
+            vec![series(
+                "up",
+                "a",
+                &[(999 * 15_000, 1.0), (1000 * 15_000, 7.0)],
+            )],
+        ))
+        .await
+        .expect("append");
+    let replay = store.append(batch(Some(1), vec![])).await.expect("append");
+    let got = store.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    assert_eq!(
+        (report.appended, report.duplicates, report.series_created),
+        (1, 1, 0)
+    );
+    assert!(replay.replayed);
+    assert_eq!(got[0].samples.len(), 1001);
+    assert_eq!(
+        got[0].samples[..1000],
+        series("up", "a", &samples).samples[..]
+    );
+}
+
+#[tokio::test]
+async fn samples_acked_before_a_crash_are_replayed_from_the_wal() {
+    // Arrange: no close and no checkpoint, then the files are copied as a crash would leave them.
+    let dir = TempDir::new().expect("tempdir");
+    let store = open(&dir).await;
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    store
+        .append(batch(
+            None,
+            vec![
+                series("up", "a", &[(1, 1.0), (2, stale)]),
+                series("up", "b", &[(5, 2.0)]),
+            ],
+        ))
+        .await
+        .expect("append");
+    store.checkpoint().await.expect("checkpoint");
+    store
+        .append(batch(None, vec![series("up", "a", &[(3, 3.0)])]))
+        .await
+        .expect("append");
+    let crashed = TempDir::new().expect("tempdir");
+    for name in ["warroom.db", "warroom.db-wal"] {
+        let _ = std::fs::copy(dir.path().join(name), crashed.path().join(name));
+    }
+
+    // Act
+    let reopened = open(&crashed).await;
+    let got = reopened.select(&all(), 0, 10).await.expect("select");
+
+    // Assert
+    let a: Vec<(i64, u64)> = got[0]
+        .samples
+        .iter()
+        .map(|s| (s.t, s.v.to_bits()))
+        .collect();
+    assert_eq!(
+        a,
+        vec![
+            (1, 1f64.to_bits()),
+            (2, stale.to_bits()),
+            (3, 3f64.to_bits())
+        ]
+    );
+    assert_eq!(got[1].samples, vec![Sample { t: 5, v: 2.0 }]);
+}
+
+#[tokio::test]
+async fn a_corrupt_chunk_is_reported_with_its_series() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let store = open(&dir).await;
+    let samples: Vec<(i64, f64)> = (0..600).map(|i| (i * 1000, i as f64)).collect();
+    store
+        .append(batch(None, vec![series("up", "a", &samples)]))
+        .await
+        .expect("append");
+    store.close().await.expect("close");
+    let pool = crate::db::open(&dir.path().join("warroom.db"))
+        .await
+        .expect("db");
+    sqlx::query("UPDATE chunks SET data = substr(data, 1, 10) WHERE min_t = 0")
+        .execute(&pool)
+        .await
+        .expect("corrupt");
+
+    // Act
+    let store = SqliteStore::open(pool, StoreConfig::default())
+        .await
+        .expect("open");
+    let err = store.select(&all(), 0, 1000).await.expect_err("corrupt");
+
+    // Assert
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. } if what.contains(r#"up{node="a"}"#)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn retention_removes_old_chunks_and_forgets_series_left_without_data() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let config = StoreConfig {
+        retention: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    };
+    let store = open_with(&dir, config).await;
+    let hour = 3_600_000;
+    let old: Vec<(i64, f64)> = (0..2000).map(|i| (i * 15_000, 1.0)).collect();
+    let recent: Vec<(i64, f64)> = (0..2000).map(|i| (i * 15_000 + 10 * hour, 1.0)).collect();
+    store
+        .append(batch(
+            None,
+            vec![series("up", "old", &old), series("up", "new", &[(0, 1.0)])],
+        ))
+        .await
+        .expect("append");
+    store
+        .append(batch(None, vec![series("up", "new", &recent)]))
+        .await
+        .expect("append");
+
+    // Act
+    let forgotten = store.retain(18 * hour).await.expect("retain");
+    let got = store.select(&all(), 0, i64::MAX).await.expect("select");
+    let stats = store.stats().await.expect("stats");
+
+    // Assert
+    assert_eq!(forgotten, 1);
+    assert_eq!(stats.series, 1);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].samples[0].t >= 16 * hour - 3 * hour,
+        "{}",
+        got[0].samples[0].t
+    );
+    assert_eq!(
+        got[0].samples.last().map(|s| s.t),
+        Some(1999 * 15_000 + 10 * hour)
+    );
+}
+
+#[tokio::test]
+async fn concurrent_appends_from_many_tasks_all_land() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let store = Arc::new(open(&dir).await);
+
+    // Act
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let s = series("up", &format!("n{task}"), &[(i * 1000, i as f64)]);
+                    store.append(batch(None, vec![s])).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    store.close().await.expect("close");
+    let after_close = store.append(batch(None, vec![])).await;
+    let store = open(&dir).await;
+    let got = store.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    assert!(matches!(after_close, Err(StoreError::Closed)));
+    assert_eq!(got.len(), 8);
+    assert!(got.iter().all(|s| s.samples.len() == 50));
+}
