@@ -39,18 +39,8 @@ pub fn spawn_server_with(config: &str) -> Server {
     let config_file = dir.path().join("warroom.toml");
     std::fs::write(&config_file, config).expect("write warroom.toml");
     let token = token(&data_dir, &["create", "test-agent"]);
-    let mut child = Command::new(bin("warroom"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config_file)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data_dir)
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start warroom serve");
     let log = Arc::new(Mutex::new(String::new()));
-    let addr = read_address(&mut child, log.clone());
+    let (child, addr) = start(&config_file, &data_dir, "127.0.0.1:0", log.clone());
     let server = Server {
         addr,
         token,
@@ -61,6 +51,27 @@ pub fn spawn_server_with(config: &str) -> Server {
     };
     server.wait_ready();
     server
+}
+
+/// Starts `warroom serve` and reads back its address.
+fn start(
+    config: &Path,
+    data_dir: &Path,
+    listen: &str,
+    log: Arc<Mutex<String>>,
+) -> (Child, SocketAddr) {
+    let mut child = Command::new(bin("warroom"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", listen, "--data-dir"])
+        .arg(data_dir)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start warroom serve");
+    let addr = read_address(&mut child, log);
+    (child, addr)
 }
 
 /// Runs `warroom token ARGS --data-dir DIR`, asserting success, and returns its stdout trimmed.
@@ -130,6 +141,23 @@ impl Server {
     /// Its stderr so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same address and data directory, once the old process
+    /// has exited (after [`Server::kill9`] or [`Server::terminate`]).
+    pub fn restart(&mut self) {
+        let config = self.dir.path().join("warroom.toml");
+        let listen = self.addr.to_string();
+        let (child, addr) = start(&config, &self.data_dir, &listen, self.log.clone());
+        self.child = child;
+        assert_eq!(addr, self.addr, "the restarted server listens where it did");
+        self.wait_ready();
     }
 
     /// Sends SIGTERM and waits up to `within` for the exit; `None` if it did not exit in time.

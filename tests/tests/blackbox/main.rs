@@ -9,5 +9,6 @@ mod agent_pod;
 mod agent_spool;
 mod notify_saas;
 mod rules_check;
+mod server_e2e;
 mod server_ingest;
 mod server_otlp_shapes;
