@@ -7,3 +7,4 @@
 mod agent_output;
 mod agent_pod;
 mod agent_spool;
+mod prometheus_peer;
