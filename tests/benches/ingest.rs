@@ -13,7 +13,7 @@
 //! default 120).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ struct Warroom {
 }
 
 impl Warroom {
-    fn start(binary: &PathBuf) -> anyhow::Result<Self> {
+    fn start(binary: &Path) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let out = Command::new(binary)
@@ -175,6 +175,7 @@ impl Phase {
 
 /// One server's figures at one size.
 struct Figures {
+    series: usize,
     creation: Phase,
     steady: Phase,
     rss: u64,
@@ -212,6 +213,7 @@ fn measure(
     let exit = server.stop()?;
     let disk_stopped = server.data_bytes()?;
     Ok(Figures {
+        series: workload.series,
         creation,
         steady,
         rss,
@@ -223,32 +225,36 @@ fn measure(
 
 /// A table row: a label, Prometheus's figure, warroom's (if it ran), and the ratio.
 fn row(label: &str, prom: f64, war: Option<f64>) {
-    let war_text = war.map_or("MISSING".to_string(), |w| format!("{w:.3}"));
+    let war_text = war.map_or("MISSING".to_string(), num);
     let ratio = war.map_or("-".to_string(), |w| format!("{:.2}", w / prom));
-    println!("{label:<46} {prom:>14.3} {war_text:>14} {ratio:>10}");
+    println!("{label:<46} {:>14} {war_text:>14} {ratio:>10}", num(prom));
 }
 
-fn print_size(
-    series: usize,
-    workload: &Workload,
-    encoded: &Encoded,
-    prom: &Figures,
-    war: Option<&Figures>,
-) {
-    let samples =
-        |f: &Figures| (f.creation.report.acked_samples + f.steady.report.acked_samples) as f64;
-    let m = |f: &Figures| f.steady.report.acked_samples as f64 / 1e6;
-    println!(
-        "\n== {series} active series: round 0 + {} steady rounds, {} requests of <= {} samples ==",
-        workload.rounds - 1,
-        encoded.requests.len(),
-        workload.batch
-    );
-    println!(
-        "{:<46} {:>14} {:>14} {:>10}",
-        "", "prometheus", "warroom", "war/prom"
-    );
-    let rows: [(&str, fn(&Figures) -> f64); 9] = [
+/// A figure with as many decimals as its size deserves.
+fn num(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// `d` in milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Samples acknowledged in both phases.
+fn acked(f: &Figures) -> f64 {
+    (f.creation.report.acked_samples + f.steady.report.acked_samples) as f64
+}
+
+/// A table row: its label and how to read its figure from a server's results.
+type Row = (&'static str, fn(&Figures) -> f64);
+
+/// The table's rows: a label and how to read the figure from a server's results.
+fn rows() -> [Row; 14] {
+    [
         ("acked samples/s, steady", |f| {
             f.steady.report.samples_per_s()
         }),
@@ -262,54 +268,63 @@ fn print_size(
             f.creation.cpu_per_million()
         }),
         ("request latency p50 ms, steady", |f| {
-            f.steady.report.latency(0.5).as_secs_f64() * 1e3
+            ms(f.steady.report.latency(0.5))
         }),
         ("request latency p99 ms, steady", |f| {
-            f.steady.report.latency(0.99).as_secs_f64() * 1e3
+            ms(f.steady.report.latency(0.99))
         }),
+        ("acked samples (all phases)", acked),
         ("failed requests (all phases)", |f| {
             (f.creation.report.failed() + f.steady.report.failed()) as f64
         }),
-        ("server RSS MB after load", |f| f.rss as f64 / 1e6),
         ("series seen by count({__name__=~\".+\"})", |f| {
             f.series_seen.unwrap_or(f64::NAN)
         }),
-    ];
-    for (label, get) in rows {
+        ("server RSS MB after load", |f| f.rss as f64 / 1e6),
+        ("RSS bytes per active series", |f| {
+            f.rss as f64 / f.series as f64
+        }),
+        ("disk MB after SIGTERM", |f| f.disk_stopped as f64 / 1e6),
+        ("disk bytes per sample after SIGTERM", |f| {
+            f.disk_stopped as f64 / acked(f)
+        }),
+        ("generator send CPU s per 1M samples", |f| {
+            f.steady.report.cpu.as_secs_f64() * 1e6 / f.steady.report.acked_samples.max(1) as f64
+        }),
+    ]
+}
+
+fn print_size(workload: &Workload, encoded: &Encoded, prom: &Figures, war: Option<&Figures>) {
+    println!(
+        "\n== {} active series: round 0 + {} steady rounds, {} requests of <= {} samples ==",
+        workload.series,
+        workload.rounds - 1,
+        encoded.requests.len(),
+        workload.batch
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>10}",
+        "", "prometheus", "warroom", "war/prom"
+    );
+    for (label, get) in rows() {
         row(label, get(prom), war.map(get));
     }
-    row(
-        "RSS bytes per active series",
-        prom.rss as f64 / series as f64,
-        war.map(|f| f.rss as f64 / series as f64),
-    );
-    let per_sample = |f: &Figures| f.disk_stopped as f64 / samples(f);
-    row(
-        "disk bytes per sample after SIGTERM",
-        per_sample(prom),
-        war.map(per_sample),
-    );
-    let gen_cpu = |f: &Figures| f.steady.report.cpu.as_secs_f64() / m(f).max(1e-9);
-    row(
-        "generator send CPU s per 1M samples",
-        gen_cpu(prom),
-        war.map(gen_cpu),
-    );
     for (name, f) in [("prometheus", Some(prom)), ("warroom", war)] {
         let Some(f) = f else { continue };
-        let errors = [&f.creation.report, &f.steady.report].map(|r| r.errors.clone());
-        let samples_txt: Vec<_> = [&f.creation.report, &f.steady.report]
+        let reports = [&f.creation.report, &f.steady.report];
+        let errors = reports.map(|r| r.errors.clone());
+        let first: Vec<_> = reports
             .iter()
             .flat_map(|r| r.error_samples.clone())
             .collect();
         println!(
-            "{name}: exit {}, errors by status {errors:?} {samples_txt:?}",
+            "{name}: {}, errors by status (round 0, steady) {errors:?} {first:?}",
             f.exit
         );
     }
 }
 
-fn run_size(series: usize, plan: &Plan, warroom: Option<&PathBuf>) -> anyhow::Result<bool> {
+fn run_size(series: usize, plan: &Plan, warroom: Option<&Path>) -> anyhow::Result<bool> {
     let fleet = Fleet::new(series);
     let workload = Workload::ending_now(series, plan.batch, plan.steady_rounds(series) + 1);
     let encoded = encode(&fleet, &workload, 2);
@@ -334,20 +349,14 @@ fn run_size(series: usize, plan: &Plan, warroom: Option<&PathBuf>) -> anyhow::Re
         )?),
         None => None,
     };
-    print_size(
-        series,
-        &workload,
-        &encoded,
-        &prom_figures,
-        war_figures.as_ref(),
-    );
+    print_size(&workload, &encoded, &prom_figures, war_figures.as_ref());
     Ok(war_figures.is_some())
 }
 
 fn main() -> anyhow::Result<()> {
     let plan = Plan::from_env();
     let binary = bin_path("warroom");
-    let warroom = binary.exists().then_some(&binary);
+    let warroom = binary.exists().then_some(binary.as_path());
     if warroom.is_none() {
         eprintln!(
             "\n!!! warroom binary MISSING at {}: the warroom half will NOT run.\n!!! Build it with `cargo build --release -p warroom-server`.\n",

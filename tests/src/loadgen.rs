@@ -3,11 +3,13 @@
 //! 15 s timestamp steps, batched into snappy-compressed requests, pre-encoded, then sent over
 //! concurrent keep-alive connections while acknowledged samples, latency and errors are counted.
 //!
+//! - `catalog`: the node_exporter and cAdvisor metrics a node exposes.
 //! - [`fleet`]: which series exist and their labels.
 //! - [`values`]: how counters and gauges move from round to round.
 //! - [`encode`]: batches and rounds into request bodies.
 //! - [`send`]: requests over HTTP, and the report of what was acknowledged.
 
+mod catalog;
 pub mod encode;
 pub mod fleet;
 pub mod send;

@@ -7,175 +7,10 @@ use std::ops::Range;
 
 use warroom_server::prompb::Label;
 
+use super::catalog::{
+    APPS, CONTAINER_METRICS, DISKS, Dim, IFACES, MODES, Metric, NAMESPACES, NODE_METRICS, SIDECARS,
+};
 use super::values::Kind;
-
-/// One node_exporter or cAdvisor metric: its name, how its values move, and its extra label.
-struct Metric {
-    name: &'static str,
-    kind: Kind,
-    dim: Dim,
-}
-
-/// The per-metric label beyond node / pod / container.
-#[derive(Clone, Copy, PartialEq)]
-enum Dim {
-    None,
-    Cpu,
-    CpuMode,
-    Disk,
-    Iface,
-}
-
-const fn m(name: &'static str, kind: Kind, dim: Dim) -> Metric {
-    Metric { name, kind, dim }
-}
-
-const MODES: [&str; 8] = [
-    "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
-];
-const DISKS: [&str; 2] = ["nvme0n1", "nvme1n1"];
-const IFACES: [&str; 2] = ["eth0", "eth1"];
-const NAMESPACES: [&str; 12] = [
-    "auth",
-    "catalog",
-    "checkout",
-    "default",
-    "ingress-nginx",
-    "kube-system",
-    "monitoring",
-    "notifications",
-    "orders",
-    "payments",
-    "search",
-    "shipping",
-];
-const APPS: [&str; 8] = [
-    "api",
-    "worker",
-    "web",
-    "cache",
-    "db-proxy",
-    "scheduler",
-    "consumer",
-    "gateway",
-];
-const SIDECARS: [&str; 2] = ["istio-proxy", "log-shipper"];
-
-use Kind::{Bytes, Clock, Const, Count, Level, Seconds, Ticks};
-
-/// node_exporter metrics, one series per node (and per CPU, mode, disk or interface).
-const NODE_METRICS: [Metric; 29] = [
-    m("node_cpu_seconds_total", Ticks(0.12), Dim::CpuMode),
-    m(
-        "node_schedstat_running_seconds_total",
-        Seconds(0.3),
-        Dim::Cpu,
-    ),
-    m("node_load1", Level(1.5, 0.6, 2), Dim::None),
-    m("node_load5", Level(1.4, 0.3, 2), Dim::None),
-    m("node_load15", Level(1.3, 0.1, 2), Dim::None),
-    m(
-        "node_memory_MemTotal_bytes",
-        Const(33_547_735_040.0),
-        Dim::None,
-    ),
-    m("node_memory_MemAvailable_bytes", Bytes(17e9), Dim::None),
-    m("node_memory_Cached_bytes", Bytes(9e9), Dim::None),
-    m("node_memory_Buffers_bytes", Bytes(4e8), Dim::None),
-    m("node_disk_read_bytes_total", Count(2.0e5), Dim::Disk),
-    m("node_disk_written_bytes_total", Count(1.2e6), Dim::Disk),
-    m("node_disk_reads_completed_total", Count(12.0), Dim::Disk),
-    m("node_disk_writes_completed_total", Count(60.0), Dim::Disk),
-    m("node_disk_io_time_seconds_total", Seconds(0.04), Dim::Disk),
-    m("node_filesystem_avail_bytes", Bytes(2.1e11), Dim::Disk),
-    m(
-        "node_filesystem_size_bytes",
-        Const(536_608_768_000.0),
-        Dim::Disk,
-    ),
-    m("node_network_receive_bytes_total", Count(3.0e6), Dim::Iface),
-    m(
-        "node_network_transmit_bytes_total",
-        Count(2.0e6),
-        Dim::Iface,
-    ),
-    m(
-        "node_network_receive_packets_total",
-        Count(2.5e3),
-        Dim::Iface,
-    ),
-    m(
-        "node_network_transmit_packets_total",
-        Count(2.0e3),
-        Dim::Iface,
-    ),
-    m("node_network_receive_drop_total", Count(0.01), Dim::Iface),
-    m("node_network_receive_errs_total", Count(0.0), Dim::Iface),
-    m("node_context_switches_total", Count(9.0e3), Dim::None),
-    m("node_intr_total", Count(6.0e3), Dim::None),
-    m("node_vmstat_pgfault", Count(4.0e3), Dim::None),
-    m("node_procs_running", Level(3.0, 2.0, 0), Dim::None),
-    m(
-        "node_netstat_Tcp_CurrEstab",
-        Level(180.0, 40.0, 0),
-        Dim::None,
-    ),
-    m("node_time_seconds", Clock, Dim::None),
-    m("node_boot_time_seconds", Const(1_718_000_000.0), Dim::None),
-];
-
-/// cAdvisor metrics, one series per container (and per interface or disk).
-const CONTAINER_METRICS: [Metric; 17] = [
-    m(
-        "container_cpu_usage_seconds_total",
-        Seconds(0.08),
-        Dim::None,
-    ),
-    m("container_cpu_cfs_periods_total", Count(10.0), Dim::None),
-    m(
-        "container_cpu_cfs_throttled_periods_total",
-        Count(0.3),
-        Dim::None,
-    ),
-    m(
-        "container_cpu_cfs_throttled_seconds_total",
-        Seconds(0.01),
-        Dim::None,
-    ),
-    m(
-        "container_memory_working_set_bytes",
-        Bytes(2.5e8),
-        Dim::None,
-    ),
-    m("container_memory_rss", Bytes(2.0e8), Dim::None),
-    m("container_memory_cache", Bytes(6.0e7), Dim::None),
-    m("container_memory_usage_bytes", Bytes(3.1e8), Dim::None),
-    m(
-        "container_spec_memory_limit_bytes",
-        Const(536_870_912.0),
-        Dim::None,
-    ),
-    m(
-        "container_network_receive_bytes_total",
-        Count(4.0e4),
-        Dim::Iface,
-    ),
-    m(
-        "container_network_transmit_bytes_total",
-        Count(3.0e4),
-        Dim::Iface,
-    ),
-    m("container_fs_reads_bytes_total", Count(900.0), Dim::Disk),
-    m("container_fs_writes_bytes_total", Count(7.0e3), Dim::Disk),
-    m("container_threads", Level(40.0, 6.0, 0), Dim::None),
-    m(
-        "container_file_descriptors",
-        Level(120.0, 20.0, 0),
-        Dim::None,
-    ),
-    m("container_oom_events_total", Count(0.0), Dim::None),
-    m("container_last_seen", Clock, Dim::None),
-];
 
 /// One series: its labels sorted by name, how its values move, and its own random seed.
 #[derive(Debug, Clone)]
@@ -234,7 +69,10 @@ impl Fleet {
     /// The series numbered `range`, in order.
     pub fn series(&self, range: Range<usize>) -> Vec<SeriesDef> {
         let end = range.end.min(self.series);
-        let start_node = self.nodes.partition_point(|n| n.first <= range.start) - 1;
+        let start_node = self
+            .nodes
+            .partition_point(|n| n.first <= range.start)
+            .saturating_sub(1);
         let mut out = Vec::with_capacity(end.saturating_sub(range.start));
         for (index, shape) in self.nodes.iter().enumerate().skip(start_node) {
             if shape.first >= end {
@@ -355,7 +193,7 @@ impl NodeNames {
     /// Even nodes are on the source side (an on-premises cluster), odd ones on the target (GKE).
     fn new(index: usize) -> Self {
         let h = mix(index as u64, 0x6e616d65);
-        let (env, node, cluster) = if index % 2 == 0 {
+        let (env, node, cluster) = if index.is_multiple_of(2) {
             let cluster = format!("dc1-prod-{:02}", index / 128);
             ("source", format!("dc1-k8s-w{:05}", index / 2), cluster)
         } else {
