@@ -8,9 +8,9 @@
 //!
 //! Run: `cargo build --release -p warroom-server && cargo bench -p warroom-tests --bench ingest`
 //! Sizing: `INGEST_SERIES` (comma list, default `100000,1000000`), `INGEST_SAMPLES` (steady
-//! samples per size, default 4000000; at least 2 steady rounds), `INGEST_BATCH` (samples per
+//! samples per size, default 2000000; at least 2 steady rounds), `INGEST_BATCH` (samples per
 //! request, default 2000), `INGEST_CONNECTIONS` (default 4), `INGEST_DEADLINE_S` (per phase,
-//! default 120).
+//! default 90).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -143,10 +143,10 @@ impl Plan {
             .split(',')
             .filter_map(|s| s.trim().parse().ok())
             .collect();
-        let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 120));
+        let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
         Self {
             sizes,
-            steady_samples: env_or("INGEST_SAMPLES", 4_000_000),
+            steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
             batch: env_or("INGEST_BATCH", 2_000),
             options: SendOptions {
                 connections: env_or("INGEST_CONNECTIONS", 4),
@@ -232,7 +232,7 @@ fn row(label: &str, prom: f64, war: Option<f64>) {
 
 /// A figure with as many decimals as its size deserves.
 fn num(v: f64) -> String {
-    if v.abs() >= 100.0 {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.3}")
@@ -321,6 +321,15 @@ fn print_size(workload: &Workload, encoded: &Encoded, prom: &Figures, war: Optio
             "{name}: {}, errors by status (round 0, steady) {errors:?} {first:?}",
             f.exit
         );
+        let planned = (workload.series * workload.rounds as usize) as f64;
+        if acked(f) < planned || f.series_seen != Some(workload.series as f64) {
+            println!(
+                "!!! {name}: {} of {planned} samples acked, series seen {:?} of {}: incomplete",
+                acked(f),
+                f.series_seen,
+                workload.series
+            );
+        }
     }
 }
 

@@ -119,13 +119,14 @@ impl Prometheus {
 }
 
 /// The `data.result` of instant query `promql` at Unix time `at_s` against any server that
-/// answers the Prometheus HTTP API at `addr`.
+/// answers the Prometheus HTTP API at `addr` (counting a million series takes a while).
 pub fn query(addr: SocketAddr, promql: &str, at_s: f64) -> anyhow::Result<Value> {
     let path = format!(
         "/api/v1/query?query={}&time={at_s:.3}",
         http::percent_encode(promql)
     );
-    let response = http::get(addr, &path, &[]).with_context(|| format!("GET {path}"))?;
+    let response = http::get_within(addr, &path, &[], Duration::from_secs(120))
+        .with_context(|| format!("GET {path}"))?;
     if response.status != 200 {
         bail!("{path}: {} {}", response.status, response.body);
     }
