@@ -6,18 +6,24 @@ use std::process::{Command, Output};
 /// The path of the workspace binary `name`, built by `cargo build --workspace` next to the test
 /// executable (`target/<profile>/deps/..` → `target/<profile>/name`).
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable lives in target/<profile>/deps");
-    let path = profile_dir.join(name);
+    let path = bin_path(name);
     assert!(
         path.exists(),
         "{} is missing: run `cargo build --workspace` before the tests (the README's test command does)",
         path.display()
     );
     path
+}
+
+/// Where the workspace binary `name` would be next to the running test or bench executable,
+/// whether or not it was built (`target/<profile>/deps/..` → `target/<profile>/name`).
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps");
+    profile_dir.join(name)
 }
 
 /// Runs `warroom-agent --once` with `args` and returns its output, asserting it exited 0.

@@ -17,8 +17,18 @@ pub struct Response {
 
 /// `GET path` from `addr` with extra request `headers` (`"Accept: x"` lines).
 pub fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> std::io::Result<Response> {
+    get_within(addr, path, headers, Duration::from_secs(10))
+}
+
+/// `GET path` from `addr` like [`get`], waiting up to `timeout` between reads (slow queries).
+pub fn get_within(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[&str],
+    timeout: Duration,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(timeout))?;
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}\r\n")?;
     let mut raw = String::new();
@@ -74,4 +84,16 @@ pub fn post(
         headers: head.to_lowercase(),
         body: body.to_string(),
     })
+}
+
+/// `s` percent-encoded for a URL query value (everything but unreserved characters escaped).
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -4,14 +4,20 @@
 //! Modules:
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
+//! - [`loadgen`]: a Prometheus remote_write load generator (realistic series, batched, snappy).
+//! - [`process`]: a server process under test: readiness, graceful stop, bytes on disk.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
+//! - [`prometheus`]: Debian's Prometheus as a real peer process.
 //! - [`receiver`]: a local OTLP/HTTP receiver that records batch sequences.
 //! - [`saas`]: local Slack and PagerDuty stand-ins that check payload shapes and inject 429/5xx.
 //! - [`server`]: a real `warroom serve` on port 0 with a fresh data directory and a token.
 
 pub mod bins;
 pub mod http;
+pub mod loadgen;
+pub mod process;
 pub mod procstat;
+pub mod prometheus;
 pub mod receiver;
 pub mod saas;
 pub mod server;

@@ -1,0 +1,386 @@
+//! Ingest against the peer, in one run on this machine: the remote_write load generator pushes
+//! the same pre-encoded requests into Debian's Prometheus 2.42 and into `warroom serve` (release
+//! build, fresh data dir, token from `warroom token create`), one server at a time, for each
+//! size of active series. Per server: acked samples/s, server CPU per million samples, RSS and
+//! RSS per active series, bytes on disk per sample after a graceful SIGTERM stop, and the
+//! warroom/Prometheus ratio. The first round (every series new) is measured apart from the
+//! steady rounds after it. If the `warroom` binary is missing its half fails loudly (exit 2).
+//!
+//! Run: `cargo build --release -p warroom-server && cargo bench -p warroom-tests --bench ingest`
+//! Sizing: `INGEST_SERIES` (comma list, default `100000,1000000`), `INGEST_SAMPLES` (steady
+//! samples per size, default 2000000; at least 2 steady rounds), `INGEST_BATCH` (samples per
+//! request, default 2000), `INGEST_CONNECTIONS` (default 4), `INGEST_DEADLINE_S` (per phase,
+//! default 90).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use warroom_tests::bins::bin_path;
+use warroom_tests::http;
+use warroom_tests::loadgen::{Encoded, Fleet, Report, SendOptions, Target, Workload, encode, send};
+use warroom_tests::process::{Process, dir_bytes};
+use warroom_tests::procstat::{cpu_time, rss_bytes};
+use warroom_tests::prometheus::{self, Prometheus, scalar};
+
+/// A server under load, whichever it is.
+trait Server {
+    fn pid(&self) -> u32;
+    fn addr(&self) -> SocketAddr;
+    fn target(&self) -> Target;
+    fn data_bytes(&self) -> anyhow::Result<u64>;
+    fn stop(&mut self) -> anyhow::Result<ExitStatus>;
+}
+
+impl Server for Prometheus {
+    fn pid(&self) -> u32 {
+        Prometheus::pid(self)
+    }
+    fn addr(&self) -> SocketAddr {
+        Prometheus::addr(self)
+    }
+    fn target(&self) -> Target {
+        self.write_target()
+    }
+    fn data_bytes(&self) -> anyhow::Result<u64> {
+        Prometheus::data_bytes(self)
+    }
+    fn stop(&mut self) -> anyhow::Result<ExitStatus> {
+        Prometheus::stop(self)
+    }
+}
+
+/// `warroom serve` on a fresh data dir, with an agent token made by `warroom token create`.
+struct Warroom {
+    process: Option<Process>,
+    pid: u32,
+    addr: SocketAddr,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Warroom {
+    fn start(binary: &Path) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("data");
+        let out = Command::new(binary)
+            .args(["token", "create", "loadgen", "--data-dir"])
+            .arg(&data)
+            .output()
+            .context("run warroom token create")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let token = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        let (true, Some(token)) = (out.status.success(), token) else {
+            bail!(
+                "warroom token create: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let addr = http::free_addr();
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(&data);
+        let log = dir.path().join("warroom.log");
+        let mut process = Process::spawn("warroom serve", &mut command, &log)?;
+        process.wait_ready(addr, "/readyz", Duration::from_secs(60))?;
+        let token = token.trim().to_string();
+        Ok(Self {
+            pid: process.pid(),
+            process: Some(process),
+            addr,
+            token,
+            dir,
+        })
+    }
+}
+
+impl Server for Warroom {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    fn target(&self) -> Target {
+        let url = format!("http://{}/api/v1/write", self.addr);
+        Target {
+            url,
+            token: Some(self.token.clone()),
+        }
+    }
+    fn data_bytes(&self) -> anyhow::Result<u64> {
+        Ok(dir_bytes(&self.dir.path().join("data"))?)
+    }
+    fn stop(&mut self) -> anyhow::Result<ExitStatus> {
+        let process = self.process.take().context("warroom already stopped")?;
+        process.terminate(Duration::from_secs(300))
+    }
+}
+
+/// Sizing from the environment.
+struct Plan {
+    sizes: Vec<usize>,
+    steady_samples: usize,
+    batch: usize,
+    options: SendOptions,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Plan {
+    fn from_env() -> Self {
+        let sizes = std::env::var("INGEST_SERIES").unwrap_or_else(|_| "100000,1000000".into());
+        let sizes = sizes
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
+        let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
+        Self {
+            sizes,
+            steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
+            batch: env_or("INGEST_BATCH", 2_000),
+            options: SendOptions {
+                connections: env_or("INGEST_CONNECTIONS", 4),
+                deadline: Some(deadline),
+            },
+        }
+    }
+
+    /// Steady rounds for `series` series (round 0 creates them and is counted apart).
+    fn steady_rounds(&self, series: usize) -> u32 {
+        (self.steady_samples / series.max(1)).max(2) as u32
+    }
+}
+
+/// One load phase: what the generator saw and the CPU the server spent meanwhile.
+struct Phase {
+    report: Report,
+    server_cpu: Duration,
+}
+
+impl Phase {
+    fn cpu_per_million(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / (self.report.acked_samples.max(1) as f64)
+    }
+}
+
+/// One server's figures at one size.
+struct Figures {
+    series: usize,
+    creation: Phase,
+    steady: Phase,
+    rss: u64,
+    series_seen: Option<f64>,
+    disk_stopped: u64,
+    exit: ExitStatus,
+}
+
+fn phase(
+    server: &dyn Server,
+    requests: &[warroom_tests::loadgen::Request],
+    plan: &Plan,
+) -> anyhow::Result<Phase> {
+    let before = cpu_time(server.pid())?;
+    let report = send(&server.target(), requests, &plan.options)?;
+    let server_cpu = cpu_time(server.pid())? - before;
+    Ok(Phase { report, server_cpu })
+}
+
+/// Loads `server` with round 0, then the steady rounds; measures it running, then stopped.
+fn measure(
+    server: &mut dyn Server,
+    encoded: &Encoded,
+    workload: &Workload,
+    plan: &Plan,
+) -> anyhow::Result<Figures> {
+    let creation = phase(server, &encoded.rounds(0..1), plan)?;
+    let steady = phase(server, &encoded.rounds(1..workload.rounds), plan)?;
+    let rss = rss_bytes(server.pid())?;
+    let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
+    let seen = prometheus::query(server.addr(), r#"count({__name__=~".+"})"#, last_s);
+    let series_seen = seen
+        .map_err(|e| eprintln!("series count query failed: {e:#}"))
+        .ok();
+    let exit = server.stop()?;
+    let disk_stopped = server.data_bytes()?;
+    Ok(Figures {
+        series: workload.series,
+        creation,
+        steady,
+        rss,
+        series_seen: series_seen.as_ref().and_then(scalar),
+        disk_stopped,
+        exit,
+    })
+}
+
+/// A table row: a label, Prometheus's figure, warroom's (if it ran), and the ratio.
+fn row(label: &str, prom: f64, war: Option<f64>) {
+    let war_text = war.map_or("MISSING".to_string(), num);
+    let ratio = war.map_or("-".to_string(), |w| format!("{:.2}", w / prom));
+    println!("{label:<46} {:>14} {war_text:>14} {ratio:>10}", num(prom));
+}
+
+/// A figure with as many decimals as its size deserves.
+fn num(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// `d` in milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Samples acknowledged in both phases.
+fn acked(f: &Figures) -> f64 {
+    (f.creation.report.acked_samples + f.steady.report.acked_samples) as f64
+}
+
+/// A table row: its label and how to read its figure from a server's results.
+type Row = (&'static str, fn(&Figures) -> f64);
+
+/// The table's rows: a label and how to read the figure from a server's results.
+fn rows() -> [Row; 14] {
+    [
+        ("acked samples/s, steady", |f| {
+            f.steady.report.samples_per_s()
+        }),
+        ("acked samples/s, round 0 (new series)", |f| {
+            f.creation.report.samples_per_s()
+        }),
+        ("server CPU s per 1M samples, steady", |f| {
+            f.steady.cpu_per_million()
+        }),
+        ("server CPU s per 1M samples, round 0", |f| {
+            f.creation.cpu_per_million()
+        }),
+        ("request latency p50 ms, steady", |f| {
+            ms(f.steady.report.latency(0.5))
+        }),
+        ("request latency p99 ms, steady", |f| {
+            ms(f.steady.report.latency(0.99))
+        }),
+        ("acked samples (all phases)", acked),
+        ("failed requests (all phases)", |f| {
+            (f.creation.report.failed() + f.steady.report.failed()) as f64
+        }),
+        ("series seen by count({__name__=~\".+\"})", |f| {
+            f.series_seen.unwrap_or(f64::NAN)
+        }),
+        ("server RSS MB after load", |f| f.rss as f64 / 1e6),
+        ("RSS bytes per active series", |f| {
+            f.rss as f64 / f.series as f64
+        }),
+        ("disk MB after SIGTERM", |f| f.disk_stopped as f64 / 1e6),
+        ("disk bytes per sample after SIGTERM", |f| {
+            f.disk_stopped as f64 / acked(f)
+        }),
+        ("generator send CPU s per 1M samples", |f| {
+            f.steady.report.cpu.as_secs_f64() * 1e6 / f.steady.report.acked_samples.max(1) as f64
+        }),
+    ]
+}
+
+fn print_size(workload: &Workload, encoded: &Encoded, prom: &Figures, war: Option<&Figures>) {
+    println!(
+        "\n== {} active series: round 0 + {} steady rounds, {} requests of <= {} samples ==",
+        workload.series,
+        workload.rounds - 1,
+        encoded.requests.len(),
+        workload.batch
+    );
+    println!(
+        "{:<46} {:>14} {:>14} {:>10}",
+        "", "prometheus", "warroom", "war/prom"
+    );
+    for (label, get) in rows() {
+        row(label, get(prom), war.map(get));
+    }
+    for (name, f) in [("prometheus", Some(prom)), ("warroom", war)] {
+        let Some(f) = f else { continue };
+        let reports = [&f.creation.report, &f.steady.report];
+        let errors = reports.map(|r| r.errors.clone());
+        let first: Vec<_> = reports
+            .iter()
+            .flat_map(|r| r.error_samples.clone())
+            .collect();
+        println!(
+            "{name}: {}, errors by status (round 0, steady) {errors:?} {first:?}",
+            f.exit
+        );
+        let planned = (workload.series * workload.rounds as usize) as f64;
+        if acked(f) < planned || f.series_seen != Some(workload.series as f64) {
+            println!(
+                "!!! {name}: {} of {planned} samples acked, series seen {:?} of {}: incomplete",
+                acked(f),
+                f.series_seen,
+                workload.series
+            );
+        }
+    }
+}
+
+fn run_size(series: usize, plan: &Plan, warroom: Option<&Path>) -> anyhow::Result<bool> {
+    let fleet = Fleet::new(series);
+    let workload = Workload::ending_now(series, plan.batch, plan.steady_rounds(series) + 1);
+    let encoded = encode(&fleet, &workload, 2);
+    let total = (series * workload.rounds as usize) as f64;
+    println!(
+        "\nencoded {series} series x {} rounds ({} nodes): {:.2} CPU s per 1M samples, {:.1} raw / {:.1} snappy bytes per sample",
+        workload.rounds,
+        fleet.nodes(),
+        encoded.cpu.as_secs_f64() * 1e6 / total,
+        encoded.raw_bytes() as f64 / total,
+        encoded.body_bytes() as f64 / total
+    );
+    let mut prom = Prometheus::start()?;
+    let prom_figures = measure(&mut prom, &encoded, &workload, plan)?;
+    drop(prom);
+    let war_figures = match warroom {
+        Some(binary) => Some(measure(
+            &mut Warroom::start(binary)?,
+            &encoded,
+            &workload,
+            plan,
+        )?),
+        None => None,
+    };
+    print_size(&workload, &encoded, &prom_figures, war_figures.as_ref());
+    Ok(war_figures.is_some())
+}
+
+fn main() -> anyhow::Result<()> {
+    let plan = Plan::from_env();
+    let binary = bin_path("warroom");
+    let warroom = binary.exists().then_some(binary.as_path());
+    if warroom.is_none() {
+        eprintln!(
+            "\n!!! warroom binary MISSING at {}: the warroom half will NOT run.\n!!! Build it with `cargo build --release -p warroom-server`.\n",
+            binary.display()
+        );
+    }
+    for &series in &plan.sizes {
+        run_size(series, &plan, warroom)?;
+    }
+    if warroom.is_none() {
+        eprintln!(
+            "\n!!! warroom half did not run (binary missing at {}): failing.",
+            binary.display()
+        );
+        std::process::exit(2);
+    }
+    Ok(())
+}
