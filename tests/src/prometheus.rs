@@ -33,9 +33,14 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus with an empty TSDB and waits until it is ready.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(CONFIG)
+    }
+
+    /// Starts Prometheus with `config` as its `prometheus.yml` (scrape jobs, remote_write).
+    pub fn start_with(config_text: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("Prometheus temp dir")?;
         let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, CONFIG)?;
+        std::fs::write(&config, config_text)?;
         let addr = http::free_addr();
         let mut command = Command::new(BINARY);
         command

@@ -8,6 +8,7 @@ mod agent_output;
 mod agent_pod;
 mod agent_spool;
 mod notify_saas;
+mod prometheus_forwards;
 mod prometheus_peer;
 mod rules_check;
 mod server_e2e;
