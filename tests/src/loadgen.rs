@@ -8,16 +8,19 @@
 //! - [`values`]: how counters and gauges move from round to round.
 //! - [`encode`]: batches and rounds into request bodies.
 //! - [`send`]: requests over HTTP, and the report of what was acknowledged.
+//! - [`verify`]: whether a receiver holds every acknowledged sample.
 
 mod catalog;
 pub mod encode;
 pub mod fleet;
 pub mod send;
 pub mod values;
+pub mod verify;
 
 pub use encode::{Encoded, Request, Workload, encode};
 pub use fleet::{Fleet, SeriesDef};
 pub use send::{Acked, Report, SendOptions, Target, send};
+pub use verify::{acked_samples, stored_samples};
 
 #[cfg(test)]
 mod tests {

@@ -13,4 +13,5 @@ mod prometheus_peer;
 mod rules_check;
 mod server_e2e;
 mod server_ingest;
+mod server_kill9;
 mod server_otlp_shapes;
