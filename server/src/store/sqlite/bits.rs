@@ -15,6 +15,7 @@ impl BitWriter {
         while n > 0 {
             let used = (self.bits % 8) as u32;
             if used == 0 {
+                self.grow();
                 self.buf.push(0);
             }
             let free = 8 - used;
@@ -31,6 +32,14 @@ impl BitWriter {
     /// Writes one bit.
     pub fn bit(&mut self, on: bool) {
         self.write(u64::from(on), 1);
+    }
+
+    /// Grows the buffer by a quarter instead of doubling: an open chunk lives for an hour in
+    /// every series, so slack costs RAM per series while a few more reallocations cost nothing.
+    fn grow(&mut self) {
+        if self.buf.len() == self.buf.capacity() {
+            self.buf.reserve_exact(self.buf.len() / 4 + 16);
+        }
     }
 
     /// Writes `v` as "0" when zero, else a 1–4 bit prefix selecting the first width of `widths`
@@ -64,15 +73,40 @@ impl BitWriter {
 pub struct BitReader<'a> {
     buf: &'a [u8],
     pos: usize,
+    len: usize,
 }
 
 impl<'a> BitReader<'a> {
     /// Reads from the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            buf,
+            pos: 0,
+            len: buf.len() * 8,
+        }
+    }
+
+    /// The 64 bits starting at the current position, zero-padded past the end.
+    #[inline]
+    fn peek(&self) -> u64 {
+        let byte = self.pos / 8;
+        let word = match self.buf.get(byte..byte + 8) {
+            Some(b) => b.try_into().map_or(0, u64::from_be_bytes),
+            None => self.tail_word(byte),
+        };
+        word << (self.pos % 8)
+    }
+
+    /// The last bytes of the buffer as the high bytes of a word (the slow path of `peek`).
+    fn tail_word(&self, byte: usize) -> u64 {
+        let mut word = [0u8; 8];
+        let rest = self.buf.get(byte..).unwrap_or_default();
+        word[..rest.len()].copy_from_slice(rest);
+        u64::from_be_bytes(word)
     }
 
     /// Reads `n` bits (`n` ≤ 64).
+    #[inline]
     pub fn read(&mut self, n: u32) -> Option<u64> {
         if n > 56 {
             let high = self.read(n - 32)?;
@@ -82,29 +116,30 @@ impl<'a> BitReader<'a> {
         if n == 0 {
             return Some(0);
         }
-        if self.pos + n as usize > self.buf.len() * 8 {
+        if self.pos + n as usize > self.len {
             return None;
         }
-        let byte = self.pos / 8;
-        let mut word = [0u8; 8];
-        let avail = (self.buf.len() - byte).min(8);
-        word[..avail].copy_from_slice(&self.buf[byte..byte + avail]);
-        let w = u64::from_be_bytes(word) << (self.pos % 8);
+        let w = self.peek();
         self.pos += n as usize;
         Some(w >> (64 - n))
     }
 
     /// Reads one bit.
+    #[inline]
     pub fn bit(&mut self) -> Option<bool> {
         self.read(1).map(|b| b == 1)
     }
 
     /// Reads a value written by [`BitWriter::signed`] with the same `widths`.
+    #[inline]
     pub fn signed(&mut self, widths: &[u32; 4]) -> Option<i64> {
-        let mut ones = 0;
-        while ones < 4 && self.bit()? {
-            ones += 1;
+        // The 1–4 bit prefix is decoded from one peeked word rather than bit by bit.
+        let ones = (self.peek() & !(1 << 59)).leading_ones() as usize;
+        let prefix = if ones == 4 { 4 } else { ones + 1 };
+        if self.pos + prefix > self.len {
+            return None;
         }
+        self.pos += prefix;
         if ones == 0 {
             return Some(0);
         }

@@ -143,6 +143,11 @@ impl ChunkEncoder {
         out
     }
 
+    /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::with_body(&self.w.buf, Encoding::Xor, 0, self.len())
+    }
+
     /// Heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         self.w.buf.capacity()
@@ -214,11 +219,17 @@ impl<'a> ChunkIter<'a> {
             Encoding::Xor => (0, &rest[2..]),
             _ => (*rest.get(2).ok_or(short)?, &rest[3..]),
         };
-        Ok(Self {
+        let count = usize::from(u16::from_be_bytes(count));
+        Ok(Self::with_body(body, enc, k, count))
+    }
+
+    /// Reads the bit stream `body` of `count` samples (the chunk minus its header).
+    fn with_body(body: &'a [u8], enc: Encoding, k: u8, count: usize) -> Self {
+        Self {
             r: BitReader::new(body),
             enc,
             pow: 10f64.powi(i32::from(k)),
-            count: usize::from(u16::from_be_bytes(count)),
+            count,
             done: 0,
             t: 0,
             dt: 0,
@@ -226,7 +237,7 @@ impl<'a> ChunkIter<'a> {
             dv: 0,
             leading: 0,
             trailing: 0,
-        })
+        }
     }
 
     fn next_sample(&mut self) -> Option<Sample> {

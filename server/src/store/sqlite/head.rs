@@ -133,7 +133,7 @@ impl HeadSeries {
             }
         }
         if !self.open.is_empty() && self.open.max_t() >= start && self.open.min_t() <= end {
-            cut_into(&self.open.bytes(), start, end, out)?;
+            cut(self.open.iter(), start, end, out)?;
         }
         Ok(())
     }
@@ -185,7 +185,16 @@ pub fn cut_into(
     end: i64,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkError> {
-    for s in chunk::ChunkIter::new(data)? {
+    cut(chunk::ChunkIter::new(data)?, start, end, out)
+}
+
+fn cut(
+    iter: chunk::ChunkIter<'_>,
+    start: i64,
+    end: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
+    for s in iter {
         let s = s?;
         if s.t > end {
             break;

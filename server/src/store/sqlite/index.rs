@@ -7,16 +7,17 @@
 //! distinct value rather than once per series.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
+use super::hash::{FxBuild, FxHashMap};
 use crate::model::{Label, Labels, Matcher};
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Debug, Default)]
 struct Symbols {
-    ids: HashMap<Arc<str>, u32>,
+    ids: FxHashMap<Arc<str>, u32>,
     strings: Vec<Arc<str>>,
 }
 
@@ -39,6 +40,17 @@ impl Symbols {
     fn str(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }
+
+    /// Each symbol's position in string order, so that label sets sort without string compares.
+    fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.str(a).cmp(self.str(b)));
+        let mut ranks = vec![0; order.len()];
+        for (rank, &id) in order.iter().enumerate() {
+            ranks[id as usize] = rank as u32;
+        }
+        ranks
+    }
 }
 
 /// A series' labels as `(name, value)` symbol ids, sorted by name.
@@ -49,16 +61,16 @@ type Interned = Box<[(u32, u32)]>;
 pub struct Index {
     symbols: Symbols,
     series: Vec<Option<Interned>>,
-    by_hash: HashMap<u64, Vec<u32>>,
-    postings: HashMap<u32, HashMap<u32, Vec<u32>>>,
+    by_hash: FxHashMap<u64, Vec<u32>>,
+    postings: FxHashMap<u32, FxHashMap<u32, Vec<u32>>>,
     live: usize,
+    /// [`Symbols::ranks`], computed by the first sort after a new symbol.
+    ranks: OnceLock<Vec<u32>>,
 }
 
 /// The hash under which a label set is looked up.
 pub fn labels_hash(labels: &Labels) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    labels.hash(&mut h);
-    h.finish()
+    FxBuild::default().hash_one(labels)
 }
 
 impl Index {
@@ -110,6 +122,9 @@ impl Index {
             .iter()
             .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
             .collect();
+        if self.symbols.strings.len() != self.ranks.get().map_or(0, Vec::len) {
+            self.ranks = OnceLock::new();
+        }
         for &(n, v) in interned.iter() {
             let list = self.postings.entry(n).or_default().entry(v).or_default();
             list.push(id);
@@ -164,28 +179,26 @@ impl Index {
         Some(Labels::new(labels))
     }
 
-    /// Orders two live series as their [`Labels`] would be ordered.
-    pub fn cmp_series(&self, a: u32, b: u32) -> Ordering {
-        let (Some(Some(la)), Some(Some(lb))) =
-            (self.series.get(a as usize), self.series.get(b as usize))
-        else {
-            return a.cmp(&b);
+    /// Sorts live series ids as their [`Labels`] would be ordered.
+    pub fn sort(&self, ids: &mut [u32]) {
+        let ranks = self.ranks.get_or_init(|| self.symbols.ranks());
+        let key = |id: u32| {
+            self.series
+                .get(id as usize)
+                .and_then(Option::as_deref)
+                .unwrap_or_default()
         };
-        for (&(an, av), &(bn, bv)) in la.iter().zip(lb.iter()) {
-            let ord = self.cmp_sym(an, bn).then_with(|| self.cmp_sym(av, bv));
-            if ord != Ordering::Equal {
-                return ord;
+        let rank = |sym: u32| ranks.get(sym as usize).copied().unwrap_or(u32::MAX);
+        ids.sort_unstable_by(|&a, &b| {
+            let (la, lb) = (key(a), key(b));
+            for (&(an, av), &(bn, bv)) in la.iter().zip(lb.iter()) {
+                let ord = rank(an).cmp(&rank(bn)).then(rank(av).cmp(&rank(bv)));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
             }
-        }
-        la.len().cmp(&lb.len())
-    }
-
-    fn cmp_sym(&self, a: u32, b: u32) -> Ordering {
-        if a == b {
-            Ordering::Equal
-        } else {
-            self.symbols.str(a).cmp(self.symbols.str(b))
-        }
+            la.len().cmp(&lb.len()).then(a.cmp(&b))
+        });
     }
 
     /// Names and values of a live series, borrowed.
@@ -242,7 +255,7 @@ impl Index {
 }
 
 /// The sorted union of the postings of `allowed` values.
-fn union(values: Option<&HashMap<u32, Vec<u32>>>, allowed: &HashSet<u32>) -> Vec<u32> {
+fn union(values: Option<&FxHashMap<u32, Vec<u32>>>, allowed: &HashSet<u32>) -> Vec<u32> {
     let Some(values) = values else {
         return Vec::new();
     };

@@ -20,12 +20,13 @@
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks wholly older than `now − retention`,
 //!   forgets series left without data and prunes old batch ids.
 //!
-//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`], [`head`], [`writer`] (group
+//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group
 //! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries).
 
 mod bits;
 pub mod chunk;
 mod decimal;
+mod hash;
 pub mod head;
 pub mod index;
 mod load;

@@ -23,7 +23,7 @@ struct Pending {
 fn matching(state: &State, matchers: &[Matcher], start: i64, end: i64) -> Vec<u32> {
     let mut ids = state.index.select(matchers);
     ids.retain(|&id| state.head[id as usize].may_overlap(start, end));
-    ids.sort_by(|&a, &b| state.index.cmp_series(a, b));
+    state.index.sort(&mut ids);
     ids
 }
 

@@ -3,7 +3,7 @@
 //! Everything that changes the database or the in-memory state runs here, one command group at a
 //! time, so decisions taken before a commit still hold when it is applied after.
 
-use std::collections::HashMap;
+use super::hash::FxHashMap;
 use std::sync::Arc;
 
 use sqlx::{Sqlite, Transaction};
@@ -194,7 +194,7 @@ async fn record_batch_ids(
 /// Resolves (or creates) series and judges every sample, without touching the head.
 fn plan_group(state: &mut State, batches: &[WriteBatch], replayed: &[bool]) -> Plan {
     let mut plan = Plan::default();
-    let mut newest: HashMap<u32, (i64, u64)> = HashMap::new();
+    let mut newest: FxHashMap<u32, (i64, u64)> = FxHashMap::default();
     for (batch, &replayed) in batches.iter().zip(replayed) {
         let mut report = AppendReport {
             replayed,
