@@ -7,14 +7,13 @@ use std::time::{Instant, SystemTime};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 
 use crate::collect::pods::{Kubelet, PodDirectory};
 use crate::collect::probes::Probes;
 use crate::collect::{self, CollectError, Collector, Cx, ErrorLog, Inventory};
 use crate::config::AgentConfig;
 use crate::metrics::Buffer;
-use crate::render::{self, Snapshot};
+use crate::render::{self, Exposition, Format, Snapshot};
 use crate::ship::{ShipError, ShipOutcome, Shipper};
 
 /// The agent's own health figures.
@@ -44,7 +43,7 @@ pub struct Agent {
     kubelet: Option<Kubelet>,
     errors: ErrorLog,
     snapshot: Snapshot,
-    registry: Arc<Registry>,
+    exposition: Exposition,
     own: SelfMetrics,
     shipper: Option<Shipper>,
 }
@@ -74,7 +73,6 @@ impl Agent {
             None => None,
         };
         let snapshot = Snapshot::default();
-        registry.register_collector(Box::new(snapshot.clone()));
         let error_counts = Family::default();
         registry.register(
             "warroom_agent_collector_errors",
@@ -102,8 +100,14 @@ impl Agent {
             probes: Probes::new(Vec::new()),
             kubelet: None,
             errors: ErrorLog::new(error_counts),
+            exposition: Exposition::new(
+                snapshot.clone(),
+                registry,
+                &cfg.node,
+                &cfg.cluster,
+                cfg.env.as_str(),
+            ),
             snapshot,
-            registry: Arc::new(registry),
             own,
             shipper,
         })
@@ -155,12 +159,12 @@ impl Agent {
 
     /// The latest snapshot and the agent's own metrics in the Prometheus 0.0.4 text format.
     pub fn render(&self) -> String {
-        render::to_prometheus_text(&render::encode(&self.registry))
+        self.exposition.render(Format::Prometheus)
     }
 
-    /// The registry `/metrics` renders.
-    pub fn registry(&self) -> Arc<Registry> {
-        self.registry.clone()
+    /// What `/metrics` renders.
+    pub fn exposition(&self) -> Exposition {
+        self.exposition.clone()
     }
 
     /// Errors recorded so far for `collector`.
@@ -200,7 +204,7 @@ pub async fn run(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     tracing::info!(listen = %listener.local_addr()?, node = %cfg.node, env = cfg.env.as_str(), "agent started");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let app = crate::http::router(agent.registry());
+    let app = crate::http::router(agent.exposition());
     let mut http_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The Prometheus type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum Kind {
 
 /// A label set: (name, value) pairs in the order they are rendered.
 pub type Labels = Vec<(&'static str, String)>;
+
+/// A label set shared by the series that carry it (a container's ~20 series hold one copy).
+pub type SharedLabels = Arc<Labels>;
 
 /// One histogram observation set: cumulative bucket counts by upper bound, sum and count.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +48,9 @@ pub enum Value {
 /// One series of a family at this collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Labels particular to this series (the agent's `node`, `cluster`, `env` are added on output).
-    pub labels: Labels,
+    /// Labels particular to this series (the agent's `node`, `cluster`, `env` are added on output),
+    /// shared with the other series of the same object.
+    pub labels: SharedLabels,
     /// The value.
     pub value: Value,
 }
@@ -73,18 +78,18 @@ pub struct Family {
 }
 
 impl Family {
-    /// Adds a counter or gauge sample.
-    pub fn push(&mut self, labels: Labels, value: f64) {
+    /// Adds a counter or gauge sample; `labels` is a [`Labels`] or an already shared set.
+    pub fn push(&mut self, labels: impl Into<SharedLabels>, value: f64) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value: Value::Number(value),
         });
     }
 
     /// Adds a histogram sample.
-    pub fn push_histogram(&mut self, labels: Labels, value: HistogramValue) {
+    pub fn push_histogram(&mut self, labels: impl Into<SharedLabels>, value: HistogramValue) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value: Value::Histogram(value),
         });
     }

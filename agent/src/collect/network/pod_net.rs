@@ -213,7 +213,7 @@ mod tests {
             ContainerRef {
                 id: id.into(),
                 pod_uid: None,
-                labels,
+                labels: labels.into(),
                 procs,
             }
         }
