@@ -5,6 +5,7 @@
 pub mod cgroups;
 pub mod errors;
 pub mod host;
+pub mod kept;
 pub mod network;
 pub mod pods;
 pub mod probes;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
 use crate::labels;
 
@@ -47,7 +48,7 @@ fn ignored_mount_point(mp: &str) -> bool {
 
 /// Reads the host's mount table and `statvfs`es each real filesystem.
 pub struct Filesystem {
-    mounts: [PathBuf; 2],
+    mounts: [KeptFile; 2],
     /// Prefix that turns a host mount point into a path this process can reach.
     reach: Option<PathBuf>,
     buf: String,
@@ -59,7 +60,7 @@ impl Filesystem {
     pub fn new(roots: &Roots) -> Self {
         let reach = (roots.proc != Path::new("/proc")).then(|| roots.proc("1/root"));
         Self {
-            mounts: [roots.proc("1/mounts"), roots.proc("self/mounts")],
+            mounts: [roots.proc("1/mounts"), roots.proc("self/mounts")].map(KeptFile::new),
             reach,
             buf: String::new(),
         }
@@ -79,8 +80,8 @@ impl Collector for Filesystem {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        if procfs::read_into(&self.mounts[0], &mut self.buf).is_err() {
-            procfs::read_into(&self.mounts[1], &mut self.buf)?;
+        if self.mounts[0].read_into(&mut self.buf).is_err() {
+            self.mounts[1].read_into(&mut self.buf)?;
         }
         let mut seen: Vec<&str> = Vec::new();
         for line in self.buf.lines() {
