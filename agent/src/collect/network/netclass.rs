@@ -1,17 +1,16 @@
 //! `/sys/class/net/<iface>/`: link state, MTU, speed, carrier changes and the other per-interface
 //! attributes with node_exporter's `netclass` names, for every interface (`lo` included).
 //!
-//! One directory listing per collection; each interface's attribute files are kept open between
-//! collections and re-read with `pread` (sysfs regenerates them), so a pass costs one syscall per
-//! attribute instead of a path walk, `open`, `read` and `close`.
+//! One directory listing per collection; each interface's attribute files are kept open and
+//! the rarely changing ones read only now and then ([`LinkAttrs`]).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rustix::fs::{Dir, Mode, OFlags, openat};
 use rustix::io::Errno;
 
-use crate::collect::kept::KeptFile;
+use super::link_attrs::LinkAttrs;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
@@ -62,28 +61,13 @@ const INFO: [(&str, &str); 5] = [
     ("operstate", "operstate"),
 ];
 
-/// One interface's attribute files: [`NUMERIC`] then [`INFO`], in order.
-#[derive(Debug)]
-struct Iface {
-    files: Vec<KeptFile>,
-}
-
-impl Iface {
-    fn new(dir: &Path) -> Self {
-        let names = NUMERIC.iter().map(|a| a.0).chain(INFO.iter().map(|a| a.0));
-        Self {
-            files: names.map(|f| KeptFile::new(dir.join(f))).collect(),
-        }
-    }
-}
-
 /// Reads every interface's attributes below `{sys}/class/net`.
 #[derive(Debug)]
 pub struct NetClass {
     dir: PathBuf,
     names: Vec<String>,
     buf: Vec<u8>,
-    ifaces: HashMap<String, Iface>,
+    ifaces: HashMap<String, LinkAttrs>,
 }
 
 impl NetClass {
@@ -118,32 +102,15 @@ impl NetClass {
         Ok(())
     }
 
-    /// Reads attribute `i` of `iface`: `None` when the kernel has no such file or refuses it
-    /// for this link (EINVAL for `speed` on a down link), as node_exporter skips them; any other
-    /// failure is reported as partial.
-    fn attr(&mut self, cx: &mut Cx<'_>, iface: &mut Iface, i: usize) -> Option<&str> {
-        let file = &mut iface.files[i];
-        match file.read_bytes(&mut self.buf) {
-            Ok(()) => std::str::from_utf8(&self.buf).ok().map(str::trim_end),
-            Err(Errno::NOENT | Errno::INVAL | Errno::OPNOTSUPP | Errno::NODEV) => None,
-            Err(e) => {
-                cx.partial(CollectError::read(file.path(), e.into()));
-                None
-            }
-        }
-    }
-
-    /// Writes the numeric attributes of one interface; false when none could be read.
-    fn numbers(&mut self, cx: &mut Cx<'_>, iface: &mut Iface, name: &str) -> bool {
-        let mut any = false;
+    /// Writes the numeric attributes of one interface.
+    fn numbers(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
         for (i, (file, metric, help, kind)) in NUMERIC.into_iter().enumerate() {
-            let Some(text) = self.attr(cx, iface, i) else {
+            let Some(text) = attrs.value(i) else {
                 continue;
             };
-            any = true;
             let Some(v) = parse_int(text) else {
                 let what = format!("not an integer: {:?}", short(text));
-                cx.partial(CollectError::parse(iface.files[i].path(), 1, what));
+                cx.partial(CollectError::parse(attrs.path(i), 1, what));
                 continue;
             };
             // An unknown speed reads -1 (virtual and down links): no series rather than a
@@ -157,14 +124,13 @@ impl NetClass {
                 .family(metric, help, kind)
                 .push(labels!["device" => name], v);
         }
-        any
     }
 
     /// Writes `node_network_info` and `node_network_up` of one interface.
-    fn info(&mut self, cx: &mut Cx<'_>, iface: &mut Iface, name: &str) {
+    fn info(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
         let mut labels = Vec::with_capacity(INFO.len() + 1);
         for (i, (_, label)) in INFO.into_iter().enumerate() {
-            let value = self.attr(cx, iface, NUMERIC.len() + i).unwrap_or("");
+            let value = attrs.value(NUMERIC.len() + i).unwrap_or("");
             labels.push((label, value.to_owned()));
         }
         let up = labels[4].1 == "up";
@@ -194,21 +160,23 @@ impl Collector for NetClass {
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
         self.list()?;
-        let names = std::mem::take(&mut self.names);
         let mut last = std::mem::take(&mut self.ifaces);
-        for name in &names {
+        for name in &self.names {
             let dir = self.dir.join(name);
-            let mut iface = last.remove(name).unwrap_or_else(|| Iface::new(&dir));
+            let files = NUMERIC.iter().map(|a| a.0).chain(INFO.iter().map(|a| a.0));
+            let mut attrs = last
+                .remove(name)
+                .unwrap_or_else(|| LinkAttrs::new(&dir, files));
             // An interface removed since the listing simply has no series this time.
-            if !self.numbers(cx, &mut iface, name) && !dir.is_dir() {
+            if !attrs.read(cx, &mut self.buf) && !dir.is_dir() {
                 continue;
             }
-            self.info(cx, &mut iface, name);
+            Self::numbers(cx, &attrs, name);
+            Self::info(cx, &attrs, name);
             if self.ifaces.len() < MAX_KEPT_IFACES {
-                self.ifaces.insert(name.clone(), iface);
+                self.ifaces.insert(name.clone(), attrs);
             }
         }
-        self.names = names;
         Ok(())
     }
 }
