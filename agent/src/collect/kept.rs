@@ -45,6 +45,28 @@ impl KeptFile {
         }
     }
 
+    /// False when the file is open and the kernel signals no change since the last call: a
+    /// mount table (`/proc/<pid>/mounts`) raises `POLLPRI` when a filesystem is mounted or
+    /// unmounted. Only for files that signal changes so; a regular file never reads as changed
+    /// once open.
+    pub fn changed(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let Some(fd) = &self.fd else {
+            return true;
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::PRI)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&now)) {
+            Ok(_) => fds[0]
+                .revents()
+                .intersects(PollFlags::PRI | PollFlags::ERR | PollFlags::NVAL),
+            Err(_) => true,
+        }
+    }
+
     /// Reads the whole file into `buf` (cleared first). A kept descriptor whose entry is gone
     /// (removed, and perhaps created again, as an interface or cgroup can be) is closed and the
     /// file opened afresh once. Other failures (sysfs refusing `speed` on a down link) leave the
@@ -117,6 +139,15 @@ mod tests {
         assert!(buf.len() > 16384, "{}", buf.len());
         assert!(buf.ends_with('\n'));
         assert!(buf.starts_with(|c: char| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_mount_table_reads_as_unchanged_until_something_is_mounted() {
+        let mut mounts = KeptFile::new(PathBuf::from("/proc/self/mounts"));
+        assert!(mounts.changed(), "not open yet");
+        mounts.read_into(&mut String::new()).unwrap();
+
+        assert!(!mounts.changed());
     }
 
     #[test]

@@ -49,6 +49,8 @@ fn ignored_mount_point(mp: &str) -> bool {
 /// Reads the host's mount table and `statvfs`es each real filesystem.
 pub struct Filesystem {
     mounts: [KeptFile; 2],
+    /// Which of `mounts` the table in `buf` came from.
+    source: usize,
     /// Prefix that turns a host mount point into a path this process can reach.
     reach: Option<PathBuf>,
     buf: String,
@@ -62,8 +64,23 @@ impl Filesystem {
         Self {
             mounts: [roots.proc("1/mounts"), roots.proc("self/mounts")].map(KeptFile::new),
             reach,
+            source: 0,
             buf: String::new(),
         }
+    }
+
+    /// Reads the host's mount table, or this process's when the host's cannot be read.
+    fn read_mounts(&mut self) -> Result<(), CollectError> {
+        self.source = 0;
+        if self.mounts[0].read_into(&mut self.buf).is_ok() {
+            return Ok(());
+        }
+        self.source = 1;
+        let fallback = self.mounts[1].read_into(&mut self.buf);
+        if fallback.is_err() {
+            self.buf.clear();
+        }
+        fallback
     }
 
     fn reachable(&self, mount_point: &str) -> PathBuf {
@@ -80,8 +97,9 @@ impl Collector for Filesystem {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        if self.mounts[0].read_into(&mut self.buf).is_err() {
-            self.mounts[1].read_into(&mut self.buf)?;
+        // The mount table is read again only when the kernel says it changed.
+        if self.buf.is_empty() || self.mounts[self.source].changed() {
+            self.read_mounts()?;
         }
         let mut seen: Vec<&str> = Vec::new();
         for line in self.buf.lines() {
