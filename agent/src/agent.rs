@@ -43,6 +43,8 @@ pub struct Agent {
     kubelet: Option<Kubelet>,
     errors: ErrorLog,
     snapshot: Snapshot,
+    /// The buffer of the collection before last, emptied, when no scrape still holds it.
+    spare: Option<Buffer>,
     exposition: Exposition,
     own: SelfMetrics,
     shipper: Option<Shipper>,
@@ -108,6 +110,7 @@ impl Agent {
                 cfg.env.as_str(),
             ),
             snapshot,
+            spare: None,
             own,
             shipper,
         })
@@ -137,8 +140,11 @@ impl Agent {
     pub async fn collect(&mut self) -> Arc<Buffer> {
         let started = Instant::now();
         self.probes.run().await;
-        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
-        inventory.pods = self.pods().await;
+        let mut out = self.spare.take().unwrap_or_default();
+        let mut inventory = Inventory {
+            pods: self.pods().await,
+            ..Inventory::default()
+        };
         for collector in &mut self.collectors {
             run_collector(
                 collector.as_mut(),
@@ -153,7 +159,10 @@ impl Agent {
         self.own.duration.set(started.elapsed().as_secs_f64());
         self.own.collections.inc();
         let out = Arc::new(out);
-        self.snapshot.publish(out.clone());
+        if let Ok(mut old) = Arc::try_unwrap(self.snapshot.publish(out.clone())) {
+            old.recycle();
+            self.spare = Some(old);
+        }
         out
     }
 

@@ -52,11 +52,10 @@ impl Format {
 pub struct Snapshot(Arc<RwLock<Arc<Buffer>>>);
 
 impl Snapshot {
-    /// Replaces the latest collection.
-    pub fn publish(&self, buf: Arc<Buffer>) {
-        let old = std::mem::replace(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()), buf);
-        // The old buffer is freed here, outside the lock, so a scrape never waits for it.
-        drop(old);
+    /// Replaces the latest collection and returns the one it replaces (to be freed or reused
+    /// outside the lock, so a scrape never waits for that).
+    pub fn publish(&self, buf: Arc<Buffer>) -> Arc<Buffer> {
+        std::mem::replace(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()), buf)
     }
 
     /// The latest collection.
