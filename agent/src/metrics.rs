@@ -101,12 +101,16 @@ impl Family {
 pub struct Buffer {
     families: Vec<Family>,
     /// Position of each family by name: collectors look families up thousands of times a pass.
-    index: HashMap<Cow<'static, str>, usize, BuildHasherDefault<NameHasher>>,
+    index: HashMap<Cow<'static, str>, usize, FastHash>,
 }
 
-/// A fast hash for metric names: our own fixed strings, so no flooding to defend against.
+/// A fast hash for keys the agent makes itself (metric names, cgroup paths found by its walk),
+/// so there is no flooding to defend against.
+pub(crate) type FastHash = BuildHasherDefault<NameHasher>;
+
+/// The hasher of [`FastHash`]: multiply-rotate over 8-byte words.
 #[derive(Debug, Default, Clone, Copy)]
-struct NameHasher(u64);
+pub(crate) struct NameHasher(u64);
 
 impl Hasher for NameHasher {
     fn write(&mut self, bytes: &[u8]) {

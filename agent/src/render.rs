@@ -266,7 +266,9 @@ fn push_label(out: &mut String, name: &str, value: &str) {
     out.push(',');
     out.push_str(name);
     out.push_str("=\"");
-    if value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+    // A fold without early exit compiles to a vector loop; escapes are rare.
+    let escape = (value.bytes()).fold(false, |e, b| e | matches!(b, b'\\' | b'"' | b'\n'));
+    if escape {
         for c in value.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
