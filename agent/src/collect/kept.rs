@@ -16,12 +16,29 @@ use super::CollectError;
 pub struct KeptFile {
     path: PathBuf,
     fd: Option<OwnedFd>,
+    /// The kernel writes the file in one piece, so a short read is the end.
+    one_piece: bool,
 }
 
 impl KeptFile {
-    /// The file at `path`, not opened yet.
+    /// The file at `path`, not opened yet, read until `pread` returns 0: a seq_file of many
+    /// records (`/proc/vmstat`, `/proc/net/dev`, mount tables) returns a page or so per call.
     pub fn new(path: PathBuf) -> Self {
-        Self { path, fd: None }
+        Self {
+            path,
+            fd: None,
+            one_piece: false,
+        }
+    }
+
+    /// The file at `path`, which the kernel generates in one piece (a sysfs attribute, a procfs
+    /// file made with `single_open` such as `/proc/stat` or `/proc/net/snmp`, a sysctl): a read
+    /// with room to spare returns all of it, so the read that would return 0 is skipped.
+    pub fn one_piece(path: PathBuf) -> Self {
+        Self {
+            one_piece: true,
+            ..Self::new(path)
+        }
     }
 
     /// The file's path.
@@ -73,13 +90,13 @@ impl KeptFile {
     /// descriptor open: the next read may succeed.
     pub fn read_bytes(&mut self, buf: &mut Vec<u8>) -> Result<(), Errno> {
         if let Some(fd) = &self.fd {
-            match pread_all(fd, buf) {
+            match pread_all(fd, buf, self.one_piece) {
                 Err(e) if gone(e) => self.fd = None,
                 result => return result,
             }
         }
         let fd = rustix::fs::open(&self.path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        let result = pread_all(&fd, buf);
+        let result = pread_all(&fd, buf, self.one_piece);
         if !result.is_err_and(gone) {
             self.fd = Some(fd);
         }
@@ -92,17 +109,17 @@ fn gone(e: Errno) -> bool {
     matches!(e, Errno::NODEV | Errno::NOENT | Errno::STALE)
 }
 
-/// Reads `fd` from offset 0 until `pread` returns 0: a seq_file returns at most a page or so per
-/// call, so a short read is not the end.
-fn pread_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> Result<(), Errno> {
+/// Reads `fd` from offset 0 until `pread` returns 0 or, for a `one_piece` file, returns less
+/// than there was room for.
+fn pread_all(fd: &OwnedFd, buf: &mut Vec<u8>, one_piece: bool) -> Result<(), Errno> {
     buf.clear();
     loop {
         if buf.capacity() - buf.len() < 512 {
             buf.reserve(buf.capacity().max(4096));
         }
-        let offset = buf.len() as u64;
+        let (offset, room) = (buf.len() as u64, buf.capacity() - buf.len());
         let n = rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), offset)?;
-        if n == 0 {
+        if n == 0 || one_piece && n < room {
             return Ok(());
         }
     }
@@ -148,6 +165,20 @@ mod tests {
         mounts.read_into(&mut String::new()).unwrap();
 
         assert!(!mounts.changed());
+    }
+
+    #[test]
+    fn a_one_piece_file_is_read_whole_even_past_the_first_buffer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("stat");
+        let content = "cpu 1 2 3\n".repeat(2000);
+        std::fs::write(&path, &content).unwrap();
+        let mut file = KeptFile::one_piece(path);
+        let mut buf = String::new();
+
+        file.read_into(&mut buf).unwrap();
+
+        assert_eq!(buf, content);
     }
 
     #[test]

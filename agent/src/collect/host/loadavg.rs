@@ -14,7 +14,7 @@ impl LoadAvg {
     /// A collector reading `{proc}/loadavg`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            file: KeptFile::new(roots.proc("loadavg")),
+            file: KeptFile::one_piece(roots.proc("loadavg")),
             buf: String::new(),
         }
     }

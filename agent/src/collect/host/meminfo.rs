@@ -19,7 +19,7 @@ impl MemInfo {
     /// A collector reading `{proc}/meminfo`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            file: KeptFile::new(roots.proc("meminfo")),
+            file: KeptFile::one_piece(roots.proc("meminfo")),
             buf: String::new(),
             names: Vec::new(),
         }

@@ -33,7 +33,8 @@ impl Pressure {
     /// A collector reading `{proc}/pressure/*`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            files: RESOURCES.map(|(file, _, _)| KeptFile::new(roots.proc("pressure").join(file))),
+            files: RESOURCES
+                .map(|(file, _, _)| KeptFile::one_piece(roots.proc("pressure").join(file))),
             buf: String::new(),
         }
     }

@@ -22,7 +22,7 @@ impl Stat {
     pub fn new(roots: &Roots) -> Self {
         let ticks = rustix::param::clock_ticks_per_second();
         Self {
-            file: KeptFile::new(roots.proc("stat")),
+            file: KeptFile::one_piece(roots.proc("stat")),
             ticks_per_second: ticks as f64,
             buf: String::new(),
         }

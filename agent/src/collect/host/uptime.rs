@@ -18,8 +18,8 @@ impl Uptime {
     /// A collector reading `{proc}/uptime` and `{proc}/sys/fs/file-nr`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            uptime: KeptFile::new(roots.proc("uptime")),
-            file_nr: KeptFile::new(roots.proc("sys/fs/file-nr")),
+            uptime: KeptFile::one_piece(roots.proc("uptime")),
+            file_nr: KeptFile::one_piece(roots.proc("sys/fs/file-nr")),
             buf: String::new(),
         }
     }

@@ -19,8 +19,8 @@ impl Conntrack {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            count: KeptFile::new(roots.proc("sys/net/netfilter/nf_conntrack_count")),
-            max: KeptFile::new(roots.proc("sys/net/netfilter/nf_conntrack_max")),
+            count: KeptFile::one_piece(roots.proc("sys/net/netfilter/nf_conntrack_count")),
+            max: KeptFile::one_piece(roots.proc("sys/net/netfilter/nf_conntrack_max")),
             buf: String::new(),
         }
     }

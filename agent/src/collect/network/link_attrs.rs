@@ -40,7 +40,10 @@ impl LinkAttrs {
     pub fn new(dir: &Path, names: impl Iterator<Item = &'static str>) -> Self {
         let names: Vec<&str> = names.collect();
         Self {
-            files: names.iter().map(|f| KeptFile::new(dir.join(f))).collect(),
+            files: names
+                .iter()
+                .map(|f| KeptFile::one_piece(dir.join(f)))
+                .collect(),
             link: names.iter().map(|f| LINK.contains(f)).collect(),
             values: vec![None; names.len()],
             passes: 0,

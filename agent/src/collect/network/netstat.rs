@@ -170,9 +170,9 @@ impl Netstat {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            snmp: KeptFile::new(roots.proc("net/snmp")),
-            netstat: KeptFile::new(roots.proc("net/netstat")),
-            snmp6: KeptFile::new(roots.proc("net/snmp6")),
+            snmp: KeptFile::one_piece(roots.proc("net/snmp")),
+            netstat: KeptFile::one_piece(roots.proc("net/netstat")),
+            snmp6: KeptFile::one_piece(roots.proc("net/snmp6")),
             buf: String::new(),
         }
     }

@@ -88,8 +88,8 @@ impl Sockstat {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            v4: KeptFile::new(roots.proc("net/sockstat")),
-            v6: KeptFile::new(roots.proc("net/sockstat6")),
+            v4: KeptFile::one_piece(roots.proc("net/sockstat")),
+            v6: KeptFile::one_piece(roots.proc("net/sockstat6")),
             page_size: rustix::param::page_size() as u64,
             buf: String::new(),
         }
