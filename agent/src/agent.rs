@@ -7,14 +7,13 @@ use std::time::{Instant, SystemTime};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 
 use crate::collect::pods::{Kubelet, PodDirectory};
 use crate::collect::probes::Probes;
 use crate::collect::{self, CollectError, Collector, Cx, ErrorLog, Inventory};
 use crate::config::AgentConfig;
 use crate::metrics::Buffer;
-use crate::render::{self, Snapshot};
+use crate::render::{self, Exposition, Format, Snapshot};
 use crate::ship::{ShipError, ShipOutcome, Shipper};
 
 /// The agent's own health figures.
@@ -44,7 +43,9 @@ pub struct Agent {
     kubelet: Option<Kubelet>,
     errors: ErrorLog,
     snapshot: Snapshot,
-    registry: Arc<Registry>,
+    /// The buffer of the collection before last, emptied, when no scrape still holds it.
+    spare: Option<Buffer>,
+    exposition: Exposition,
     own: SelfMetrics,
     shipper: Option<Shipper>,
 }
@@ -74,7 +75,6 @@ impl Agent {
             None => None,
         };
         let snapshot = Snapshot::default();
-        registry.register_collector(Box::new(snapshot.clone()));
         let error_counts = Family::default();
         registry.register(
             "warroom_agent_collector_errors",
@@ -102,8 +102,15 @@ impl Agent {
             probes: Probes::new(Vec::new()),
             kubelet: None,
             errors: ErrorLog::new(error_counts),
+            exposition: Exposition::new(
+                snapshot.clone(),
+                registry,
+                &cfg.node,
+                &cfg.cluster,
+                cfg.env.as_str(),
+            ),
             snapshot,
-            registry: Arc::new(registry),
+            spare: None,
             own,
             shipper,
         })
@@ -133,8 +140,11 @@ impl Agent {
     pub async fn collect(&mut self) -> Arc<Buffer> {
         let started = Instant::now();
         self.probes.run().await;
-        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
-        inventory.pods = self.pods().await;
+        let mut out = self.spare.take().unwrap_or_default();
+        let mut inventory = Inventory {
+            pods: self.pods().await,
+            ..Inventory::default()
+        };
         for collector in &mut self.collectors {
             run_collector(
                 collector.as_mut(),
@@ -149,18 +159,21 @@ impl Agent {
         self.own.duration.set(started.elapsed().as_secs_f64());
         self.own.collections.inc();
         let out = Arc::new(out);
-        self.snapshot.publish(out.clone());
+        if let Ok(mut old) = Arc::try_unwrap(self.snapshot.publish(out.clone())) {
+            old.recycle();
+            self.spare = Some(old);
+        }
         out
     }
 
     /// The latest snapshot and the agent's own metrics in the Prometheus 0.0.4 text format.
     pub fn render(&self) -> String {
-        render::to_prometheus_text(&render::encode(&self.registry))
+        self.exposition.render(Format::Prometheus)
     }
 
-    /// The registry `/metrics` renders.
-    pub fn registry(&self) -> Arc<Registry> {
-        self.registry.clone()
+    /// What `/metrics` renders.
+    pub fn exposition(&self) -> Exposition {
+        self.exposition.clone()
     }
 
     /// Errors recorded so far for `collector`.
@@ -200,7 +213,7 @@ pub async fn run(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     tracing::info!(listen = %listener.local_addr()?, node = %cfg.node, env = cfg.env.as_str(), "agent started");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let app = crate::http::router(agent.registry());
+    let app = crate::http::router(agent.exposition());
     let mut http_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -93,6 +93,7 @@ fn main() -> ExitCode {
 }
 
 fn start(flags: Flags) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let env = config::env_overrides(std::env::vars())?;
     let cfg = config::load(flags.config.as_deref(), env, flags.overrides())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -105,6 +106,20 @@ fn start(flags: Flags) -> anyhow::Result<()> {
         return Ok(());
     }
     runtime.block_on(warroom_agent::agent::run(cfg, shutdown_signal()))
+}
+
+/// Raises the soft limit on open files to the hard one, as Go programs (node_exporter) do: the
+/// collectors keep kernel files open between passes, thousands on a node with many containers,
+/// and the usual soft limit is 1024. Failing to raise it only means more files are reopened.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("cannot raise the open files limit: {e}");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// The Prometheus type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,9 @@ pub enum Kind {
 
 /// A label set: (name, value) pairs in the order they are rendered.
 pub type Labels = Vec<(&'static str, String)>;
+
+/// A label set shared by the series that carry it (a container's ~20 series hold one copy).
+pub type SharedLabels = Arc<Labels>;
 
 /// One histogram observation set: cumulative bucket counts by upper bound, sum and count.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +49,9 @@ pub enum Value {
 /// One series of a family at this collection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Labels particular to this series (the agent's `node`, `cluster`, `env` are added on output).
-    pub labels: Labels,
+    /// Labels particular to this series (the agent's `node`, `cluster`, `env` are added on output),
+    /// shared with the other series of the same object.
+    pub labels: SharedLabels,
     /// The value.
     pub value: Value,
 }
@@ -73,18 +79,18 @@ pub struct Family {
 }
 
 impl Family {
-    /// Adds a counter or gauge sample.
-    pub fn push(&mut self, labels: Labels, value: f64) {
+    /// Adds a counter or gauge sample; `labels` is a [`Labels`] or an already shared set.
+    pub fn push(&mut self, labels: impl Into<SharedLabels>, value: f64) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value: Value::Number(value),
         });
     }
 
     /// Adds a histogram sample.
-    pub fn push_histogram(&mut self, labels: Labels, value: HistogramValue) {
+    pub fn push_histogram(&mut self, labels: impl Into<SharedLabels>, value: HistogramValue) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value: Value::Histogram(value),
         });
     }
@@ -94,8 +100,31 @@ impl Family {
 #[derive(Debug, Default, Clone)]
 pub struct Buffer {
     families: Vec<Family>,
-    /// Position of each family by name: collectors look families up hundreds of times a pass.
-    index: HashMap<Cow<'static, str>, usize>,
+    /// Position of each family by name: collectors look families up thousands of times a pass.
+    index: HashMap<Cow<'static, str>, usize, FastHash>,
+}
+
+/// A fast hash for keys the agent makes itself (metric names, cgroup paths found by its walk),
+/// so there is no flooding to defend against.
+pub(crate) type FastHash = BuildHasherDefault<NameHasher>;
+
+/// The hasher of [`FastHash`]: multiply-rotate over 8-byte words.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Buffer {
@@ -169,8 +198,19 @@ impl Buffer {
         self.index.clear();
     }
 
+    /// Empties every family for the next collection but keeps the families, in order, with their
+    /// allocations: a pass of the same shape as the last allocates nothing for them.
+    pub fn recycle(&mut self) {
+        for family in &mut self.families {
+            family.samples.clear();
+        }
+    }
+
     /// Drops families that have no series (a collector that found nothing to report).
     pub fn retain_non_empty(&mut self) {
+        if self.families.iter().all(|f| !f.samples.is_empty()) {
+            return;
+        }
         self.families.retain(|f| !f.samples.is_empty());
         self.index = self
             .families
@@ -222,6 +262,24 @@ mod tests {
         assert_eq!(buf.families().len(), 2);
         assert_eq!(buf.families()[0].samples.len(), 2);
         assert_eq!(buf.series_count(), 3);
+    }
+
+    #[test]
+    fn a_recycled_buffer_keeps_its_families_in_order_and_drops_the_unwritten_ones() {
+        let mut buf = Buffer::new();
+        buf.gauge("a", "A.").push(vec![], 1.0);
+        buf.gauge("b", "B.").push(vec![], 2.0);
+        buf.recycle();
+
+        buf.gauge("c", "C.").push(vec![], 3.0);
+        buf.gauge("a", "A.").push(vec![], 4.0);
+        buf.retain_non_empty();
+
+        let names: Vec<&str> = buf.families().iter().map(|f| &*f.name).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(buf.value("a", &[]), Some(4.0));
+        assert_eq!(buf.value("c", &[]), Some(3.0));
+        assert_eq!(buf.series_count(), 2);
     }
 
     #[test]

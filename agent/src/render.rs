@@ -1,31 +1,61 @@
-//! The buffer of the latest collection as Prometheus text: a prometheus-client [`Collector`] over
-//! the shared snapshot, registered beside the agent's own metrics in one registry whose constant
-//! labels (`node`, `cluster`, `env`) every sample carries.
+//! `/metrics` text: the latest collection written straight from the shared buffer (tens of
+//! thousands of series on a busy node, so no per-sample trait objects or second pass), followed by
+//! the agent's own metrics from a prometheus-client registry. Every sample carries the constant
+//! labels `node`, `cluster` and `env`; the output is OpenMetrics or the Prometheus 0.0.4 text
+//! format, byte for byte what prometheus-client and [`to_prometheus_text`] would write.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::metrics::{Buffer, Family, HistogramValue, Kind, Value};
+use crate::metrics::{Buffer, Family, HistogramValue, Kind, Labels, Value};
 
-/// The content type of [`encode`]'s output.
+/// The content type of OpenMetrics output.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The content type of [`to_prometheus_text`]'s output.
+/// The content type of Prometheus 0.0.4 text output.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The text format of one rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0, for clients that ask for it (Prometheus does).
+    OpenMetrics,
+    /// The Prometheus 0.0.4 text format that node_exporter serves and `promtool` reads.
+    Prometheus,
+}
+
+impl Format {
+    /// OpenMetrics when the `Accept` header names it, the 0.0.4 text format otherwise.
+    pub fn negotiate(accept: &str) -> Self {
+        if accept.contains("application/openmetrics-text") {
+            Self::OpenMetrics
+        } else {
+            Self::Prometheus
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => OPENMETRICS,
+            Self::Prometheus => PROMETHEUS_TEXT,
+        }
+    }
+}
 
 /// The latest finished collection, shared between the collection loop and `/metrics`.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot(Arc<RwLock<Arc<Buffer>>>);
 
 impl Snapshot {
-    /// Replaces the latest collection.
-    pub fn publish(&self, buf: Arc<Buffer>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = buf;
+    /// Replaces the latest collection and returns the one it replaces (to be freed or reused
+    /// outside the lock, so a scrape never waits for that).
+    pub fn publish(&self, buf: Arc<Buffer>) -> Arc<Buffer> {
+        std::mem::replace(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()), buf)
     }
 
     /// The latest collection.
@@ -34,12 +64,51 @@ impl Snapshot {
     }
 }
 
-impl Collector for Snapshot {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in self.latest().families() {
-            encode_family(&mut encoder, family)?;
+/// What `/metrics` renders: the latest snapshot and the registry of the agent's own metrics.
+#[derive(Debug, Clone)]
+pub struct Exposition {
+    snapshot: Snapshot,
+    registry: Arc<Registry>,
+    /// `node="…",cluster="…",env="…"`, escaped once.
+    const_labels: Arc<str>,
+    /// Length of the last rendering, to allocate the next one once.
+    last_len: Arc<AtomicUsize>,
+}
+
+impl Exposition {
+    /// Renders `snapshot` then `registry` (built by [`registry`] with the same labels).
+    pub fn new(
+        snapshot: Snapshot,
+        registry: Registry,
+        node: &str,
+        cluster: &str,
+        env: &str,
+    ) -> Self {
+        let mut const_labels = String::new();
+        for (k, v) in [("node", node), ("cluster", cluster), ("env", env)] {
+            push_label(&mut const_labels, k, v);
         }
-        Ok(())
+        Self {
+            snapshot,
+            registry: Arc::new(registry),
+            const_labels: const_labels[1..].into(),
+            last_len: Arc::default(),
+        }
+    }
+
+    /// The latest snapshot and the agent's own metrics as `format` text.
+    pub fn render(&self, format: Format) -> String {
+        let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
+        for family in self.snapshot.latest().families() {
+            write_family(&mut out, family, &self.const_labels, format);
+        }
+        let own = encode(&self.registry);
+        match format {
+            Format::OpenMetrics => out.push_str(&own),
+            Format::Prometheus => out.push_str(&to_prometheus_text(&own)),
+        }
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        out
     }
 }
 
@@ -52,7 +121,7 @@ pub fn registry(node: &str, cluster: &str, env: &str) -> Registry {
 
 /// Renders `registry` as OpenMetrics text.
 pub fn encode(registry: &Registry) -> String {
-    let mut out = String::with_capacity(64 * 1024);
+    let mut out = String::with_capacity(4096);
     prometheus_client::encoding::text::encode(&mut out, registry)
         .expect("writing to a String cannot fail");
     out
@@ -78,9 +147,9 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
             };
             if let Some(h) = help.take() {
                 let text = h.split_once(' ').map_or("", |(_, t)| t);
-                out.push_str(&format!("# HELP {name}{suffix} {text}\n"));
+                _ = writeln!(out, "# HELP {name}{suffix} {text}");
             }
-            out.push_str(&format!("# TYPE {name}{suffix} {kind}\n"));
+            _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
             continue;
         }
         if line.starts_with("# UNIT ") || line == "# EOF" {
@@ -92,101 +161,127 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
-fn encode_family(encoder: &mut DescriptorEncoder, family: &Family) -> Result<(), std::fmt::Error> {
-    let (name, metric_type) = match family.kind {
-        // prometheus-client appends `_total` to counters itself.
-        Kind::Counter => (family.name.trim_end_matches("_total"), MetricType::Counter),
-        Kind::Gauge => (&*family.name, MetricType::Gauge),
-        Kind::Histogram => (&*family.name, MetricType::Histogram),
+/// Writes one family: its `# HELP` and `# TYPE` lines, then every sample.
+fn write_family(out: &mut String, family: &Family, const_labels: &str, format: Format) {
+    let (name, kind) = match family.kind {
+        // The `_total` suffix belongs to the samples; OpenMetrics names the family without it.
+        Kind::Counter => (family.name.trim_end_matches("_total"), "counter"),
+        Kind::Gauge => (&*family.name, "gauge"),
+        Kind::Histogram => (&*family.name, "histogram"),
         // The 0.0.4 text format Prometheus tools read has no `unknown` type; a gauge reads alike.
-        Kind::Untyped => (&*family.name, MetricType::Gauge),
+        Kind::Untyped => (&*family.name, "gauge"),
     };
-    let mut metric = encoder.encode_descriptor(name, &family.help, None, metric_type)?;
+    let suffix = match (format, family.kind) {
+        (Format::Prometheus, Kind::Counter) => "_total",
+        _ => "",
+    };
+    for line in ["# HELP ", "# TYPE "] {
+        out.push_str(line);
+        out.push_str(name);
+        out.push_str(suffix);
+        out.push(' ');
+        out.push_str(if line == "# HELP " {
+            &family.help
+        } else {
+            kind
+        });
+        out.push('\n');
+    }
+    let sample_suffix = if family.kind == Kind::Counter {
+        "_total"
+    } else {
+        ""
+    };
+    let mut line = Line {
+        out,
+        name,
+        const_labels,
+    };
     for sample in &family.samples {
-        let mut series = metric.encode_family(&sample.labels)?;
-        match (&sample.value, family.kind) {
-            (Value::Number(v), Kind::Counter) => {
-                series.encode_counter::<NoLabelSet, _, f64>(v, None)?;
+        match &sample.value {
+            Value::Number(v) => {
+                line.start(sample_suffix, &sample.labels, None);
+                line.end(dtoa::Buffer::new().format(*v));
             }
-            (Value::Number(v), _) => series.encode_gauge(v)?,
-            (Value::Histogram(h), _) => {
-                series.encode_histogram::<NoLabelSet>(h.sum, h.count, &per_bucket(h), None)?;
-            }
+            Value::Histogram(h) => line.histogram(&sample.labels, h),
         }
     }
-    Ok(())
 }
 
-/// prometheus-client takes per-bucket counts and accumulates them itself.
-fn per_bucket(h: &HistogramValue) -> Vec<(f64, u64)> {
-    let mut previous = 0;
-    h.buckets
-        .iter()
-        .map(|&(le, cumulative)| {
-            let count = cumulative.saturating_sub(previous);
+/// Writes sample lines of one family.
+struct Line<'a> {
+    out: &'a mut String,
+    name: &'a str,
+    const_labels: &'a str,
+}
+
+impl Line<'_> {
+    /// `name{suffix}{const labels[,le="…"],labels}` and the space before the value.
+    fn start(&mut self, suffix: &str, labels: &Labels, le: Option<&str>) {
+        let out = &mut *self.out;
+        out.push_str(self.name);
+        out.push_str(suffix);
+        out.push('{');
+        out.push_str(self.const_labels);
+        if let Some(le) = le {
+            push_label(out, "le", le);
+        }
+        for (k, v) in labels {
+            push_label(out, k, v);
+        }
+        out.push_str("} ");
+    }
+
+    /// The value and the end of the line.
+    fn end(&mut self, value: &str) {
+        self.out.push_str(value);
+        self.out.push('\n');
+    }
+
+    /// `_sum`, `_count` and one `_bucket` per bound, as prometheus-client writes them: its own
+    /// running total of the per-bucket counts.
+    fn histogram(&mut self, labels: &Labels, h: &HistogramValue) {
+        self.start("_sum", labels, None);
+        self.end(dtoa::Buffer::new().format(h.sum));
+        self.start("_count", labels, None);
+        self.end(itoa::Buffer::new().format(h.count));
+        let (mut previous, mut total) = (0u64, 0u64);
+        for &(le, cumulative) in &h.buckets {
+            total += cumulative.saturating_sub(previous);
             previous = cumulative;
-            (le, count)
-        })
-        .collect()
+            let mut bound = dtoa::Buffer::new();
+            let le = if le == f64::INFINITY {
+                "+Inf"
+            } else {
+                bound.format(le)
+            };
+            self.start("_bucket", labels, Some(le));
+            self.end(itoa::Buffer::new().format(total));
+        }
+    }
+}
+
+/// Appends `,name="value"` with the value escaped (`\\`, `\"`, `\n`).
+fn push_label(out: &mut String, name: &str, value: &str) {
+    out.push(',');
+    out.push_str(name);
+    out.push_str("=\"");
+    // A fold without early exit compiles to a vector loop; escapes are rare.
+    let escape = (value.bytes()).fold(false, |e, b| e | matches!(b, b'\\' | b'"' | b'\n'));
+    if escape {
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(value);
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::labels;
-
-    fn rendered(buf: Buffer) -> String {
-        let snapshot = Snapshot::default();
-        snapshot.publish(Arc::new(buf));
-        let mut registry = registry("n1", "c1", "target");
-        registry.register_collector(Box::new(snapshot));
-        encode(&registry)
-    }
-
-    #[test]
-    fn every_sample_carries_node_cluster_and_env_and_counters_keep_their_total_suffix() {
-        let mut buf = Buffer::new();
-        buf.counter("node_cpu_seconds_total", "CPU.")
-            .push(labels!["cpu" => 0, "mode" => "idle"], 1.5);
-        let text = rendered(buf);
-        assert!(text.contains("# TYPE node_cpu_seconds counter"), "{text}");
-        assert!(
-            text.contains(r#"node_cpu_seconds_total{node="n1",cluster="c1",env="target",cpu="0",mode="idle"} 1.5"#),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn prometheus_text_names_counter_families_with_their_suffix() {
-        let mut buf = Buffer::new();
-        buf.counter("a_total", "A counter.").push(vec![], 1.0);
-        buf.gauge("b", "A gauge.").push(vec![], 2.0);
-        let text = to_prometheus_text(&rendered(buf));
-        assert!(
-            text.contains("# HELP a_total A counter.\n# TYPE a_total counter\na_total{"),
-            "{text}"
-        );
-        assert!(text.contains("# TYPE b gauge\nb{"), "{text}");
-        assert!(!text.contains("# EOF"), "{text}");
-    }
-
-    #[test]
-    fn histograms_are_rendered_cumulatively() {
-        let mut buf = Buffer::new();
-        let h = HistogramValue {
-            buckets: vec![(0.1, 2), (1.0, 5), (f64::INFINITY, 6)],
-            sum: 3.0,
-            count: 6,
-        };
-        buf.family("probe_seconds", "P.", Kind::Histogram)
-            .push_histogram(vec![], h);
-        let text = rendered(buf);
-        assert!(
-            text.contains(
-                r#"probe_seconds_bucket{node="n1",cluster="c1",env="target",le="1.0"} 5"#
-            ),
-            "{text}"
-        );
-        assert!(text.contains(r#"le="+Inf"} 6"#), "{text}");
-    }
-}
+mod tests;

@@ -36,7 +36,7 @@ fn fixture(dir: &std::path::Path, pods: u32) -> (Roots, Vec<ContainerRef>) {
             containers.push(ContainerRef {
                 id: format!("{pod}-{c}"),
                 pod_uid: None,
-                labels,
+                labels: labels.into(),
                 procs,
             });
         }

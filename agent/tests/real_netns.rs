@@ -154,7 +154,7 @@ fn a_pods_transmitted_packets_rise_with_real_traffic_in_its_netns() {
     let container = ContainerRef {
         id: "c".into(),
         pod_uid: None,
-        labels,
+        labels: labels.into(),
         procs,
     };
     let mut collector = PodNet::new(Roots::default());

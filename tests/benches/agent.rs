@@ -5,7 +5,8 @@
 //! trees in the real v1, v2 and hybrid layouts) collected and rendered, in-process.
 //!
 //! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
-//! (`BENCH_SCRAPES` sets N, default 300).
+//! (`BENCH_SCRAPES` sets N, default 300; `BENCH_PART=containers` or `BENCH_PART=host` runs one half,
+//! e.g. under a profiler).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -163,8 +164,16 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     (rss, collections, idle_cpu)
 }
 
+/// One layout's figures: medians of collect + render, of collect alone, and the series count.
+struct ContainerFigures {
+    layout: &'static str,
+    total: Duration,
+    collect: Duration,
+    series: usize,
+}
+
 /// CPU per collect + render of `n` containers, median of `passes`, for each cgroup layout.
-fn measure_containers(n: usize, passes: usize) -> Vec<(&'static str, Duration, usize)> {
+fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
     use warroom_agent::agent::Agent;
     use warroom_agent::collect::cgroups::{Cgroups, fixtures};
     type Builder = fn(&std::path::Path, usize) -> std::io::Result<fixtures::Fixture>;
@@ -190,17 +199,25 @@ fn measure_containers(n: usize, passes: usize) -> Vec<(&'static str, Duration, u
         let mut agent =
             Agent::with_collectors(&cfg, vec![Box::new(Cgroups::new(fx.roots.clone()))])
                 .expect("agent");
-        let mut times = Vec::with_capacity(passes);
+        let (mut totals, mut collects) = (Vec::new(), Vec::new());
         let mut series = 0;
         for _ in 0..passes {
             let start = warroom_tests::procstat::thread_cpu_time();
             series = runtime.block_on(agent.collect()).series_count();
+            let collected = warroom_tests::procstat::thread_cpu_time();
             let text = agent.render();
-            times.push(warroom_tests::procstat::thread_cpu_time() - start);
+            totals.push(warroom_tests::procstat::thread_cpu_time() - start);
+            collects.push(collected - start);
             assert!(text.len() > series * 50);
         }
-        times.sort();
-        rows.push((name, times[passes / 2], series));
+        totals.sort();
+        collects.sort();
+        rows.push(ContainerFigures {
+            layout: name,
+            total: totals[passes / 2],
+            collect: collects[passes / 2],
+            series,
+        });
     }
     rows
 }
@@ -214,11 +231,19 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
+    if part != "containers" {
+        report_host(n);
+    }
+    if part != "host" {
+        report_containers();
+    }
+}
+
+fn report_host(n: u32) {
     let peer = measure_node_exporter(n);
     let agent = measure_agent(n);
     let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
-    let containers = measure_containers(500, 50);
-
     println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
     println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
     println!(
@@ -251,10 +276,16 @@ fn main() {
         "agent CPU during 3 s between collections: {:.1} ms (budget: no work)",
         ms(idle_cpu)
     );
-    for (layout, cpu, series) in containers {
+}
+
+fn report_containers() {
+    for f in measure_containers(500, 50) {
         println!(
-            "500 containers, {layout:>6}: {:.2} ms CPU per collect+render, {series} series (budget: <= 10 ms)",
-            ms(cpu)
+            "500 containers, {:>6}: {:.2} ms CPU per collect+render ({:.2} collect), {} series (budget: <= 10 ms)",
+            f.layout,
+            ms(f.total),
+            ms(f.collect),
+            f.series
         );
     }
 }

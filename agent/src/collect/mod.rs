@@ -5,6 +5,7 @@
 pub mod cgroups;
 pub mod errors;
 pub mod host;
+pub mod kept;
 pub mod network;
 pub mod pods;
 pub mod probes;
@@ -13,7 +14,7 @@ pub mod procfs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::metrics::{Buffer, Labels};
+use crate::metrics::{Buffer, SharedLabels};
 pub use errors::{CollectError, ErrorLog};
 
 /// Where the host's `/proc` and `/sys` are mounted (`/proc` and `/sys` unless the agent runs in a
@@ -66,8 +67,9 @@ pub struct ContainerRef {
     pub id: String,
     /// The pod's UID when the cgroup path names one.
     pub pod_uid: Option<String>,
-    /// The cAdvisor-style labels of the container (`id`, `container`, `pod`, `namespace`).
-    pub labels: Labels,
+    /// The cAdvisor-style labels of the container (`id`, `container`, `pod`, `namespace`), shared
+    /// with its series.
+    pub labels: SharedLabels,
     /// The container's `cgroup.procs` file (in any hierarchy), to find one of its processes.
     pub procs: PathBuf,
 }

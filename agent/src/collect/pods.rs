@@ -321,7 +321,7 @@ mod tests {
         let f = &out.families()[0];
         assert_eq!(f.samples.len(), 1);
         assert_eq!(
-            f.samples[0].labels,
+            *f.samples[0].labels,
             labels!["namespace" => "shop", "pod" => "web-0", "container" => "app"]
         );
         assert_eq!(f.samples[0].value, crate::metrics::Value::Number(3.0));
@@ -335,7 +335,7 @@ mod tests {
 
         let s = &out.families()[0].samples[0];
         assert_eq!(
-            s.labels,
+            *s.labels,
             labels!["pod_uid" => UID, "qos_class" => "BestEffort", "pod" => UID, "namespace" => ""]
         );
     }

@@ -20,7 +20,7 @@ pub fn read_container(
     stats: &mut Stats,
 ) -> Result<bool, CollectError> {
     if let Some(u) = &layout.unified {
-        let Some(d) = dirs.open(u.mount.path.join(&rel[1..]))? else {
+        let Some(d) = dirs.open(&u.mount.path, rel)? else {
             if &u.mount == walked {
                 return Ok(false);
             }
@@ -57,7 +57,7 @@ fn read_v1(
     ];
     for (mount, read) in v1_readers {
         let dir = match mount {
-            Some(m) => dirs.open(m.path.join(&rel[1..]))?,
+            Some(m) => dirs.open(&m.path, rel)?,
             None => None,
         };
         match dir {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{Mode, OFlags};
 
 use crate::collect::{CollectError, procfs};
+use crate::metrics::FastHash;
 
 /// File descriptors held open by all caches, and the most they may hold: beyond it files are
 /// opened and closed per read, so a node with thousands of containers never runs out.
@@ -38,24 +39,39 @@ impl Drop for CgroupDir {
     }
 }
 
-/// The directories of the containers of the current and the last pass, by path.
+/// Open directories by path relative to their hierarchy's mount, with the pass that last used
+/// each.
+type Dirs = HashMap<Box<str>, (CgroupDir, u64), FastHash>;
+
+/// The directories of the containers of the current and the last pass, per hierarchy, by
+/// relative path: a lookup builds no path.
 #[derive(Default)]
 pub struct DirCache {
-    dirs: HashMap<PathBuf, (CgroupDir, u64)>,
+    mounts: Vec<(PathBuf, Dirs)>,
     pass: u64,
 }
 
 impl DirCache {
-    /// The open directory at `path`, opened now if it is new; `Ok(None)` when it is missing.
-    pub fn open(&mut self, path: PathBuf) -> Result<Option<&CgroupDir>, CollectError> {
+    /// The open directory `rel` (starting with `/`) of the hierarchy mounted at `mount`, opened
+    /// now if it is new; `Ok(None)` when it is missing.
+    pub fn open(&mut self, mount: &Path, rel: &str) -> Result<Option<&CgroupDir>, CollectError> {
         let pass = self.pass;
-        if !self.dirs.contains_key(&path) {
-            let Some(dir) = CgroupDir::open(path.clone())? else {
+        let at = self
+            .mounts
+            .iter()
+            .position(|(m, _)| m.as_os_str() == mount.as_os_str());
+        let at = at.unwrap_or_else(|| {
+            self.mounts.push((mount.to_path_buf(), Dirs::default()));
+            self.mounts.len() - 1
+        });
+        let dirs = &mut self.mounts[at].1;
+        if !dirs.contains_key(rel) {
+            let Some(dir) = CgroupDir::open(mount.join(rel.trim_start_matches('/')))? else {
                 return Ok(None);
             };
-            self.dirs.insert(path.clone(), (dir, pass));
+            dirs.insert(rel.into(), (dir, pass));
         }
-        let entry = self.dirs.get_mut(&path).expect("present");
+        let entry = dirs.get_mut(rel).expect("present");
         entry.1 = pass;
         Ok(Some(&entry.0))
     }
@@ -63,14 +79,16 @@ impl DirCache {
     /// Ends a pass: closes the directories (and files) not used in it.
     pub fn end_pass(&mut self) {
         let pass = self.pass;
-        self.dirs.retain(|_, (_, used)| *used == pass);
+        for (_, dirs) in &mut self.mounts {
+            dirs.retain(|_, (_, used)| *used == pass);
+        }
         self.pass += 1;
     }
 
     /// Number of directories held open.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.dirs.len()
+        self.mounts.iter().map(|(_, dirs)| dirs.len()).sum()
     }
 }
 
@@ -158,17 +176,8 @@ fn read_all(fd: &OwnedFd, buf: &mut Vec<u8>) -> rustix::io::Result<()> {
         buf.reserve(4096);
     }
     loop {
-        let len = buf.len();
-        buf.resize(buf.capacity(), 0);
-        let n = rustix::io::pread(fd, &mut buf[len..], len as u64);
-        let n = match n {
-            Ok(n) => n,
-            Err(e) => {
-                buf.truncate(len);
-                return Err(e);
-            }
-        };
-        buf.truncate(len + n);
+        let offset = buf.len() as u64;
+        let n = rustix::io::pread(fd, rustix::buffer::spare_capacity(buf), offset)?;
         if n == 0 || buf.len() < buf.capacity() {
             return Ok(());
         }
@@ -266,15 +275,15 @@ mod tests {
             std::fs::create_dir(tmp.path().join(d)).unwrap();
         }
         let mut cache = DirCache::default();
-        cache.open(tmp.path().join("a")).unwrap();
-        cache.open(tmp.path().join("b")).unwrap();
+        cache.open(tmp.path(), "/a").unwrap();
+        cache.open(tmp.path(), "/b").unwrap();
         cache.end_pass();
 
-        cache.open(tmp.path().join("a")).unwrap();
+        cache.open(tmp.path(), "/a").unwrap();
         cache.end_pass();
 
         assert_eq!(cache.len(), 1);
-        assert!(cache.open(tmp.path().join("gone")).unwrap().is_none());
+        assert!(cache.open(tmp.path(), "/gone").unwrap().is_none());
     }
 
     #[test]

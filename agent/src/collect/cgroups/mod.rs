@@ -20,6 +20,8 @@ pub mod stats;
 mod v1;
 mod v2;
 
+use std::sync::Arc;
+
 use container::{container_labels, read_container};
 use dir::DirCache;
 use discover::Walk;
@@ -90,7 +92,7 @@ impl Cgroups {
                 &mut self.buf,
                 &mut self.stats,
             );
-            let labels = container_labels(walked, found, &walk, directory.as_deref());
+            let labels = Arc::new(container_labels(walked, found, &walk, directory.as_deref()));
             match read {
                 Ok(false) => continue,
                 Ok(true) => self.stats.write(cx.out, &labels),
@@ -228,8 +230,8 @@ mod tests {
         );
         let labels = &pass.container(&c.id).labels;
         assert_eq!(
-            labels,
-            &labels!["id" => c.path, "container" => "", "pod" => c.pod_uid, "namespace" => ""]
+            **labels,
+            labels!["id" => c.path, "container" => "", "pod" => c.pod_uid, "namespace" => ""]
         );
     }
 

@@ -2,7 +2,7 @@
 //! written as cAdvisor's families. Reading (v1, v2) and writing are apart so a container whose
 //! files fail half-way writes nothing.
 
-use crate::metrics::{Buffer, Labels};
+use crate::metrics::{Buffer, SharedLabels};
 
 /// CFS bandwidth control counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -96,7 +96,7 @@ impl Stats {
     }
 
     /// Writes the container's families with `labels` on every series.
-    pub fn write(&self, out: &mut Buffer, labels: &Labels) {
+    pub fn write(&self, out: &mut Buffer, labels: &SharedLabels) {
         let counter = |out: &mut Buffer, name, help, v: Option<f64>| {
             if let Some(v) = v {
                 out.counter(name, help).push(labels.clone(), v);
@@ -139,7 +139,7 @@ impl Stats {
         self.write_pressure(out, labels);
     }
 
-    fn write_memory(&self, out: &mut Buffer, labels: &Labels) {
+    fn write_memory(&self, out: &mut Buffer, labels: &SharedLabels) {
         let Some(m) = self.memory else { return };
         let gauges = [
             (
@@ -164,10 +164,12 @@ impl Stats {
         }
     }
 
-    fn write_io(&self, out: &mut Buffer, labels: &Labels) {
+    fn write_io(&self, out: &mut Buffer, labels: &SharedLabels) {
         for d in &self.io {
-            let mut l = labels.clone();
+            let mut l = Vec::with_capacity(labels.len() + 1);
+            l.extend_from_slice(labels);
             l.push(("device", format!("{}:{}", d.major, d.minor)));
+            let l = SharedLabels::new(l);
             let counters = [
                 (
                     "container_fs_reads_bytes_total",
@@ -196,7 +198,7 @@ impl Stats {
         }
     }
 
-    fn write_pressure(&self, out: &mut Buffer, labels: &Labels) {
+    fn write_pressure(&self, out: &mut Buffer, labels: &SharedLabels) {
         const NAMES: [[(&str, &str); 2]; 3] = [
             [
                 (
@@ -278,13 +280,13 @@ mod tests {
         let mut out = Buffer::new();
 
         // Act
-        stats.write(&mut out, &labels!["id" => "/x"]);
+        stats.write(&mut out, &labels!["id" => "/x"].into());
 
         // Assert
         let f = &out.families()[0];
         assert_eq!(f.name, "container_fs_reads_bytes_total");
         assert_eq!(
-            f.samples[0].labels,
+            *f.samples[0].labels,
             labels!["id" => "/x", "device" => "8:0"]
         );
         assert_eq!(out.families().len(), 4);

@@ -1,14 +1,14 @@
 //! `/proc/diskstats`: I/O per whole block device with node_exporter's names, skipping partitions,
 //! loop and ram devices as its default filter does.
 
-use std::path::PathBuf;
+use crate::collect::kept::KeptFile;
 
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
 
 /// Reads `/proc/diskstats`.
 pub struct DiskStats {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
 }
 
@@ -16,7 +16,7 @@ impl DiskStats {
     /// A collector reading `{proc}/diskstats`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            path: roots.proc("diskstats"),
+            file: KeptFile::new(roots.proc("diskstats")),
             buf: String::new(),
         }
     }
@@ -156,7 +156,7 @@ impl Collector for DiskStats {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        procfs::read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         for (i, line) in self.buf.lines().enumerate() {
             let mut fields = line.split_ascii_whitespace().skip(2);
             let Some(device) = fields.next() else {
@@ -168,7 +168,7 @@ impl Collector for DiskStats {
             let values: Vec<f64> = fields.map_while(|f| f.parse().ok()).collect();
             if values.len() < 11 {
                 return Err(CollectError::parse(
-                    &self.path,
+                    self.file.path(),
                     i + 1,
                     "fewer than 11 counters",
                 ));

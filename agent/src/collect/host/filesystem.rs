@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
 use crate::labels;
 
@@ -47,7 +48,9 @@ fn ignored_mount_point(mp: &str) -> bool {
 
 /// Reads the host's mount table and `statvfs`es each real filesystem.
 pub struct Filesystem {
-    mounts: [PathBuf; 2],
+    mounts: [KeptFile; 2],
+    /// Which of `mounts` the table in `buf` came from.
+    source: usize,
     /// Prefix that turns a host mount point into a path this process can reach.
     reach: Option<PathBuf>,
     buf: String,
@@ -59,10 +62,25 @@ impl Filesystem {
     pub fn new(roots: &Roots) -> Self {
         let reach = (roots.proc != Path::new("/proc")).then(|| roots.proc("1/root"));
         Self {
-            mounts: [roots.proc("1/mounts"), roots.proc("self/mounts")],
+            mounts: [roots.proc("1/mounts"), roots.proc("self/mounts")].map(KeptFile::new),
             reach,
+            source: 0,
             buf: String::new(),
         }
+    }
+
+    /// Reads the host's mount table, or this process's when the host's cannot be read.
+    fn read_mounts(&mut self) -> Result<(), CollectError> {
+        self.source = 0;
+        if self.mounts[0].read_into(&mut self.buf).is_ok() {
+            return Ok(());
+        }
+        self.source = 1;
+        let fallback = self.mounts[1].read_into(&mut self.buf);
+        if fallback.is_err() {
+            self.buf.clear();
+        }
+        fallback
     }
 
     fn reachable(&self, mount_point: &str) -> PathBuf {
@@ -79,8 +97,9 @@ impl Collector for Filesystem {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        if procfs::read_into(&self.mounts[0], &mut self.buf).is_err() {
-            procfs::read_into(&self.mounts[1], &mut self.buf)?;
+        // The mount table is read again only when the kernel says it changed.
+        if self.buf.is_empty() || self.mounts[self.source].changed() {
+            self.read_mounts()?;
         }
         let mut seen: Vec<&str> = Vec::new();
         for line in self.buf.lines() {

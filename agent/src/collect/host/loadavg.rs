@@ -1,12 +1,12 @@
 //! `/proc/loadavg`: the 1, 5 and 15-minute load averages.
 
-use std::path::PathBuf;
+use crate::collect::kept::KeptFile;
 
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::{CollectError, Collector, Cx, Roots};
 
 /// Reads `/proc/loadavg`.
 pub struct LoadAvg {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
 }
 
@@ -14,7 +14,7 @@ impl LoadAvg {
     /// A collector reading `{proc}/loadavg`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            path: roots.proc("loadavg"),
+            file: KeptFile::one_piece(roots.proc("loadavg")),
             buf: String::new(),
         }
     }
@@ -26,7 +26,7 @@ impl Collector for LoadAvg {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        procfs::read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         let mut fields = self.buf.split_ascii_whitespace();
         for (name, help) in [
             ("node_load1", "1m load average."),
@@ -36,7 +36,9 @@ impl Collector for LoadAvg {
             let v = fields
                 .next()
                 .and_then(|f| f.parse::<f64>().ok())
-                .ok_or_else(|| CollectError::parse(&self.path, 1, format!("no {name} figure")))?;
+                .ok_or_else(|| {
+                    CollectError::parse(self.file.path(), 1, format!("no {name} figure"))
+                })?;
             cx.out.gauge(name, help).push(vec![], v);
         }
         Ok(())

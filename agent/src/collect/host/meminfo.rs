@@ -1,15 +1,15 @@
 //! `/proc/meminfo`: every field, as node_exporter names it (`node_memory_MemAvailable_bytes`,
 //! `node_memory_SwapFree_bytes`, `node_memory_Active_anon_bytes`, `node_memory_HugePages_Total`).
 
+use crate::collect::kept::KeptFile;
 use std::borrow::Cow;
-use std::path::PathBuf;
 
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::metrics::{Kind, intern};
 
 /// Reads `/proc/meminfo`.
 pub struct MemInfo {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
     /// Metric names by field, built on first sight so later collections allocate none.
     names: Vec<(String, Cow<'static, str>)>,
@@ -19,7 +19,7 @@ impl MemInfo {
     /// A collector reading `{proc}/meminfo`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            path: roots.proc("meminfo"),
+            file: KeptFile::one_piece(roots.proc("meminfo")),
             buf: String::new(),
             names: Vec::new(),
         }
@@ -44,10 +44,10 @@ impl Collector for MemInfo {
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
         let mut buf = std::mem::take(&mut self.buf);
-        let result = procfs::read_into(&self.path, &mut buf).and_then(|()| {
+        let result = self.file.read_into(&mut buf).and_then(|()| {
             for (i, line) in buf.lines().enumerate() {
                 let (field, v, bytes) = parse_line(line).ok_or_else(|| {
-                    CollectError::parse(&self.path, i + 1, "not `Field: value [kB]`")
+                    CollectError::parse(self.file.path(), i + 1, "not `Field: value [kB]`")
                 })?;
                 let name = self.metric_name(field, bytes);
                 let help = "Memory information field from /proc/meminfo.";

@@ -1,8 +1,7 @@
 //! Pressure stall information (`/proc/pressure/{cpu,memory,io}`) with node_exporter's names:
 //! `waiting` is the `some` line, `stalled` the `full` line.
 
-use std::path::PathBuf;
-
+use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
 
 /// (file, some-metric, full-metric).
@@ -26,7 +25,7 @@ const RESOURCES: [(&str, &str, &str); 3] = [
 
 /// Reads the three PSI files.
 pub struct Pressure {
-    dir: PathBuf,
+    files: [KeptFile; 3],
     buf: String,
 }
 
@@ -34,7 +33,8 @@ impl Pressure {
     /// A collector reading `{proc}/pressure/*`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            dir: roots.proc("pressure"),
+            files: RESOURCES
+                .map(|(file, _, _)| KeptFile::one_piece(roots.proc("pressure").join(file))),
             buf: String::new(),
         }
     }
@@ -46,10 +46,9 @@ impl Collector for Pressure {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        for (file, some_name, full_name) in RESOURCES {
-            let path = self.dir.join(file);
-            procfs::read_into(&path, &mut self.buf)?;
-            let p = procfs::parse_pressure(&self.buf, &path)?;
+        for (file, (_, some_name, full_name)) in self.files.iter_mut().zip(RESOURCES) {
+            file.read_into(&mut self.buf)?;
+            let p = procfs::parse_pressure(&self.buf, file.path())?;
             let help = "Total time in seconds that processes have waited for this resource.";
             cx.out.counter(some_name, help).push(vec![], p.some);
             if let Some(full) = p.full {

@@ -1,15 +1,15 @@
 //! `/proc/net/softnet_stat`: per-CPU packets processed, dropped and squeezed by the kernel's
 //! receive softirq, with node_exporter's names. Drops here are packets lost before any socket.
 
-use std::path::PathBuf;
+use crate::collect::kept::KeptFile;
 
 use crate::collect::procfs::short;
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
 
 /// Reads `/proc/net/softnet_stat`.
 pub struct Softnet {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
 }
 
@@ -17,7 +17,7 @@ impl Softnet {
     /// A collector reading `{proc}/net/softnet_stat`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            path: roots.proc("net/softnet_stat"),
+            file: KeptFile::new(roots.proc("net/softnet_stat")),
             buf: String::new(),
         }
     }
@@ -52,12 +52,12 @@ impl Collector for Softnet {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        procfs::read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         // node_exporter 1.5 numbers CPUs by line: one line per online CPU.
         for (cpu, line) in self.buf.lines().enumerate() {
             let values = parse_line(line).ok_or_else(|| {
                 let what = format!("expected 3 hex counters, got {:?}", short(line));
-                CollectError::parse(&self.path, cpu + 1, what)
+                CollectError::parse(self.file.path(), cpu + 1, what)
             })?;
             for ((name, help), v) in COLUMNS.into_iter().zip(values) {
                 cx.out

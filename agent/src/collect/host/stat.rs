@@ -1,8 +1,8 @@
 //! `/proc/stat`: CPU seconds by mode per CPU, and the kernel's activity counters.
 
-use std::path::PathBuf;
+use crate::collect::kept::KeptFile;
 
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
 
 /// The modes of a `cpuN` line, in the kernel's column order (guest time is also counted in user).
@@ -12,7 +12,7 @@ const MODES: [&str; 8] = [
 
 /// Reads `/proc/stat`.
 pub struct Stat {
-    path: PathBuf,
+    file: KeptFile,
     ticks_per_second: f64,
     buf: String,
 }
@@ -22,7 +22,7 @@ impl Stat {
     pub fn new(roots: &Roots) -> Self {
         let ticks = rustix::param::clock_ticks_per_second();
         Self {
-            path: roots.proc("stat"),
+            file: KeptFile::one_piece(roots.proc("stat")),
             ticks_per_second: ticks as f64,
             buf: String::new(),
         }
@@ -35,11 +35,11 @@ impl Collector for Stat {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        procfs::read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         for (i, line) in self.buf.lines().enumerate() {
             let mut fields = line.split_ascii_whitespace();
             let Some(key) = fields.next() else { continue };
-            let at = |what: &str| CollectError::parse(&self.path, i + 1, what.to_string());
+            let at = |what: &str| CollectError::parse(self.file.path(), i + 1, what.to_string());
             if let Some(cpu) = key.strip_prefix("cpu").filter(|c| !c.is_empty()) {
                 write_cpu(cx, cpu, fields, self.ticks_per_second).map_err(&at)?;
                 continue;

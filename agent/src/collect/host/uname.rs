@@ -99,7 +99,7 @@ mod tests {
     ];
 
     fn labels_of(buf: &crate::metrics::Buffer) -> Vec<(&'static str, String)> {
-        buf.families()[0].samples[0].labels.clone()
+        buf.families()[0].samples[0].labels.to_vec()
     }
 
     #[test]

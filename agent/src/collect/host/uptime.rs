@@ -1,15 +1,16 @@
 //! Uptime (`/proc/uptime`), the node's clock (`node_time_seconds`) and file descriptors in use
 //! (`/proc/sys/fs/file-nr`, node_exporter's `filefd`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::collect::kept::KeptFile;
+use crate::collect::{CollectError, Collector, Cx, Roots};
 
 /// Reads `/proc/uptime` and `/proc/sys/fs/file-nr`.
 pub struct Uptime {
-    uptime: PathBuf,
-    file_nr: PathBuf,
+    uptime: KeptFile,
+    file_nr: KeptFile,
     buf: String,
 }
 
@@ -17,16 +18,20 @@ impl Uptime {
     /// A collector reading `{proc}/uptime` and `{proc}/sys/fs/file-nr`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            uptime: roots.proc("uptime"),
-            file_nr: roots.proc("sys/fs/file-nr"),
+            uptime: KeptFile::one_piece(roots.proc("uptime")),
+            file_nr: KeptFile::one_piece(roots.proc("sys/fs/file-nr")),
             buf: String::new(),
         }
     }
 
-    fn first_numbers<const N: usize>(&mut self, path: &Path) -> Result<[f64; N], CollectError> {
-        procfs::read_into(path, &mut self.buf)?;
+    fn first_numbers<const N: usize>(
+        file: &mut KeptFile,
+        buf: &mut String,
+    ) -> Result<[f64; N], CollectError> {
+        file.read_into(buf)?;
+        let path: &Path = file.path();
         let mut out = [0.0; N];
-        let mut fields = self.buf.split_ascii_whitespace();
+        let mut fields = buf.split_ascii_whitespace();
         for slot in &mut out {
             *slot = fields
                 .next()
@@ -52,14 +57,14 @@ impl Collector for Uptime {
                 "System time in seconds since epoch (1970).",
             )
             .push(vec![], now);
-        let [up] = self.first_numbers::<1>(&self.uptime.clone())?;
+        let [up] = Self::first_numbers::<1>(&mut self.uptime, &mut self.buf)?;
         cx.out
             .gauge(
                 "warroom_node_uptime_seconds",
                 "Seconds since the node booted.",
             )
             .push(vec![], up);
-        let [allocated, _, maximum] = self.first_numbers::<3>(&self.file_nr.clone())?;
+        let [allocated, _, maximum] = Self::first_numbers::<3>(&mut self.file_nr, &mut self.buf)?;
         cx.out
             .gauge(
                 "node_filefd_allocated",

@@ -1,7 +1,7 @@
 //! `/proc/vmstat`: paging, swapping, faults and the kernel's OOM-kill count, with node_exporter's
 //! default field set and names (`node_vmstat_oom_kill`, untyped as there).
 
-use std::path::PathBuf;
+use crate::collect::kept::KeptFile;
 
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
 use crate::metrics::{Kind, intern};
@@ -16,7 +16,7 @@ fn wanted(field: &str) -> bool {
 
 /// Reads `/proc/vmstat`.
 pub struct VmStat {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
 }
 
@@ -24,7 +24,7 @@ impl VmStat {
     /// A collector reading `{proc}/vmstat`.
     pub fn new(roots: &Roots) -> Self {
         Self {
-            path: roots.proc("vmstat"),
+            file: KeptFile::new(roots.proc("vmstat")),
             buf: String::new(),
         }
     }
@@ -36,13 +36,14 @@ impl Collector for VmStat {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        procfs::read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         for (line, field, value) in procfs::key_values(&self.buf) {
             if !wanted(field) {
                 continue;
             }
-            let v = value
-                .ok_or_else(|| CollectError::parse(&self.path, line, "value is not a number"))?;
+            let v = value.ok_or_else(|| {
+                CollectError::parse(self.file.path(), line, "value is not a number")
+            })?;
             let name = intern(&format!("node_vmstat_{field}"));
             cx.out
                 .family(name, "/proc/vmstat information field.", Kind::Untyped)

@@ -2,17 +2,16 @@
 //! `node_nf_conntrack_entries` and `node_nf_conntrack_entries_limit`. A full table drops new
 //! flows, which looks exactly like a network outage during a cutover.
 
-use std::path::PathBuf;
-
-use crate::collect::procfs::read_number;
+use crate::collect::kept::KeptFile;
+use crate::collect::procfs::parse_number;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 
 /// The conntrack table size from `{proc}/sys/net/netfilter/nf_conntrack_{count,max}`. When the
 /// module is not loaded the files are absent: nothing is written and nothing is reported.
 #[derive(Debug)]
 pub struct Conntrack {
-    count: PathBuf,
-    max: PathBuf,
+    count: KeptFile,
+    max: KeptFile,
     buf: String,
 }
 
@@ -20,20 +19,25 @@ impl Conntrack {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            count: roots.proc("sys/net/netfilter/nf_conntrack_count"),
-            max: roots.proc("sys/net/netfilter/nf_conntrack_max"),
+            count: KeptFile::one_piece(roots.proc("sys/net/netfilter/nf_conntrack_count")),
+            max: KeptFile::one_piece(roots.proc("sys/net/netfilter/nf_conntrack_max")),
             buf: String::new(),
         }
     }
 }
 
 /// `Ok(None)` when the file is absent (module not loaded).
-fn read_optional(path: &std::path::Path, buf: &mut String) -> Result<Option<f64>, CollectError> {
-    match read_number(path, buf) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
+fn read_optional(file: &mut KeptFile, buf: &mut String) -> Result<Option<f64>, CollectError> {
+    match file.read_into(buf) {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
     }
+    let text = buf.trim();
+    parse_number(text).map(Some).ok_or_else(|| {
+        let what = format!("not a number: {:?}", crate::collect::procfs::short(text));
+        CollectError::parse(file.path(), 1, what)
+    })
 }
 
 impl Collector for Conntrack {
@@ -42,13 +46,13 @@ impl Collector for Conntrack {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        if let Some(count) = read_optional(&self.count, &mut self.buf)? {
+        if let Some(count) = read_optional(&mut self.count, &mut self.buf)? {
             let help = "Number of currently allocated flow entries for connection tracking.";
             cx.out
                 .gauge("node_nf_conntrack_entries", help)
                 .push(Vec::new(), count);
         }
-        if let Some(max) = read_optional(&self.max, &mut self.buf)? {
+        if let Some(max) = read_optional(&mut self.max, &mut self.buf)? {
             let help = "Maximum size of connection tracking table.";
             cx.out
                 .gauge("node_nf_conntrack_entries_limit", help)
@@ -128,10 +132,8 @@ mod tests {
             .collect(&mut Cx::new(&mut out, &mut inventory))
             .unwrap();
 
-        let loaded = read_optional(
-            std::path::Path::new("/proc/sys/net/netfilter/nf_conntrack_max"),
-            &mut buf,
-        );
+        let max = "/proc/sys/net/netfilter/nf_conntrack_max";
+        let loaded = read_optional(&mut KeptFile::new(max.into()), &mut buf);
         let expected = usize::from(loaded.unwrap().is_some()) * 2;
         assert_eq!(out.series_count(), expected);
     }

@@ -11,6 +11,7 @@
 //! - `pod_id`: which pod a container belongs to (labels and a dedupe key), for `pod_net`.
 
 pub mod conntrack;
+mod link_attrs;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;

@@ -1,19 +1,23 @@
 //! `/sys/class/net/<iface>/`: link state, MTU, speed, carrier changes and the other per-interface
 //! attributes with node_exporter's `netclass` names, for every interface (`lo` included).
 //!
-//! One directory listing per collection; each attribute is opened relative to its interface's
-//! directory and read with one `read` into a reused buffer, so an interface costs no path walks.
+//! One directory listing per collection; each interface's attribute files are kept open and
+//! the rarely changing ones read only now and then ([`LinkAttrs`]).
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rustix::fs::{Dir, Mode, OFlags, openat};
 use rustix::io::Errno;
 
+use super::link_attrs::LinkAttrs;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
 use crate::metrics::Kind;
+
+/// Interfaces whose files are kept open (22 descriptors each); more are read file by file.
+const MAX_KEPT_IFACES: usize = 64;
 
 /// `(file, node_network_<suffix>, "Network device property: <suffix>", kind)`.
 macro_rules! attr {
@@ -63,6 +67,7 @@ pub struct NetClass {
     dir: PathBuf,
     names: Vec<String>,
     buf: Vec<u8>,
+    ifaces: HashMap<String, LinkAttrs>,
 }
 
 impl NetClass {
@@ -72,11 +77,12 @@ impl NetClass {
             dir: roots.sys("class/net"),
             names: Vec::new(),
             buf: Vec::with_capacity(4096),
+            ifaces: HashMap::new(),
         }
     }
 
-    /// Lists the interfaces into `self.names`, sorted, and returns the listed directory.
-    fn list(&mut self) -> Result<Dir, CollectError> {
+    /// Lists the interfaces into `self.names`, sorted.
+    fn list(&mut self) -> Result<(), CollectError> {
         let io = |e: Errno| CollectError::read(&self.dir, e.into());
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = openat(rustix::fs::CWD, &self.dir, flags, Mode::empty()).map_err(io)?;
@@ -93,45 +99,18 @@ impl NetClass {
             }
         }
         self.names.sort_unstable();
-        Ok(dir)
-    }
-
-    /// Reads attribute `file` of the interface open as `iface`: `None` when the kernel has no
-    /// such file or refuses it for this link (EINVAL for `speed` on a down link), as
-    /// node_exporter skips them; any other failure is reported as partial.
-    fn attr(
-        &mut self,
-        cx: &mut Cx<'_>,
-        iface: BorrowedFd<'_>,
-        name: &str,
-        file: &str,
-    ) -> Option<&str> {
-        match read_attr(iface, file, &mut self.buf) {
-            Ok(()) => std::str::from_utf8(&self.buf).ok().map(str::trim_end),
-            Err(Errno::NOENT | Errno::INVAL | Errno::OPNOTSUPP | Errno::NODEV) => None,
-            Err(e) => {
-                cx.partial(CollectError::read(
-                    &self.dir.join(name).join(file),
-                    e.into(),
-                ));
-                None
-            }
-        }
+        Ok(())
     }
 
     /// Writes the numeric attributes of one interface.
-    fn numbers(&mut self, cx: &mut Cx<'_>, iface: BorrowedFd<'_>, name: &str) {
-        for (file, metric, help, kind) in NUMERIC {
-            let Some(text) = self.attr(cx, iface, name, file) else {
+    fn numbers(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
+        for (i, (file, metric, help, kind)) in NUMERIC.into_iter().enumerate() {
+            let Some(text) = attrs.value(i) else {
                 continue;
             };
             let Some(v) = parse_int(text) else {
                 let what = format!("not an integer: {:?}", short(text));
-                cx.partial(CollectError::parse(
-                    &self.dir.join(name).join(file),
-                    1,
-                    what,
-                ));
+                cx.partial(CollectError::parse(attrs.path(i), 1, what));
                 continue;
             };
             // An unknown speed reads -1 (virtual and down links): no series rather than a
@@ -148,11 +127,11 @@ impl NetClass {
     }
 
     /// Writes `node_network_info` and `node_network_up` of one interface.
-    fn info(&mut self, cx: &mut Cx<'_>, iface: BorrowedFd<'_>, name: &str) {
+    fn info(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
         let mut labels = Vec::with_capacity(INFO.len() + 1);
-        for (file, label) in INFO {
-            let value = self.attr(cx, iface, name, file).unwrap_or("").to_owned();
-            labels.push((label, value));
+        for (i, (_, label)) in INFO.into_iter().enumerate() {
+            let value = attrs.value(NUMERIC.len() + i).unwrap_or("");
+            labels.push((label, value.to_owned()));
         }
         let up = labels[4].1 == "up";
         labels.insert(2, ("device", name.to_owned()));
@@ -164,14 +143,6 @@ impl NetClass {
             .gauge("node_network_up", help)
             .push(labels!["device" => name], v);
     }
-}
-
-/// Opens `file` relative to `dir` and reads it with one `read` (sysfs attributes fit one page).
-fn read_attr(dir: BorrowedFd<'_>, file: &str, buf: &mut Vec<u8>) -> Result<(), Errno> {
-    let fd = openat(dir, file, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    buf.clear();
-    rustix::io::read(&fd, rustix::buffer::spare_capacity(buf))?;
-    Ok(())
 }
 
 /// A decimal or `0x` hexadecimal integer (`flags` and `dev_id` are hex).
@@ -188,21 +159,24 @@ impl Collector for NetClass {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        let dir = self.list()?;
-        let netdir = dir
-            .fd()
-            .map_err(|e| CollectError::read(&self.dir, e.into()))?;
-        let names = std::mem::take(&mut self.names);
-        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        for name in &names {
+        self.list()?;
+        let mut last = std::mem::take(&mut self.ifaces);
+        for name in &self.names {
+            let dir = self.dir.join(name);
+            let files = NUMERIC.iter().map(|a| a.0).chain(INFO.iter().map(|a| a.0));
+            let mut attrs = last
+                .remove(name)
+                .unwrap_or_else(|| LinkAttrs::new(&dir, files));
             // An interface removed since the listing simply has no series this time.
-            let Ok(iface) = openat(netdir, name.as_str(), flags, Mode::empty()) else {
+            if !attrs.read(cx, &mut self.buf) && !dir.is_dir() {
                 continue;
-            };
-            self.numbers(cx, iface.as_fd(), name);
-            self.info(cx, iface.as_fd(), name);
+            }
+            Self::numbers(cx, &attrs, name);
+            Self::info(cx, &attrs, name);
+            if self.ifaces.len() < MAX_KEPT_IFACES {
+                self.ifaces.insert(name.clone(), attrs);
+            }
         }
-        self.names = names;
         Ok(())
     }
 }

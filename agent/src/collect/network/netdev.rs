@@ -1,9 +1,10 @@
 //! `/proc/net/dev`: per-interface byte, packet, error and drop counters under node_exporter's
 //! names, and the one parser of that format, shared with the per-pod collector.
 
-use std::path::{Path, PathBuf};
+use crate::collect::kept::KeptFile;
+use std::path::Path;
 
-use crate::collect::procfs::{read_into, short};
+use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
 
@@ -138,7 +139,7 @@ fn parse_counters(s: &str) -> Option<DevCounters> {
 /// The host's interfaces from `{proc}/net/dev`, labelled `device`.
 #[derive(Debug)]
 pub struct NetDev {
-    path: PathBuf,
+    file: KeptFile,
     buf: String,
     rows: Vec<(String, DevCounters)>,
 }
@@ -147,7 +148,7 @@ impl NetDev {
     /// A collector reading `{proc}/net/dev` below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            path: roots.proc("net/dev"),
+            file: KeptFile::new(roots.proc("net/dev")),
             buf: String::new(),
             rows: Vec::new(),
         }
@@ -160,10 +161,10 @@ impl Collector for NetDev {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        read_into(&self.path, &mut self.buf)?;
+        self.file.read_into(&mut self.buf)?;
         self.rows.clear();
         let rows = &mut self.rows;
-        parse_net_dev(&self.buf, &self.path, |dev, c| {
+        parse_net_dev(&self.buf, self.file.path(), |dev, c| {
             rows.push((dev.to_owned(), *c))
         })?;
         // One family lookup per column, not per interface: nodes with pods have hundreds of veths.

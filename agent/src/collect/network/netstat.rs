@@ -2,9 +2,10 @@
 //! retransmits, listen drops, timeouts, UDP buffer errors, …) as node_exporter's untyped
 //! `node_netstat_<Proto>_<Field>`, limited to a static allow-list so parsing stays cheap.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::collect::procfs::{parse_number, read_into, short};
+use crate::collect::kept::KeptFile;
+use crate::collect::procfs::{parse_number, short};
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::metrics::{Buffer, Kind};
 
@@ -150,18 +151,18 @@ pub fn parse_snmp6(text: &str, path: &Path, out: &mut Buffer) -> Result<(), Coll
 }
 
 /// Reads and parses `snmp` or `netstat` into `out`, reusing `buf`.
-fn read_pairs(path: &Path, buf: &mut String, out: &mut Buffer) -> Result<(), CollectError> {
-    read_into(path, buf)?;
-    parse_pairs(buf, path, out)
+fn read_pairs(file: &mut KeptFile, buf: &mut String, out: &mut Buffer) -> Result<(), CollectError> {
+    file.read_into(buf)?;
+    parse_pairs(buf, file.path(), out)
 }
 
 /// Protocol counters from `{proc}/net/snmp`, `{proc}/net/netstat` and (when IPv6 is on)
 /// `{proc}/net/snmp6`.
 #[derive(Debug)]
 pub struct Netstat {
-    snmp: PathBuf,
-    netstat: PathBuf,
-    snmp6: PathBuf,
+    snmp: KeptFile,
+    netstat: KeptFile,
+    snmp6: KeptFile,
     buf: String,
 }
 
@@ -169,19 +170,19 @@ impl Netstat {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            snmp: roots.proc("net/snmp"),
-            netstat: roots.proc("net/netstat"),
-            snmp6: roots.proc("net/snmp6"),
+            snmp: KeptFile::one_piece(roots.proc("net/snmp")),
+            netstat: KeptFile::one_piece(roots.proc("net/netstat")),
+            snmp6: KeptFile::one_piece(roots.proc("net/snmp6")),
             buf: String::new(),
         }
     }
 
     /// Reads and parses `snmp6`; its absence (IPv6 disabled) is normal.
     fn read_snmp6(&mut self, out: &mut Buffer) -> Result<(), CollectError> {
-        match read_into(&self.snmp6, &mut self.buf) {
+        match self.snmp6.read_into(&mut self.buf) {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
-            Ok(()) => parse_snmp6(&self.buf, &self.snmp6, out),
+            Ok(()) => parse_snmp6(&self.buf, self.snmp6.path(), out),
         }
     }
 }
@@ -194,8 +195,8 @@ impl Collector for Netstat {
     /// Each file fails alone: the first error is returned, later ones are reported as partial.
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
         let results = [
-            read_pairs(&self.snmp, &mut self.buf, cx.out),
-            read_pairs(&self.netstat, &mut self.buf, cx.out),
+            read_pairs(&mut self.snmp, &mut self.buf, cx.out),
+            read_pairs(&mut self.netstat, &mut self.buf, cx.out),
             self.read_snmp6(cx.out),
         ];
         let mut errors = results.into_iter().filter_map(Result::err);

@@ -57,7 +57,7 @@ mod tests {
         let mut c = ContainerRef {
             id: "abc".into(),
             pod_uid: Some("uid-1".into()),
-            labels: labels!["pod" => ""],
+            labels: labels!["pod" => ""].into(),
             procs: PathBuf::new(),
         };
 
@@ -71,7 +71,7 @@ mod tests {
         let container = |id: &str, pod: &str| ContainerRef {
             id: id.into(),
             pod_uid: None,
-            labels: labels!["namespace" => "shop", "pod" => pod],
+            labels: labels!["namespace" => "shop", "pod" => pod].into(),
             procs: PathBuf::new(),
         };
 

@@ -13,7 +13,7 @@ use super::netdev::{DevCounters, parse_net_dev};
 use super::pod_id::{pod_key, pod_labels};
 use crate::collect::procfs::read_into;
 use crate::collect::{CollectError, Collector, ContainerRef, Cx, Roots};
-use crate::metrics::Labels;
+use crate::metrics::SharedLabels;
 
 /// cAdvisor's family name, `/proc/net/dev` column and help for each exported counter.
 // A table reads best one row per line; every row fits the 100-column width.
@@ -38,7 +38,7 @@ pub struct PodNet {
     pods: HashSet<u64>,
     buf: String,
     path: PathBuf,
-    rows: Vec<(Labels, DevCounters)>,
+    rows: Vec<(SharedLabels, DevCounters)>,
 }
 
 impl PodNet {
@@ -108,7 +108,7 @@ impl PodNet {
                 let mut labels = Vec::with_capacity(base.len() + 1);
                 labels.push(("interface", iface.to_owned()));
                 labels.extend_from_slice(&base);
-                rows.push((labels, *counters));
+                rows.push((labels.into(), *counters));
             }
         })
     }
@@ -141,6 +141,9 @@ impl Collector for PodNet {
     /// A container or process that vanished, or one unreadable namespace, is a partial failure;
     /// the other pods go on.
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
+        if cx.inventory.containers.is_empty() {
+            return Ok(());
+        }
         self.reset();
         for container in &cx.inventory.containers {
             if let Err(err) = self.visit(container) {
@@ -213,7 +216,7 @@ mod tests {
             ContainerRef {
                 id: id.into(),
                 pod_uid: None,
-                labels,
+                labels: labels.into(),
                 procs,
             }
         }

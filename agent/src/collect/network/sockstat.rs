@@ -1,9 +1,10 @@
 //! `/proc/net/sockstat` and `sockstat6`: sockets in use, orphans, TIME_WAIT and socket memory
 //! per protocol, as node_exporter's `node_sockstat_<PROTO>_<field>` gauges.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::collect::procfs::{read_into, short};
+use crate::collect::kept::KeptFile;
+use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::metrics::Buffer;
 
@@ -77,8 +78,8 @@ fn emit(out: &mut Buffer, proto: &str, field: &str, value: u64, page_size: u64) 
 /// Socket counts from `{proc}/net/sockstat` and, when IPv6 is on, `{proc}/net/sockstat6`.
 #[derive(Debug)]
 pub struct Sockstat {
-    v4: PathBuf,
-    v6: PathBuf,
+    v4: KeptFile,
+    v6: KeptFile,
     page_size: u64,
     buf: String,
 }
@@ -87,8 +88,8 @@ impl Sockstat {
     /// A collector reading below `roots`.
     pub fn new(roots: Roots) -> Self {
         Self {
-            v4: roots.proc("net/sockstat"),
-            v6: roots.proc("net/sockstat6"),
+            v4: KeptFile::one_piece(roots.proc("net/sockstat")),
+            v6: KeptFile::one_piece(roots.proc("net/sockstat6")),
             page_size: rustix::param::page_size() as u64,
             buf: String::new(),
         }
@@ -101,13 +102,13 @@ impl Collector for Sockstat {
     }
 
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
-        read_into(&self.v4, &mut self.buf)?;
-        parse_sockstat(&self.buf, &self.v4, self.page_size, cx.out)?;
-        match read_into(&self.v6, &mut self.buf) {
+        self.v4.read_into(&mut self.buf)?;
+        parse_sockstat(&self.buf, self.v4.path(), self.page_size, cx.out)?;
+        match self.v6.read_into(&mut self.buf) {
             // IPv6 disabled: no sockstat6, which is normal.
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
-            Ok(()) => parse_sockstat(&self.buf, &self.v6, self.page_size, cx.out),
+            Ok(()) => parse_sockstat(&self.buf, self.v6.path(), self.page_size, cx.out),
         }
     }
 }

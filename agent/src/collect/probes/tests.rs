@@ -182,7 +182,7 @@ async fn results_carry_probe_kind_target_and_side_labels() {
     let sample = &out.families()[0].samples[0];
     let expected =
         labels!["probe" => "p", "kind" => "dns", "target" => "localhost", "side" => "target"];
-    assert_eq!(sample.labels, expected);
+    assert_eq!(*sample.labels, expected);
 }
 
 #[test]
