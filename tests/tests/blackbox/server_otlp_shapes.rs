@@ -92,9 +92,15 @@ fn server_decoding_of_a_real_agent_batch_gives_the_series_the_agent_exposes() {
 
     let snapshot = Snapshot::default();
     snapshot.publish(Arc::clone(&buf));
-    let mut registry = render::registry(&cfg.node, &cfg.cluster, cfg.env.as_str());
-    registry.register_collector(Box::new(snapshot));
-    let want = exposed_series(&render::encode(&registry));
+    let registry = render::registry(&cfg.node, &cfg.cluster, cfg.env.as_str());
+    let exposition = render::Exposition::new(
+        snapshot,
+        registry,
+        &cfg.node,
+        &cfg.cluster,
+        cfg.env.as_str(),
+    );
+    let want = exposed_series(&exposition.render(render::Format::OpenMetrics));
     let got: BTreeSet<String> = decoded
         .batch
         .series
