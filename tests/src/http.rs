@@ -27,12 +27,23 @@ pub fn get_within(
     headers: &[&str],
     timeout: Duration,
 ) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(timeout))?;
+    let mut stream = connect(addr, timeout)?;
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n{extra}\r\n")?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw)?;
+    read_response(stream)
+}
+
+fn connect(addr: SocketAddr, read_timeout: Duration) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(read_timeout))?;
+    Ok(stream)
+}
+
+/// Reads an HTTP/1.0 answer to the end; the body as (lossy) text.
+fn read_response(mut stream: TcpStream) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw);
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head
         .split_whitespace()
@@ -60,8 +71,7 @@ pub fn post(
     headers: &[&str],
     body: &[u8],
 ) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = connect(addr, Duration::from_secs(10))?;
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     let head = format!(
         "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n{extra}\r\n",
@@ -70,20 +80,7 @@ pub fn post(
     stream.write_all(head.as_bytes())?;
     // A server may answer (413) and close before the whole body is sent; read the answer anyway.
     let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok(Response {
-        status,
-        headers: head.to_lowercase(),
-        body: body.to_string(),
-    })
+    read_response(stream)
 }
 
 /// `s` percent-encoded for a URL query value (everything but unreserved characters escaped).

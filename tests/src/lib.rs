@@ -2,6 +2,7 @@
 //! `warroom`) binaries against real kernel objects, real files and local HTTP receivers.
 //!
 //! Modules:
+//! - [`agent`]: a real `warroom-agent` process, stopped or killed when done.
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`loadgen`]: a Prometheus remote_write load generator (realistic series, batched, snappy).
@@ -12,6 +13,7 @@
 //! - [`saas`]: local Slack and PagerDuty stand-ins that check payload shapes and inject 429/5xx.
 //! - [`server`]: a real `warroom serve` on port 0 with a fresh data directory and a token.
 
+pub mod agent;
 pub mod bins;
 pub mod http;
 pub mod loadgen;

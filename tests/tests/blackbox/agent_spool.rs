@@ -3,46 +3,20 @@
 //! also across an agent restart.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use warroom_tests::bins::bin;
+use warroom_tests::agent::{Agent, Shipping};
 use warroom_tests::http::free_addr;
 use warroom_tests::receiver::Receiver;
 
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_agent(server: std::net::SocketAddr, spool: &Path, token_file: &Path) -> Agent {
-    let child = Command::new(bin("warroom-agent"))
-        .args([
-            "--env",
-            "target",
-            "--node",
-            "spool-test",
-            "--interval",
-            "200ms",
-        ])
-        .args([
-            "--listen",
-            &free_addr().to_string(),
-            "--server",
-            &format!("http://{server}"),
-        ])
-        .arg("--spool-dir")
-        .arg(spool)
-        .arg("--token-file")
-        .arg(token_file)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Agent(child)
+    let url = format!("http://{server}");
+    let shipping = Shipping {
+        server: &url,
+        token_file,
+        spool,
+    };
+    Agent::start("target", "spool-test", "200ms", Some(shipping))
 }
 
 fn spooled_batches(dir: &Path) -> usize {

@@ -2,36 +2,20 @@
 //! remote-writes to `warroom serve` with a bearer token; the agent's series arrive and answer
 //! through warroom's query API.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warroom_tests::bins::bin;
+use warroom_tests::agent::Agent;
 use warroom_tests::http::{self, free_addr, percent_encode};
 use warroom_tests::prometheus::Prometheus;
 use warroom_tests::server::spawn_server;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn prometheus_scraping_an_agent_remote_writes_its_series_into_warroom() {
     // Arrange: a server, an agent to scrape, and a Prometheus forwarding to the server.
     let server = spawn_server();
     let agent_addr = free_addr();
-    let agent = Command::new(bin("warroom-agent"))
-        .args(["--env", "source", "--node", "prom-fwd", "--interval", "1s"])
-        .args(["--listen", &agent_addr.to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start warroom-agent");
-    let _agent = Killed(agent);
+    let _agent = Agent::serving("source", "prom-fwd", "1s", &agent_addr.to_string());
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: agent\n    static_configs:\n      \
          - targets: ['{agent_addr}']\nremote_write:\n  - url: {}/api/v1/write\n    authorization:\n      \

@@ -2,68 +2,31 @@
 //! a server stopped for 60 s while the agent runs gets every batch exactly once afterwards.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use warroom_tests::bins::bin;
-use warroom_tests::http::{self, free_addr};
+use warroom_tests::agent::{Agent, Shipping};
+use warroom_tests::http::{self, percent_encode};
 use warroom_tests::server::{Server, spawn_server};
 
-struct Agent(Child);
-
-impl Agent {
-    fn start(server: &Server, node: &str, interval: &str, spool: &Path) -> Self {
-        let token_file = server.scratch().join(format!("{node}.token"));
-        std::fs::write(&token_file, format!("{}\n", server.token)).expect("token file");
-        let child = Command::new(bin("warroom-agent"))
-            .args(["--env", "target", "--node", node, "--interval", interval])
-            .args([
-                "--listen",
-                &free_addr().to_string(),
-                "--server",
-                &server.url(),
-            ])
-            .arg("--token-file")
-            .arg(&token_file)
-            .arg("--spool-dir")
-            .arg(spool)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start warroom-agent");
-        Self(child)
-    }
-
-    /// SIGTERM, then wait for the exit: the last collection is shipped or spooled.
-    fn stop(&mut self) {
-        let pid = rustix::process::Pid::from_child(&self.0);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Percent-encodes a PromQL query for a URL.
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// An agent on `server`, with a token file of its own.
+fn start_agent(server: &Server, node: &str, interval: &str, spool: &Path) -> Agent {
+    let token_file = server.scratch().join(format!("{node}.token"));
+    std::fs::write(&token_file, format!("{}\n", server.token)).expect("token file");
+    let url = server.url();
+    let shipping = Shipping {
+        server: &url,
+        token_file: &token_file,
+        spool,
+    };
+    Agent::start("target", node, interval, Some(shipping))
 }
 
 /// `/api/v1/query` result array.
 fn query(server: &Server, q: &str) -> Vec<Value> {
     let r = http::get(
         server.addr,
-        &format!("/api/v1/query?query={}", encode(q)),
+        &format!("/api/v1/query?query={}", percent_encode(q)),
         &[],
     )
     .expect("query");
@@ -82,7 +45,7 @@ fn now_s() -> f64 {
 fn the_agents_series_are_queryable_within_one_interval() {
     // Arrange
     let server = spawn_server();
-    let _agent = Agent::start(&server, "e2e-fresh", "2s", &server.scratch().join("spool"));
+    let _agent = start_agent(&server, "e2e-fresh", "2s", &server.scratch().join("spool"));
     // Act: poll until the series shows up.
     let deadline = Instant::now() + Duration::from_secs(30);
     let (seen_at, sample_ts) = loop {
@@ -110,7 +73,7 @@ fn a_server_stopped_for_60_s_gets_every_agent_batch_exactly_once() {
     // Arrange
     let mut server = spawn_server();
     let spool = server.scratch().join("spool");
-    let mut agent = Agent::start(&server, "e2e-outage", "1s", &spool);
+    let mut agent = start_agent(&server, "e2e-outage", "1s", &spool);
     let series = r#"node_load1{node="e2e-outage"}"#;
     let deadline = Instant::now() + Duration::from_secs(30);
     while query(&server, series).is_empty() {

@@ -3,7 +3,6 @@
 //! stops it promptly with exit code 0.
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -13,21 +12,13 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use warroom_tests::bins::{bin, sample};
-use warroom_tests::http::{self, free_addr};
+use warroom_tests::agent::{Agent, Shipping};
+use warroom_tests::bins::sample;
+use warroom_tests::http;
 use warroom_tests::server::{Server, spawn_server, spawn_server_with, token};
 
 const PROTOBUF: &str = "Content-Type: application/x-protobuf";
 const GZIP: &str = "Content-Encoding: gzip";
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A gzip'd OTLP batch with one gauge, shaped as the agent sends it.
 fn otlp_body(seq: i64) -> Vec<u8> {
@@ -100,22 +91,14 @@ fn the_real_agent_ships_to_the_real_server_and_its_metrics_show_the_samples() {
     let server = spawn_server();
     let token_file = server.scratch().join("agent.token");
     std::fs::write(&token_file, format!("{}\n", server.token)).unwrap();
-    let agent = Command::new(bin("warroom-agent"))
-        .args(["--env", "source", "--node", "bb-node", "--interval", "1s"])
-        .args([
-            "--listen",
-            &free_addr().to_string(),
-            "--server",
-            &server.url(),
-        ])
-        .arg("--token-file")
-        .arg(&token_file)
-        .arg("--spool-dir")
-        .arg(server.scratch().join("spool"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _agent = Agent(agent);
+    let url = server.url();
+    let spool = server.scratch().join("spool");
+    let shipping = Shipping {
+        server: &url,
+        token_file: &token_file,
+        spool: &spool,
+    };
+    let _agent = Agent::start("source", "bb-node", "1s", Some(shipping));
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let ingested = loop {
