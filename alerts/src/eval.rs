@@ -162,6 +162,7 @@ fn alert_labels(a: &AlertRule, mut labels: LabelSet, value: f64) -> LabelSet {
 mod tests {
     use super::*;
     use crate::rules::parse_rules;
+    use crate::testing::labels as series;
     use std::path::Path;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -194,13 +195,6 @@ mod tests {
             self.recorded.lock().unwrap().extend(series);
             Ok(())
         }
-    }
-
-    fn series(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     const RULES: &str = r#"

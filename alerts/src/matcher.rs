@@ -124,13 +124,7 @@ pub fn all_match(matchers: &[Matcher], labels: &BTreeMap<String, String>) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::testing::labels;
 
     #[test]
     fn alertmanager_matcher_strings_parse_with_and_without_quotes() {

@@ -114,14 +114,8 @@ impl Muter for Inhibitor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::labels;
     use std::time::Duration;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn a_silence_mutes_matching_alerts_only_between_its_start_and_end() {

@@ -176,6 +176,7 @@ fn inherit(parent: &RouteSettings, node: &Route, path: String) -> RouteSettings 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::labels;
 
     fn tree() -> Route {
         serde_norway::from_str(
@@ -196,13 +197,6 @@ routes:
 "#,
         )
         .unwrap()
-    }
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]
