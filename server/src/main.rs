@@ -100,12 +100,6 @@ impl Place {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Rules {
-        command: RulesCommand::Check { files },
-    } = &cli.command
-    {
-        return check_rules(files);
-    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -114,7 +108,7 @@ fn main() -> ExitCode {
         )
         .init();
     match start(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("warroom: {err:#}");
             ExitCode::FAILURE
@@ -122,18 +116,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn start(command: Command) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+fn start(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
     match command {
         Command::Serve { place, listen } => {
             let cfg = place.load(listen.as_deref())?;
-            runtime.block_on(warroom_server::server::run(cfg, shutdown_signal()))
+            runtime()?.block_on(warroom_server::server::run(cfg, shutdown_signal()))?;
         }
-        Command::Token { command } => runtime.block_on(token(command)),
-        Command::Rules { .. } => unreachable!("rules check runs before the runtime starts"),
+        Command::Token { command } => runtime()?.block_on(token(command))?,
+        Command::Rules {
+            command: RulesCommand::Check { files },
+        } => return Ok(check_rules(&files)),
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `warroom rules check FILE...`: every error on its own line, exit 1 if there was any.
