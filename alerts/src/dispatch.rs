@@ -37,7 +37,7 @@ pub struct GroupState {
     pub group_labels: BTreeMap<String, String>,
     /// When the first alert joined.
     pub created: SystemTime,
-    /// Alerts by fingerprint; `ends_at` set once resolved.
+    /// Alerts by fingerprint; resolved once their `ends_at` has come.
     pub alerts: BTreeMap<String, AlertView>,
     /// The last notification's view of the group.
     pub flushed: Flushed,
@@ -99,7 +99,7 @@ impl Dispatcher {
         };
         esc.acknowledge(by, now);
         let receivers = notified_receivers(&policy_for(config, &group.settings), esc);
-        let mut n = notification(key, group, Kind::Acknowledged, url);
+        let mut n = notification(key, group, Kind::Acknowledged, url, now);
         n.acked_by = Some(by.to_owned());
         actions(receivers, &n, &format!("acknowledged by {by}"))
     }
@@ -125,7 +125,7 @@ impl Dispatcher {
             out.extend(actions);
             wake = [wake, next].into_iter().flatten().min();
         }
-        self.groups.retain(|_, g| !finished(g));
+        self.groups.retain(|_, g| !finished(g, now));
         (out, wake)
     }
 }
@@ -187,7 +187,8 @@ fn tick_group(
             now,
         );
         if !first.now {
-            return (Vec::new(), first.next_check);
+            let next = [first.next_check, next_end(group, now)];
+            return (Vec::new(), next.into_iter().flatten().min());
         }
         group.escalation = Some(GroupEscalation::fired(now));
     }
@@ -211,7 +212,7 @@ fn tick_group(
             .as_ref()
             .map(|e| notified_receivers(&policy, e))
             .unwrap_or_default();
-        let n = notification(key, group, Kind::Firing, url);
+        let n = notification(key, group, Kind::Firing, url, now);
         out.extend(actions(receivers, &n, &format!("{:?}", update.reason)));
     }
     if !tiers.is_empty() || update.now {
@@ -222,10 +223,8 @@ fn tick_group(
         };
     }
     out.extend(tiers);
-    (
-        out,
-        [next_tier, update.next_check].into_iter().flatten().min(),
-    )
+    let next = [next_tier, update.next_check, next_end(group, now)];
+    (out, next.into_iter().flatten().min())
 }
 
 /// Notifies every tier that is due; returns the actions and when the next tier is due.
@@ -237,7 +236,7 @@ fn climb(
     url: &str,
 ) -> (Vec<Action>, Option<SystemTime>) {
     let mut out = Vec::new();
-    let n = notification(key, group, Kind::Firing, url);
+    let n = notification(key, group, Kind::Firing, url, now);
     let Some(esc) = group.escalation.as_mut() else {
         return (out, None);
     };
@@ -264,7 +263,7 @@ fn resolve(
     now: SystemTime,
     url: &str,
 ) -> Vec<Action> {
-    let n = notification(key, group, Kind::Resolved, url);
+    let n = notification(key, group, Kind::Resolved, url, now);
     let Some(esc) = group.escalation.as_mut() else {
         return Vec::new();
     };
@@ -285,7 +284,7 @@ fn split(
     let mut firing = BTreeSet::new();
     let mut resolved = BTreeSet::new();
     for (fp, a) in &group.alerts {
-        if a.ends_at.is_some_and(|e| e <= now) {
+        if ended(a, now) {
             resolved.insert(fp.clone());
         } else if muter.mutes(&a.labels, now).is_none() {
             firing.insert(fp.clone());
@@ -294,19 +293,51 @@ fn split(
     (firing, resolved)
 }
 
-fn finished(g: &GroupState) -> bool {
+fn finished(g: &GroupState, now: SystemTime) -> bool {
     let resolved = g.escalation.as_ref().is_some_and(|e| e.resolve_sent);
-    let never_fired = g.escalation.is_none() && g.alerts.values().all(|a| a.ends_at.is_some());
+    let never_fired = g.escalation.is_none() && g.alerts.values().all(|a| ended(a, now));
     resolved || never_fired
 }
 
-fn notification(key: &str, group: &GroupState, kind: Kind, url: &str) -> Notification {
+/// Resolved: its end time has come. An end time still ahead (Alertmanager's "firing until
+/// refreshed", as a Prometheus sends it) means firing.
+fn ended(a: &AlertView, now: SystemTime) -> bool {
+    a.ends_at.is_some_and(|e| e <= now)
+}
+
+/// The earliest end time still ahead: the group must be looked at again then.
+fn next_end(group: &GroupState, now: SystemTime) -> Option<SystemTime> {
+    group
+        .alerts
+        .values()
+        .filter_map(|a| a.ends_at)
+        .filter(|e| *e > now)
+        .min()
+}
+
+/// The group as receivers see it at `now`: an alert whose end time is still ahead is firing, so
+/// its end time is not shown.
+fn notification(
+    key: &str,
+    group: &GroupState,
+    kind: Kind,
+    url: &str,
+    now: SystemTime,
+) -> Notification {
+    let alerts = group
+        .alerts
+        .values()
+        .map(|a| AlertView {
+            ends_at: a.ends_at.filter(|e| *e <= now),
+            ..a.clone()
+        })
+        .collect();
     Notification {
         kind,
         receiver: String::new(),
         group_key: key.to_owned(),
         group_labels: group.group_labels.clone(),
-        alerts: group.alerts.values().cloned().collect(),
+        alerts,
         warroom_url: url.to_owned(),
         acked_by: None,
     }

@@ -51,6 +51,20 @@ impl GroupEvaluator {
         Self { group, states }
     }
 
+    /// Takes back the firing alerts of this group's alerting rules after a restart: each view
+    /// whose `alertname` names one of the rules and which has not ended.
+    pub fn restore(&mut self, views: &[AlertView]) {
+        for (rule, state) in self.group.rules.iter().zip(self.states.iter_mut()) {
+            let Rule::Alert(a) = rule else { continue };
+            let mine = views
+                .iter()
+                .filter(|v| v.ends_at.is_none() && v.labels.get("alertname") == Some(&a.name));
+            for v in mine {
+                state.restore(v.labels.clone(), v.starts_at);
+            }
+        }
+    }
+
     /// Evaluates every rule at `now`.
     pub async fn evaluate(
         &mut self,

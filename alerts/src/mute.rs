@@ -32,6 +32,15 @@ pub trait Muter {
     fn mutes(&self, labels: &BTreeMap<String, String>, now: SystemTime) -> Option<MuteReason>;
 }
 
+/// Several muters: the first that mutes gives the reason.
+pub struct AnyOf<'a>(pub &'a [&'a dyn Muter]);
+
+impl Muter for AnyOf<'_> {
+    fn mutes(&self, labels: &BTreeMap<String, String>, now: SystemTime) -> Option<MuteReason> {
+        self.0.iter().find_map(|m| m.mutes(labels, now))
+    }
+}
+
 /// A silence as Alertmanager has it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Silence {

@@ -101,6 +101,21 @@ impl RuleState {
         changes
     }
 
+    /// Takes back an alert that was firing before a restart (as Prometheus restores
+    /// `ALERTS_FOR_STATE`): the next evaluation keeps it firing or resolves it, with no new
+    /// `for` wait and no lost resolve.
+    pub fn restore(&mut self, labels: LabelSet, fired_at: SystemTime) {
+        self.alerts.entry(labels.clone()).or_insert(Alert {
+            labels,
+            state: AlertState::Firing,
+            value: f64::NAN,
+            active_at: fired_at,
+            fired_at: Some(fired_at),
+            resolved_at: None,
+            keep_firing_since: None,
+        });
+    }
+
     /// The alerts currently pending or firing (and recently resolved ones).
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         self.alerts.values()
@@ -193,6 +208,27 @@ mod tests {
 
     fn labels(instance: &str) -> LabelSet {
         LabelSet::from([("instance".to_string(), instance.to_string())])
+    }
+
+    #[test]
+    fn a_restored_firing_alert_stays_firing_without_a_new_wait_and_resolves_when_gone() {
+        // Arrange
+        let timing = Timing {
+            hold: 600 * S,
+            keep_firing_for: Duration::ZERO,
+        };
+        let mut rule = RuleState::default();
+        let t0 = SystemTime::UNIX_EPOCH + 1000 * S;
+        rule.restore(labels("a"), t0);
+        // Act
+        let still = rule.step(timing, vec![(labels("a"), 1.0)], t0 + 10 * S);
+        let gone = rule.step(timing, vec![], t0 + 20 * S);
+        // Assert
+        assert!(
+            still.is_empty(),
+            "no transition: it was firing and still is"
+        );
+        assert_eq!(gone, vec![(labels("a"), Transition::Resolved)]);
     }
 
     #[test]

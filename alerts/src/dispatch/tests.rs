@@ -154,3 +154,31 @@ fn a_second_alert_joining_the_group_updates_the_notified_tiers_at_the_group_inte
     assert_eq!(sent(&a), vec![("slack-warroom".to_string(), Kind::Firing)]);
     assert_eq!(a[0].notification.alerts.len(), 2);
 }
+
+#[test]
+fn an_external_alert_with_an_end_ahead_fires_and_resolves_itself_when_not_refreshed() {
+    // Arrange: a Prometheus says "firing until t0 + 4m" and then falls silent.
+    let config = config();
+    let silences = no_mutes();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut d = Dispatcher::default();
+    d.upsert(&config, alert(t0, Some(t0 + 4 * MIN)), t0);
+    // Act
+    let (fired, wake) = d.tick(&config, &silences, t0, URL);
+    let (resolved, _) = d.tick(&config, &silences, t0 + 4 * MIN, URL);
+    // Assert
+    assert_eq!(
+        sent(&fired),
+        vec![("slack-warroom".to_string(), Kind::Firing)]
+    );
+    assert_eq!(
+        fired[0].notification.alerts[0].ends_at, None,
+        "receivers see it firing, not ending"
+    );
+    assert_eq!(wake, Some(t0 + 4 * MIN), "the end is the next thing due");
+    assert_eq!(
+        sent(&resolved),
+        vec![("slack-warroom".to_string(), Kind::Resolved)]
+    );
+    assert!(d.groups.is_empty(), "a resolved group is forgotten");
+}
