@@ -6,6 +6,9 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
+use crate::matcher::{Matcher, Op};
+use crate::mute::Silence;
+
 /// An alert as an external sender states it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExternalAlert {
@@ -89,8 +92,73 @@ fn convert(a: PostableAlert, now: SystemTime) -> Result<ExternalAlert, String> {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableSilence {
+    matchers: Vec<SilenceMatcher>,
+    starts_at: Option<String>,
+    ends_at: String,
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SilenceMatcher {
+    name: String,
+    value: String,
+    #[serde(default)]
+    is_regex: bool,
+    #[serde(default = "yes")]
+    is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Reads an Alertmanager v2 `PostableSilence` (`POST /api/v2/silences`) as silence `id`.
+pub fn parse_silence(body: &[u8], id: String, now: SystemTime) -> Result<Silence, String> {
+    let s: PostableSilence =
+        serde_json::from_slice(body).map_err(|e| format!("malformed silence: {e}"))?;
+    if s.matchers.is_empty() {
+        return Err("a silence needs at least one matcher".into());
+    }
+    let matchers = s
+        .matchers
+        .iter()
+        .map(|m| {
+            let op = match (m.is_regex, m.is_equal) {
+                (false, true) => Op::Equal,
+                (false, false) => Op::NotEqual,
+                (true, true) => Op::Regex,
+                (true, false) => Op::NotRegex,
+            };
+            Matcher::new(&m.name, op, &m.value)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let starts_at = match s.starts_at.as_deref() {
+        Some(t) => parse_time(t)?.unwrap_or(now),
+        None => now,
+    }
+    .max(now);
+    let ends_at = parse_time(&s.ends_at)?.ok_or("a silence needs endsAt")?;
+    if ends_at <= starts_at {
+        return Err("endsAt must be after startsAt and in the future".into());
+    }
+    Ok(Silence {
+        id,
+        matchers,
+        starts_at,
+        ends_at,
+        created_by: s.created_by,
+        comment: s.comment,
+    })
+}
+
 /// RFC 3339; Go's zero time (`0001-01-01T00:00:00Z`) means unset.
-fn parse_time(text: &str) -> Result<Option<SystemTime>, String> {
+pub fn parse_time(text: &str) -> Result<Option<SystemTime>, String> {
     if text.is_empty() || text.starts_with("0001-01-01") {
         return Ok(None);
     }
@@ -121,6 +189,35 @@ fn parse_with_offset(text: &str) -> Result<SystemTime, ()> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn an_alertmanager_silence_parses_with_its_matchers_and_a_past_start_moves_to_now() {
+        // Arrange
+        let now = humantime::parse_rfc3339("2026-11-21T12:00:00Z").unwrap();
+        let body = br#"{"matchers":[{"name":"env","value":"target","isRegex":false},
+            {"name":"alertname","value":"Disk.*","isRegex":true,"isEqual":false}],
+            "startsAt":"2026-11-21T11:00:00Z","endsAt":"2026-11-21T14:00:00+01:00",
+            "createdBy":"alice","comment":"cutover window"}"#;
+        // Act
+        let s = parse_silence(body, "s1".into(), now).unwrap();
+        // Assert
+        assert_eq!(s.matchers[0].to_string(), "env=\"target\"");
+        assert_eq!(s.matchers[1].op, Op::NotRegex);
+        assert_eq!(s.starts_at, now);
+        assert_eq!(
+            s.ends_at,
+            now + Duration::from_secs(3600),
+            "14:00+01:00 is 13:00Z"
+        );
+        assert!(
+            parse_silence(
+                br#"{"matchers":[],"endsAt":"x","createdBy":"a"}"#,
+                "s".into(),
+                now
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn a_prometheus_v2_post_parses_with_ends_at_in_the_future_meaning_firing() {

@@ -4,9 +4,12 @@
 use std::sync::Arc;
 
 use axum::Router;
+use tokio::sync::Notify;
 
+use crate::alerting::pipeline::Pipeline;
 use crate::config::Limits;
 use crate::routes;
+use crate::routes::alerts::AlertsState;
 use crate::store::{MetricStore, Querier};
 use crate::telemetry::ServerMetrics;
 use crate::tokens::TokenStore;
@@ -25,14 +28,22 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// What one ingest request may weigh.
     pub limits: Limits,
+    /// Rung after an append stored samples, so rules without `for` look at once.
+    pub ingested: Arc<Notify>,
+    /// The alert pipeline, when alerting runs (it always does under `warroom serve`).
+    pub alerts: Option<Arc<Pipeline>>,
 }
 
 /// Every route of the server.
 pub fn app(state: AppState) -> Router {
-    let app = Router::new()
+    let mut app = Router::new()
         .merge(routes::ingest::router(state.clone()))
         .merge(routes::health::router(state.clone()))
         .merge(routes::metrics::router(state.clone()));
+    if let Some(pipeline) = state.alerts.clone() {
+        let tokens = state.tokens.clone();
+        app = app.merge(routes::alerts::router(AlertsState { pipeline, tokens }));
+    }
     // The Prometheus query API, timed by the server's query latency histogram.
     let query = routes::query::router(state.querier.clone());
     app.merge(routes::metrics::timed(query, state.metrics.clone()))

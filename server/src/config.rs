@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::alerting::settings::AlertingSettings;
 use crate::store::StoreConfig;
 
 /// Everything `warroom serve` is configured with.
@@ -25,6 +26,9 @@ pub struct ServerConfig {
     /// Bounds on what one ingest request may carry (`[limits]`).
     #[serde(default)]
     pub limits: Limits,
+    /// Rules, `alerting.yaml` and the evaluation interval (`[alerting]`).
+    #[serde(default)]
+    pub alerting: AlertingSettings,
 }
 
 /// The `[limits]` section: what one ingest request may weigh, so no sender can exhaust memory.
@@ -148,6 +152,21 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "WARROOM_LIMITS_MAX_SAMPLES_PER_REQUEST",
         "limits.max_samples_per_request",
         Kind::Integer,
+    ),
+    (
+        "WARROOM_ALERTING_RULES_DIR",
+        "alerting.rules_dir",
+        Kind::Text,
+    ),
+    (
+        "WARROOM_ALERTING_CONFIG_FILE",
+        "alerting.config_file",
+        Kind::Text,
+    ),
+    (
+        "WARROOM_ALERTING_EVALUATION_INTERVAL",
+        "alerting.evaluation_interval",
+        Kind::Text,
     ),
 ];
 

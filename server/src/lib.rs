@@ -15,8 +15,10 @@
 //! - [`db`]: opening the SQLite database and running its migrations.
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
 //! - [`query`]: the PromQL engine (Prometheus 2.42 semantics) over any `Querier`.
+//! - [`alerting`]: rules evaluated over the store, the alert pipeline's state, outbox and sender.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod alerting;
 pub mod app;
 pub mod config;
 pub mod db;

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use tokio::sync::Notify;
+
+use crate::alerting::Alerting;
 use crate::app::{AppState, app};
 use crate::config::ServerConfig;
 use crate::db;
@@ -32,6 +35,15 @@ pub async fn run(
         .with_context(|| format!("opening the store in {}", db_path.display()))?;
     let store = Arc::new(store);
     let retention = tokio::spawn(retain_periodically(store.clone()));
+    let alerting = Alerting::start(
+        config.alerting.clone(),
+        pool.clone(),
+        store.clone(),
+        store.clone(),
+    )
+    .await
+    .context("starting alerting")?;
+    let hangup = tokio::spawn(reload_on_sighup(alerting.reload.clone()));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -42,6 +54,8 @@ pub async fn run(
         tokens: TokenStore::new(pool.clone()),
         metrics: Arc::new(ServerMetrics::new()),
         limits: config.limits,
+        ingested: alerting.ingested.clone(),
+        alerts: Some(alerting.pipeline.clone()),
     };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
@@ -49,10 +63,27 @@ pub async fn run(
         .context("serving HTTP")?;
     tracing::info!("stopped taking requests; closing the store");
     retention.abort();
+    hangup.abort();
+    alerting.stop();
     store.close().await.context("closing the store")?;
     drop(store);
     pool.close().await;
     Ok(())
+}
+
+/// Rings `reload` on every SIGHUP.
+async fn reload_on_sighup(reload: Arc<Notify>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGHUP, reload only on file change: {e}");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        reload.notify_one();
+    }
 }
 
 /// Deletes data past the retention period once an hour (and once at start).

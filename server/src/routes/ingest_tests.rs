@@ -46,6 +46,8 @@ async fn harness(limits: Limits) -> Harness {
         tokens: tokens.clone(),
         metrics: Arc::new(ServerMetrics::new()),
         limits,
+        ingested: Arc::new(tokio::sync::Notify::new()),
+        alerts: None,
     };
     Harness {
         _dir: dir,

@@ -1,10 +1,15 @@
 //! Each area's routes, one module per area, each with its `router()`; `app::app` merges them.
 //!
+//! - [`alerts`]: alerts from outside (`/api/v2/alerts`, `/hooks/alertmanager`), silences,
+//!   and the alert groups with their ack / un-ack actions (`/api/warroom/v1/alerts`).
+//! - [`auth`]: the bearer token check.
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`ingest`]: `POST /v1/metrics` (OTLP) and `POST /api/v1/write` (remote_write).
 //! - [`metrics`]: the server's own `/metrics`, and the timing layer of the query API.
 //! - [`query`]: the Prometheus HTTP query API (`/api/v1/query`, `query_range`, `series`, labels).
 
+pub mod alerts;
+pub mod auth;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

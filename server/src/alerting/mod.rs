@@ -1,0 +1,103 @@
+//! The server's half of alerting: the `alerts` crate's pure decisions wired to the store, the
+//! clock, SQLite and HTTP.
+//!
+//! - [`settings`]: the `[alerting]` section of `warroom.toml`.
+//! - [`files`]: loading rule files and `alerting.yaml`; their change stamp.
+//! - [`integrations`]: receivers' Slack, PagerDuty, email and webhook senders by key.
+//! - [`store_io`]: rules query the PromQL engine and record into the store.
+//! - [`runner`]: the evaluation loop (interval, ingest-triggered, reload) and the dispatch loop.
+//! - [`pipeline`]: dispatcher state, acknowledgements and silences behind one lock.
+//! - [`records`]: what is kept in SQLite (dispatcher state, outbox, attempts, silences, events).
+//! - [`sender`]: the outbox's delivery loop.
+
+pub mod files;
+pub mod integrations;
+pub mod pipeline;
+pub mod records;
+pub mod runner;
+pub mod sender;
+pub mod settings;
+pub mod store_io;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::query::Engine;
+use crate::store::{MetricStore, Querier};
+use pipeline::Pipeline;
+use runner::{Bells, Runner};
+use settings::AlertingSettings;
+use store_io::{EngineQuery, StoreSink};
+
+/// The running pipeline and what the rest of the server rings.
+pub struct Alerting {
+    /// Alerts, acknowledgements and silences go here.
+    pub pipeline: Arc<Pipeline>,
+    /// Ring after an append stored samples (ingest-triggered evaluation).
+    pub ingested: Arc<Notify>,
+    /// Ring to reload the rule files and `alerting.yaml` (SIGHUP).
+    pub reload: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Alerting {
+    /// Loads the files (refusing to start on a bad one, naming every error) and starts the
+    /// rules, dispatch and sender loops.
+    pub async fn start(
+        settings: AlertingSettings,
+        db: SqlitePool,
+        store: Arc<dyn MetricStore>,
+        querier: Arc<dyn Querier>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .build()
+            .context("building the notifiers' HTTP client")?;
+        let groups = match &settings.rules_dir {
+            None => Vec::new(),
+            Some(dir) => files::load_rules(dir).map_err(|errors| {
+                anyhow::anyhow!("rule files are invalid:\n{}", errors.join("\n"))
+            })?,
+        };
+        let routing = files::load_routing(&settings, &client).map_err(anyhow::Error::msg)?;
+        let pipeline = Pipeline::open(db, routing)
+            .await
+            .context("loading the alert pipeline's state")?;
+        let runner = Runner::new(
+            EngineQuery(Engine::new(querier)),
+            StoreSink(store),
+            pipeline.clone(),
+            settings,
+            client,
+            groups,
+        )
+        .await;
+        let ingested = Arc::new(Notify::new());
+        let reload = Arc::new(Notify::new());
+        let bells = Bells {
+            ingested: ingested.clone(),
+            reload: reload.clone(),
+        };
+        let tasks = vec![
+            tokio::spawn(runner.run(bells)),
+            tokio::spawn(runner::dispatch(pipeline.clone())),
+            tokio::spawn(sender::run(pipeline.clone())),
+        ];
+        Ok(Self {
+            pipeline,
+            ingested,
+            reload,
+            tasks,
+        })
+    }
+
+    /// Stops the loops (the outbox keeps what was not sent for the next start).
+    pub fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

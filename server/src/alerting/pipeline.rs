@@ -1,0 +1,303 @@
+//! The alert pipeline's live half: alerts from rules and from outside go into the dispatcher;
+//! every step ticks it (mute → group timing → escalation) and commits its new state together with
+//! the outbox rows of its decisions; acknowledgements and silences change it. One lock guards the
+//! state, so decisions are made one at a time, in order.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sqlx::SqlitePool;
+use tokio::sync::{Mutex, Notify};
+use warroom_alerts::config::AlertingConfig;
+use warroom_alerts::dispatch::{Action, Dispatcher, GroupState};
+use warroom_alerts::mute::{AnyOf, Inhibitor, Muter, Silence};
+use warroom_alerts::notify::AlertView;
+use warroom_alerts::notify::pagerduty::dedup_key;
+use warroom_alerts::outbox::{Delivery, RetryPolicy};
+
+use super::integrations::Integrations;
+use super::records::{self, NewDelivery, RecordError};
+
+/// The configuration the pipeline runs with; replaced whole on reload.
+pub struct Routing {
+    /// `alerting.yaml`.
+    pub config: AlertingConfig,
+    /// Its receivers' integrations.
+    pub integrations: Integrations,
+}
+
+struct State {
+    routing: Arc<Routing>,
+    dispatcher: Dispatcher,
+    silences: Vec<Silence>,
+}
+
+/// The pipeline: state behind one lock, the database, and the bells that wake its loops.
+pub struct Pipeline {
+    db: SqlitePool,
+    state: Mutex<State>,
+    /// Rung when the outbox has something new; the sender waits on it.
+    pub outbox_changed: Notify,
+    /// How deliveries are retried.
+    pub retry: RetryPolicy,
+}
+
+/// A group as the API lists it.
+pub struct GroupSummary {
+    /// Short stable id (PagerDuty's dedup key).
+    pub id: String,
+    /// The group key.
+    pub key: String,
+    /// Its state.
+    pub group: GroupState,
+}
+
+impl Pipeline {
+    /// The pipeline with the dispatcher and silences as last saved.
+    pub async fn open(db: SqlitePool, routing: Routing) -> Result<Arc<Self>, RecordError> {
+        let dispatcher = records::load_dispatcher(&db).await?;
+        let silences = records::silences(&db).await?;
+        Ok(Arc::new(Self {
+            state: Mutex::new(State {
+                routing: Arc::new(routing),
+                dispatcher,
+                silences,
+            }),
+            db,
+            outbox_changed: Notify::new(),
+            retry: RetryPolicy::default(),
+        }))
+    }
+
+    /// The database the pipeline keeps its records in.
+    pub fn db(&self) -> &SqlitePool {
+        &self.db
+    }
+
+    /// The configuration in force.
+    pub async fn routing(&self) -> Arc<Routing> {
+        self.state.lock().await.routing.clone()
+    }
+
+    /// Swaps in a reloaded configuration; groups and escalations carry on.
+    pub async fn set_routing(&self, routing: Routing) {
+        self.state.lock().await.routing = Arc::new(routing);
+    }
+
+    /// The alerts every group holds, for restoring rule states after a restart.
+    pub async fn alerts(&self) -> Vec<AlertView> {
+        let state = self.state.lock().await;
+        let groups = state.dispatcher.groups.values();
+        groups.flat_map(|g| g.alerts.values().cloned()).collect()
+    }
+
+    /// Routes alerts into their groups, then steps at once (so a page never waits for a tick).
+    pub async fn receive(
+        &self,
+        alerts: Vec<AlertView>,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, RecordError> {
+        let mut state = self.state.lock().await;
+        let routing = state.routing.clone();
+        for a in alerts {
+            state.dispatcher.upsert(&routing.config, a, now);
+        }
+        self.step_locked(&mut state, Vec::new(), Vec::new(), now)
+            .await
+    }
+
+    /// Ticks the dispatcher at `now`; returns when it next has something due.
+    pub async fn step(&self, now: SystemTime) -> Result<Option<SystemTime>, RecordError> {
+        let mut state = self.state.lock().await;
+        self.step_locked(&mut state, Vec::new(), Vec::new(), now)
+            .await
+    }
+
+    /// Acknowledges the group with id `id` (see [`GroupSummary::id`]); `false` if there is no
+    /// such group or it has not fired.
+    pub async fn acknowledge(
+        &self,
+        id: &str,
+        by: &str,
+        now: SystemTime,
+    ) -> Result<bool, RecordError> {
+        let mut state = self.state.lock().await;
+        let Some(key) = key_of(&state.dispatcher, id) else {
+            return Ok(false);
+        };
+        let routing = state.routing.clone();
+        let url = alerts_url(&routing.config, id);
+        let actions = state
+            .dispatcher
+            .acknowledge(&routing.config, &key, by, now, &url);
+        let fired = state
+            .dispatcher
+            .groups
+            .get(&key)
+            .is_some_and(|g| g.escalation.is_some());
+        let event = (Some(key), format!("acknowledged by {by}"));
+        self.step_locked(&mut state, actions, vec![event], now)
+            .await?;
+        Ok(fired)
+    }
+
+    /// Withdraws an acknowledgement: escalation starts again from the first tier.
+    pub async fn unacknowledge(
+        &self,
+        id: &str,
+        by: &str,
+        now: SystemTime,
+    ) -> Result<bool, RecordError> {
+        let mut state = self.state.lock().await;
+        let Some(key) = key_of(&state.dispatcher, id) else {
+            return Ok(false);
+        };
+        let done = state.dispatcher.unacknowledge(&key, now);
+        let event = (Some(key), format!("acknowledgement withdrawn by {by}"));
+        self.step_locked(&mut state, Vec::new(), vec![event], now)
+            .await?;
+        Ok(done)
+    }
+
+    /// Adds or replaces a silence.
+    pub async fn silence(&self, s: Silence, now: SystemTime) -> Result<(), RecordError> {
+        records::save_silence(&self.db, &s).await?;
+        let mut state = self.state.lock().await;
+        let what = format!("silence {} by {}: {}", s.id, s.created_by, s.comment);
+        state.silences.retain(|old| old.id != s.id);
+        state.silences.push(s);
+        self.step_locked(&mut state, Vec::new(), vec![(None, what)], now)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends silence `id` at `now`; `false` if there is none.
+    pub async fn expire_silence(&self, id: &str, now: SystemTime) -> Result<bool, RecordError> {
+        let mut state = self.state.lock().await;
+        let Some(s) = state.silences.iter_mut().find(|s| s.id == id) else {
+            return Ok(false);
+        };
+        s.ends_at = s.ends_at.min(now);
+        let s = s.clone();
+        records::save_silence(&self.db, &s).await?;
+        let what = format!("silence {id} expired");
+        self.step_locked(&mut state, Vec::new(), vec![(None, what)], now)
+            .await?;
+        Ok(true)
+    }
+
+    /// Every silence.
+    pub async fn silences(&self) -> Vec<Silence> {
+        self.state.lock().await.silences.clone()
+    }
+
+    /// Every group with its id.
+    pub async fn groups(&self) -> Vec<GroupSummary> {
+        let state = self.state.lock().await;
+        let groups = state.dispatcher.groups.iter();
+        groups
+            .map(|(key, group)| GroupSummary {
+                id: dedup_key(key),
+                key: key.clone(),
+                group: group.clone(),
+            })
+            .collect()
+    }
+
+    /// Ticks, then commits the state with `extra` actions and every action's deliveries.
+    async fn step_locked(
+        &self,
+        state: &mut State,
+        extra: Vec<Action>,
+        mut events: Vec<(Option<String>, String)>,
+        now: SystemTime,
+    ) -> Result<Option<SystemTime>, RecordError> {
+        let routing = state.routing.clone();
+        let (actions, wake) = tick(state, &routing, now);
+        let actions: Vec<Action> = extra.into_iter().chain(actions).collect();
+        let deliveries = deliveries(&routing, &actions, now, self.retry);
+        events.extend(actions.iter().map(|a| {
+            let what = format!("{:?} to {}: {}", a.notification.kind, a.receiver, a.reason);
+            (Some(a.notification.group_key.clone()), what)
+        }));
+        records::commit(&self.db, &state.dispatcher, &deliveries, &events, now).await?;
+        if !deliveries.is_empty() {
+            self.outbox_changed.notify_one();
+        }
+        Ok(wake)
+    }
+}
+
+/// The dispatcher's decisions at `now`, muted by silences and inhibit rules.
+fn tick(
+    state: &mut State,
+    routing: &Routing,
+    now: SystemTime,
+) -> (Vec<Action>, Option<SystemTime>) {
+    let firing = firing_labels(&state.dispatcher, now);
+    let inhibitor = Inhibitor {
+        rules: &routing.config.inhibit_rules,
+        firing: &firing,
+    };
+    let muters: [&dyn Muter; 2] = [&state.silences, &inhibitor];
+    let url = alerts_url(&routing.config, "");
+    state
+        .dispatcher
+        .tick(&routing.config, &AnyOf(&muters), now, &url)
+}
+
+/// The group key whose id is `id`.
+fn key_of(d: &Dispatcher, id: &str) -> Option<String> {
+    d.groups.keys().find(|k| dedup_key(k) == id).cloned()
+}
+
+/// The war room's alerts page, or one group's anchor on it.
+fn alerts_url(config: &AlertingConfig, id: &str) -> String {
+    let base = config.global.external_url.trim_end_matches('/');
+    match id {
+        "" => format!("{base}/alerts"),
+        id => format!("{base}/alerts#{id}"),
+    }
+}
+
+/// Labels of every alert still firing, for the inhibit rules.
+fn firing_labels(d: &Dispatcher, now: SystemTime) -> Vec<BTreeMap<String, String>> {
+    let alerts = d.groups.values().flat_map(|g| g.alerts.values());
+    alerts
+        .filter(|a| a.ends_at.is_none_or(|e| e > now))
+        .map(|a| a.labels.clone())
+        .collect()
+}
+
+/// One outbox row per integration that takes the action's kind.
+fn deliveries(
+    routing: &Routing,
+    actions: &[Action],
+    now: SystemTime,
+    retry: RetryPolicy,
+) -> Vec<NewDelivery> {
+    let mut out = Vec::new();
+    for a in actions {
+        let integrations = routing.integrations.of(&a.receiver);
+        if integrations.is_empty() {
+            tracing::warn!("receiver {} has no integrations; nothing sent", a.receiver);
+        }
+        for i in integrations.iter().filter(|i| i.takes(a.notification.kind)) {
+            out.push(NewDelivery {
+                integration: i.key.clone(),
+                reason: a.reason.clone(),
+                notification: a.notification.clone(),
+                delivery: Delivery::new(now, retry),
+            });
+        }
+    }
+    out
+}
+
+/// How long the dispatcher loop may sleep: until the next due time, at most a second (silences
+/// start and end on their own clock).
+pub fn sleep_for(wake: Option<SystemTime>, now: SystemTime) -> Duration {
+    let cap = Duration::from_secs(1);
+    wake.map_or(cap, |w| w.duration_since(now).unwrap_or_default().min(cap))
+}
