@@ -3,6 +3,7 @@
 //!
 //! Modules:
 //! - [`agent`]: a real `warroom-agent` process, stopped or killed when done.
+//! - [`alerting`]: a `warroom serve` with rules and escalation tiers to the SaaS stand-ins.
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`loadgen`]: a Prometheus remote_write load generator (realistic series, batched, snappy).
@@ -14,6 +15,7 @@
 //! - [`server`]: a real `warroom serve` on port 0 with a fresh data directory and a token.
 
 pub mod agent;
+pub mod alerting;
 pub mod bins;
 pub mod http;
 pub mod loadgen;

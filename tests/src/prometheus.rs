@@ -38,6 +38,11 @@ impl Prometheus {
 
     /// Starts Prometheus with `config` as its `prometheus.yml` (scrape jobs, remote_write).
     pub fn start_with(config_text: &str) -> anyhow::Result<Self> {
+        Self::start_with_args(config_text, &[])
+    }
+
+    /// Starts Prometheus with `config_text` and extra command-line flags.
+    pub fn start_with_args(config_text: &str, args: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("Prometheus temp dir")?;
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, config_text)?;
@@ -50,7 +55,8 @@ impl Prometheus {
                 dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.enable-remote-write-receiver");
+            .arg("--web.enable-remote-write-receiver")
+            .args(args);
         let log = dir.path().join("prometheus.log");
         let mut process = Process::spawn("prometheus", &mut command, &log)
             .context("prometheus is installed (apt-get install prometheus)")?;

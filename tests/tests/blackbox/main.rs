@@ -7,6 +7,7 @@
 mod agent_output;
 mod agent_pod;
 mod agent_spool;
+mod alerts_e2e;
 mod notify_saas;
 mod prometheus_forwards;
 mod prometheus_peer;
