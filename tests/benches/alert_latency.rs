@@ -195,10 +195,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     warroom(trials);
-    if std::env::var("ALERT_PEER").as_deref() != Ok("0") {
-        if let Err(e) = peer(trials) {
-            eprintln!("peer failed: {e:#}");
-            std::process::exit(2);
-        }
+    if std::env::var("ALERT_PEER").as_deref() != Ok("0")
+        && let Err(e) = peer(trials)
+    {
+        eprintln!("peer failed: {e:#}");
+        std::process::exit(2);
     }
 }
