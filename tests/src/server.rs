@@ -160,6 +160,12 @@ impl Server {
         self.wait_ready();
     }
 
+    /// Sends SIGHUP (reload the rules and `alerting.yaml`).
+    pub fn hangup(&self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("send SIGHUP");
+    }
+
     /// Sends SIGTERM and waits up to `within` for the exit; `None` if it did not exit in time.
     pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
         let pid = rustix::process::Pid::from_child(&self.child);

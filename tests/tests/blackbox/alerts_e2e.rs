@@ -341,3 +341,116 @@ fn a_broken_rule_file_on_reload_is_reported_and_the_last_good_rules_keep_running
         "First kept firing: {names:?}"
     );
 }
+
+#[test]
+fn sighup_reloads_rules_even_when_the_file_looks_unchanged() {
+    // Arrange: two rule files of the same length; the second keeps the first's mtime, so only
+    // the signal can tell the server.
+    let slack = Saas::slack().unwrap();
+    let pd = Saas::pagerduty().unwrap();
+    let alerting = alerting_yaml(&slack.url(), &pd.url(), "1h", "2h");
+    let before =
+        "groups:\n  - name: a\n    rules:\n      - alert: Before\n        expr: vector(1)\n";
+    let after =
+        "groups:\n  - name: a\n    rules:\n      - alert: Afters\n        expr: vector(1)\n";
+    assert_eq!(before.len(), after.len());
+    let s = spawn_alerting_server(before, &alerting);
+    let file = s.rules_dir.join("main.yaml");
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    wait_for("Before fires", Duration::from_secs(15), || {
+        slack_messages(&slack, "FIRING").into_iter().next()
+    });
+    std::fs::write(&file, after).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !s.server.log_text().contains("reloaded rules"),
+        "no reload without a change or a signal"
+    );
+    // Act
+    s.server.hangup();
+    // Assert
+    wait_for("Afters fires after SIGHUP", Duration::from_secs(15), || {
+        let pages = slack_messages(&slack, "FIRING");
+        pages
+            .iter()
+            .any(|a| {
+                a.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Afters"))
+            })
+            .then_some(())
+    });
+    assert!(
+        s.server
+            .log_text()
+            .contains("reloaded rules and alerting config (SIGHUP)")
+    );
+}
+
+#[test]
+fn a_silence_mutes_a_matching_alert_and_unack_restarts_escalation() {
+    // Arrange
+    let slack = Saas::slack().unwrap();
+    let pd = Saas::pagerduty().unwrap();
+    let alerting = alerting_yaml(&slack.url(), &pd.url(), "3s", "1h");
+    let s = spawn_alerting_server("groups: []\n", &alerting);
+    let silence = r#"{"matchers":[{"name":"env","value":"source","isRegex":false}],
+        "endsAt":"2099-01-01T00:00:00Z","createdBy":"alice","comment":"source drained"}"#;
+    let (status, body) = s.post_json("/api/v2/silences", silence);
+    assert_eq!(status, 200, "{body}");
+    let alert = |name: &str, env: &str| {
+        format!(r#"[{{"labels":{{"alertname":"{name}","env":"{env}","severity":"page"}}}}]"#)
+    };
+    // Act: one alert under the silence, one not.
+    assert_eq!(
+        s.post_json("/api/v2/alerts", &alert("SourceLag", "source"))
+            .0,
+        200
+    );
+    assert_eq!(
+        s.post_json("/api/v2/alerts", &alert("TargetLag", "target"))
+            .0,
+        200
+    );
+    let page = wait_for("the unsilenced page", Duration::from_secs(10), || {
+        slack_messages(&slack, "FIRING").into_iter().next()
+    });
+    // Ack at once, then withdraw it: PagerDuty's tier comes 3s after the un-ack.
+    let group = wait_for("the target group", Duration::from_secs(10), || {
+        s.groups()
+            .into_iter()
+            .find(|g| g["labels"]["alertname"] == "TargetLag")
+    });
+    let id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.act(&id, "ack", "bob").0, 200);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        pd_events(&pd, TIER2_KEY, "trigger").is_empty(),
+        "acked: no tier 2"
+    );
+    let unacked = Instant::now();
+    assert_eq!(s.act(&id, "unack", "bob").0, 200);
+    // Assert
+    let trigger = wait_for("tier 2 after the un-ack", Duration::from_secs(10), || {
+        pd_events(&pd, TIER2_KEY, "trigger").into_iter().next()
+    });
+    assert!(
+        trigger.at - unacked >= Duration::from_millis(2500),
+        "the climb restarted"
+    );
+    assert!(page.body["text"].as_str().unwrap().contains("TargetLag"));
+    assert!(
+        slack
+            .accepted()
+            .iter()
+            .all(|a| !a.body["text"].as_str().unwrap_or("").contains("SourceLag")),
+        "the silenced alert paged nobody"
+    );
+    assert_eq!(s.act("nope", "ack", "bob").0, 404);
+}
