@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use super::hash::{FxBuild, FxHashMap};
-use crate::model::{Label, Labels, Matcher};
+use crate::model::{Label, Labels, Matcher, Sym};
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Debug, Default)]
@@ -39,6 +39,11 @@ impl Symbols {
 
     fn str(&self, id: u32) -> &str {
         &self.strings[id as usize]
+    }
+
+    /// The shared string itself, for label sets handed out without copying text.
+    fn sym(&self, id: u32) -> Sym {
+        Sym::from(self.strings[id as usize].clone())
     }
 
     /// Each symbol's position in string order, so that label sets sort without string compares.
@@ -172,8 +177,8 @@ impl Index {
         let labels = interned
             .iter()
             .map(|&(n, v)| Label {
-                name: self.symbols.str(n).to_owned(),
-                value: self.symbols.str(v).to_owned(),
+                name: self.symbols.sym(n),
+                value: self.symbols.sym(v),
             })
             .collect();
         Some(Labels::new(labels))
@@ -298,7 +303,10 @@ pub fn decode_labels(mut data: &[u8]) -> Option<Labels> {
     while !data.is_empty() {
         let name = take_str(&mut data)?;
         let value = take_str(&mut data)?;
-        labels.push(Label { name, value });
+        labels.push(Label {
+            name: name.into(),
+            value: value.into(),
+        });
     }
     Some(Labels::new(labels))
 }
