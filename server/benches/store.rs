@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use warroom_server::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
+use warroom_server::query::{Engine, Value};
 use warroom_server::store::sqlite::SqliteStore;
 use warroom_server::store::{MetricStore, Querier, StoreConfig};
 
@@ -185,6 +186,40 @@ async fn time_select(
     (best, shape.0, shape.1)
 }
 
+/// Best of three instant PromQL evaluations through the engine: (time, elements returned).
+async fn time_instant(engine: &Engine, query: &str, t: i64) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let mut n = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let got = engine.instant(query, t).await.unwrap();
+        best = best.min(started.elapsed());
+        n = match got {
+            Value::Vector(v) => v.len(),
+            _ => 1,
+        };
+    }
+    (best, n)
+}
+
+/// Best of three range PromQL evaluations: (time, series, points returned).
+async fn time_range(
+    engine: &Engine,
+    query: &str,
+    start: i64,
+    end: i64,
+) -> (Duration, usize, usize) {
+    let mut best = Duration::MAX;
+    let mut shape = (0, 0);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let got = engine.range(query, start, end, STEP).await.unwrap();
+        best = best.min(started.elapsed());
+        shape = (got.len(), got.iter().map(|s| s.samples.len()).sum());
+    }
+    (best, shape.0, shape.1)
+}
+
 async fn run() {
     let series = env("BENCH_SERIES", 100_000);
     let rounds = env("BENCH_ROUNDS", 240) as i64;
@@ -247,6 +282,14 @@ async fn run() {
     let all = [Matcher::new("env", MatchOp::Regex, "source|target").unwrap()];
     let (took, n, s) = time_select(&store, &all, last - 5 * 60_000, last).await;
     println!("select last 5m of all series: {took:.2?} ({n} series, {s} samples)");
+    let engine = Engine::new(store.clone());
+    for q in [
+        r#"{env=~"source|target"}"#,
+        r#"sum(rate({env=~"source|target"}[5m]))"#,
+    ] {
+        let (took, n) = time_instant(&engine, q, last).await;
+        println!("instant query {q}: {took:.2?} ({n} elements)");
+    }
 
     let mut long = Fleet::new("long_", long_series, long_series);
     let day = 24 * 3600 * 1000 / STEP;
@@ -259,6 +302,13 @@ async fn run() {
     let name = [Matcher::new("__name__", MatchOp::Regex, "long_.*").unwrap()];
     let (took, n, s) = time_select(&store, &name, BASE, BASE + day * STEP).await;
     println!("select {n} series x 24 h at 15 s: {took:.2?} ({s} samples)");
+    for q in [
+        r#"{__name__=~"long_.*"}"#,
+        r#"rate({__name__=~"long_.*"}[5m])"#,
+    ] {
+        let (took, n, s) = time_range(&engine, q, BASE, BASE + day * STEP).await;
+        println!("query_range {q} 24 h at 15 s: {took:.2?} ({n} series, {s} points)");
+    }
     store.close().await.unwrap();
 }
 

@@ -1,6 +1,10 @@
 //! The data every part of the server shares: labels, samples, series, matchers and write batches.
 
+mod sym;
+
 use std::fmt;
+
+pub use sym::Sym;
 
 /// The label that carries a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -9,9 +13,9 @@ pub const METRIC_NAME: &str = "__name__";
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
     /// Label name, e.g. `node`.
-    pub name: String,
+    pub name: Sym,
     /// Label value; never empty inside [`Labels`].
-    pub value: String,
+    pub value: Sym,
 }
 
 /// A label set sorted by name, one value per name, without empty values (as Prometheus keeps them).
@@ -31,8 +35,8 @@ impl Labels {
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
+        K: Into<Sym>,
+        V: Into<Sym>,
     {
         Self::new(
             pairs

@@ -234,8 +234,8 @@ fn to_prompb(data: &[warroom_server::model::Series]) -> prompb::WriteRequest {
                     .labels
                     .iter()
                     .map(|l| prompb::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
+                        name: l.name.to_string(),
+                        value: l.value.to_string(),
                     })
                     .collect(),
                 samples: s

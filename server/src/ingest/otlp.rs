@@ -115,8 +115,8 @@ fn label(kv: &KeyValue) -> Option<Label> {
         _ => return None,
     };
     Some(Label {
-        name: sanitize(&kv.key, false),
-        value,
+        name: sanitize(&kv.key, false).into(),
+        value: value.into(),
     })
 }
 
@@ -291,12 +291,12 @@ impl Named<'_> {
         let mut labels = Vec::with_capacity(attrs.len() + self.base.len() + 2);
         labels.push(Label {
             name: METRIC_NAME.into(),
-            value: format!("{}{suffix}", self.name),
+            value: format!("{}{suffix}", self.name).into(),
         });
         if let Some((name, value)) = extra {
             labels.push(Label {
                 name: name.into(),
-                value,
+                value: value.into(),
             });
         }
         labels.extend(attrs.iter().filter_map(label));

@@ -33,8 +33,10 @@ impl Grouping {
     /// The group's labels: only the `by` labels, or all but the `without` labels and the name.
     fn key(&self, labels: &Labels) -> Labels {
         let keep = |l: &&Label| match self {
-            Grouping::By(names) => names.contains(&l.name),
-            Grouping::Without(names) => l.name != METRIC_NAME && !names.contains(&l.name),
+            Grouping::By(names) => names.iter().any(|n| l.name == *n),
+            Grouping::Without(names) => {
+                l.name != METRIC_NAME && !names.iter().any(|n| l.name == *n)
+            }
         };
         Labels::new(labels.iter().filter(keep).cloned().collect())
     }
@@ -120,8 +122,8 @@ fn with_value_label(v: Vec<Element>, label: &str) -> Vec<Element> {
                 .cloned()
                 .collect();
             l.push(Label {
-                name: label.to_owned(),
-                value: format_float(e.v),
+                name: label.into(),
+                value: format_float(e.v).into(),
             });
             Element {
                 labels: Labels::new(l),

@@ -133,9 +133,9 @@ impl Matching {
     fn signature(&self, labels: &Labels) -> Labels {
         let keep = |l: &&Label| {
             if self.on {
-                self.names.contains(&l.name)
+                self.names.iter().any(|n| l.name == *n)
             } else {
-                l.name != METRIC_NAME && !self.names.contains(&l.name)
+                l.name != METRIC_NAME && !self.names.iter().any(|n| l.name == *n)
             }
         };
         Labels::new(labels.iter().filter(keep).cloned().collect())
@@ -259,15 +259,15 @@ fn result_labels(many: &Labels, one: &Labels, op: TokenId, m: &Matching) -> Labe
     let mut out: Vec<Label> = many
         .iter()
         .filter(|l| !(drops_name(op) && l.name == METRIC_NAME))
-        .filter(|l| !one_to_one || (m.on == m.names.contains(&l.name)))
-        .filter(|l| !include.contains(&l.name))
+        .filter(|l| !one_to_one || (m.on == m.names.iter().any(|n| l.name == *n)))
+        .filter(|l| !include.iter().any(|n| l.name == *n))
         .cloned()
         .collect();
     for name in include {
         if let Some(v) = one.get(name) {
             out.push(Label {
-                name: name.clone(),
-                value: v.to_owned(),
+                name: name.into(),
+                value: v.into(),
             });
         }
     }

@@ -27,6 +27,11 @@ impl<'a> Evaluator<'a> {
         Self { data, start, end }
     }
 
+    /// The series fetched for a selector.
+    pub(crate) fn series(&self, vs: &VectorSelector) -> &'a [Series] {
+        self.data.series(vs)
+    }
+
     /// The value of `expr` at time `t` (milliseconds).
     pub(crate) fn eval(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
         match expr {

@@ -253,7 +253,8 @@ fn absent(a: &Expr, is_empty: bool) -> Vec<Element> {
     vec![Element { labels, v: 1.0 }]
 }
 
-fn unwrap_parens(mut e: &Expr) -> &Expr {
+/// `e` without the parentheses around it.
+pub(crate) fn unwrap_parens(mut e: &Expr) -> &Expr {
     while let Expr::Paren(p) = e {
         e = &p.expr;
     }
@@ -336,7 +337,8 @@ fn window(ev: &Evaluator<'_>, m: &Expr, t: i64) -> Result<Window, QueryError> {
     })
 }
 
-fn apply(name: &str, s: &[Sample], w: Window, param: f64, t: i64) -> Option<f64> {
+/// The range function `name` over one series' samples in window `w`, evaluated at `t`.
+pub(crate) fn apply(name: &str, s: &[Sample], w: Window, param: f64, t: i64) -> Option<f64> {
     let last = s.last()?.v;
     match name {
         "rate" => rf::extrapolated_rate(s, w, true, true),

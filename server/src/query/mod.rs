@@ -5,6 +5,7 @@
 //! the 5-minute lookback) through the async `Querier`; then evaluation is synchronous, one
 //! timestamp at a time, as Prometheus' range evaluation is defined.
 //!
+//! - [`by_series`]: the fast path of range queries whose output series each follow one input.
 //! - [`eval`]: the evaluator: literals, selectors (lookback, staleness), subqueries, dispatch.
 //! - [`functions`]: function calls on instant vectors and scalars, and the label functions.
 //! - [`range_fns`]: the arithmetic of functions over range vectors (`rate`, `*_over_time`, ...).
@@ -15,6 +16,7 @@
 
 mod aggregate;
 mod binary;
+mod by_series;
 mod error;
 mod eval;
 mod functions;
@@ -135,17 +137,34 @@ impl Engine {
         }
         let data = plan::fetch(self.querier.as_ref(), &expr, start_ms, end_ms).await?;
         let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
-        let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        let mut t = start_ms;
-        while t <= end_ms {
-            append_step(&mut out, evaluator.eval(&expr, t)?, t)?;
-            t += step_ms;
+        let steps = by_series::Steps {
+            start: start_ms,
+            end: end_ms,
+            step: step_ms,
+        };
+        match by_series::eval(&evaluator, &expr, steps) {
+            Some(series) => Ok(series),
+            None => by_steps(&evaluator, &expr, steps),
         }
-        Ok(out
-            .into_iter()
-            .map(|(labels, samples)| Series { labels, samples })
-            .collect())
     }
+}
+
+/// The general range evaluation: `expr` at every step, the results merged by labels.
+fn by_steps(
+    evaluator: &eval::Evaluator<'_>,
+    expr: &Expr,
+    steps: by_series::Steps,
+) -> Result<Vec<Series>, QueryError> {
+    let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
+    let mut t = steps.start;
+    while t <= steps.end {
+        append_step(&mut out, evaluator.eval(expr, t)?, t)?;
+        t += steps.step;
+    }
+    Ok(out
+        .into_iter()
+        .map(|(labels, samples)| Series { labels, samples })
+        .collect())
 }
 
 /// Parses a series selector such as `up{job="node"}` (the API's `match[]`) into store matchers.

@@ -123,7 +123,7 @@ impl Querier for MemStore {
         let names: BTreeSet<String> = self
             .matching(matchers, start, end)
             .into_iter()
-            .flat_map(|s| s.labels.into_vec().into_iter().map(|l| l.name))
+            .flat_map(|s| s.labels.into_vec().into_iter().map(|l| l.name.into()))
             .collect();
         Ok(names.into_iter().collect())
     }

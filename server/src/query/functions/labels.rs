@@ -89,8 +89,8 @@ fn string(ev: &Evaluator<'_>, args: &[&Expr], i: usize, t: i64) -> Result<String
 fn with_label(labels: &Labels, name: &str, value: String) -> Labels {
     let mut v: Vec<Label> = labels.iter().filter(|l| l.name != name).cloned().collect();
     v.push(Label {
-        name: name.to_owned(),
-        value,
+        name: name.into(),
+        value: value.into(),
     });
     Labels::new(v)
 }

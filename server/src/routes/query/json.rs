@@ -66,7 +66,7 @@ fn matrix(series: &[Series]) -> JsonValue {
 pub(super) fn labels(l: &Labels) -> JsonValue {
     let map: Map<String, JsonValue> = l
         .iter()
-        .map(|l| (l.name.clone(), JsonValue::String(l.value.clone())))
+        .map(|l| (l.name.to_string(), JsonValue::String(l.value.to_string())))
         .collect();
     JsonValue::Object(map)
 }

@@ -29,6 +29,11 @@ impl BitWriter {
         }
     }
 
+    /// Bits written so far.
+    pub fn len_bits(&self) -> usize {
+        self.bits
+    }
+
     /// Writes one bit.
     pub fn bit(&mut self, on: bool) {
         self.write(u64::from(on), 1);
@@ -82,6 +87,15 @@ impl<'a> BitReader<'a> {
         Self {
             buf,
             pos: 0,
+            len: buf.len() * 8,
+        }
+    }
+
+    /// Reads from bit `pos` of `buf` on (a position [`BitWriter::len_bits`] reported).
+    pub fn at(buf: &'a [u8], pos: usize) -> Self {
+        Self {
+            buf,
+            pos: pos.min(buf.len() * 8),
             len: buf.len() * 8,
         }
     }

@@ -50,6 +50,22 @@ pub enum ChunkError {
     Encoding(u8),
 }
 
+/// Samples between two [`Mark`]s of an open chunk.
+const MARK_EVERY: u16 = 32;
+
+/// The decoder's state after `done` samples of an open chunk, so that a read of recent samples
+/// starts there instead of decoding the chunk from its first sample (`done == 0`: no mark).
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    done: u16,
+    leading: u8,
+    trailing: u8,
+    pos: u32,
+    t: i64,
+    dt: i64,
+    v: u64,
+}
+
 /// Builds one XOR chunk sample by sample.
 #[derive(Debug, Clone, Default)]
 pub struct ChunkEncoder {
@@ -61,6 +77,8 @@ pub struct ChunkEncoder {
     prev_v: u64,
     leading: u8,
     trailing: u8,
+    /// The two newest marks, older first: enough for the last `MARK_EVERY` samples or more.
+    marks: [Mark; 2],
 }
 
 impl ChunkEncoder {
@@ -98,6 +116,9 @@ impl ChunkEncoder {
             self.min_t = t;
             self.leading = 0xff;
         } else {
+            if self.count.is_multiple_of(MARK_EVERY) {
+                self.mark();
+            }
             let delta = t.wrapping_sub(self.prev_t);
             self.w
                 .signed(delta.wrapping_sub(self.prev_delta), &TS_WIDTHS);
@@ -107,6 +128,20 @@ impl ChunkEncoder {
         self.prev_t = t;
         self.prev_v = bits;
         self.count += 1;
+    }
+
+    fn mark(&mut self) {
+        self.marks[0] = self.marks[1];
+        self.marks[1] = Mark {
+            done: self.count,
+            // 0xff ("no window yet") is never read: the decoder only uses a window it read.
+            leading: self.leading,
+            trailing: self.trailing,
+            pos: u32::try_from(self.w.len_bits()).unwrap_or(u32::MAX),
+            t: self.prev_t,
+            dt: self.prev_delta,
+            v: self.prev_v,
+        };
     }
 
     fn write_value(&mut self, bits: u64) {
@@ -146,6 +181,16 @@ impl ChunkEncoder {
     /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does.
     pub fn iter(&self) -> ChunkIter<'_> {
         ChunkIter::with_body(&self.w.buf, Encoding::Xor, 0, self.len())
+    }
+
+    /// Iterates over the samples, skipping (from the newest usable mark) samples before `start`;
+    /// relies on time order, which the head keeps (it appends only newer samples).
+    pub fn iter_from(&self, start: i64) -> ChunkIter<'_> {
+        let usable = self.marks.iter().rev().find(|m| m.done > 0 && m.t < start);
+        match usable {
+            Some(m) => ChunkIter::resume(&self.w.buf, m, self.len()),
+            None => self.iter(),
+        }
     }
 
     /// Heap bytes held, for memory accounting.
@@ -240,6 +285,16 @@ impl<'a> ChunkIter<'a> {
         }
     }
 
+    /// Reads an XOR stream of `count` samples from mark `m` on.
+    fn resume(body: &'a [u8], m: &Mark, count: usize) -> Self {
+        let mut it = Self::with_body(body, Encoding::Xor, 0, count);
+        it.r = BitReader::at(body, m.pos as usize);
+        it.done = usize::from(m.done);
+        (it.t, it.dt, it.v) = (m.t, m.dt, m.v);
+        (it.leading, it.trailing) = (u32::from(m.leading), u32::from(m.trailing));
+        it
+    }
+
     fn next_sample(&mut self) -> Option<Sample> {
         if self.done == 0 {
             self.t = self.r.read(64)? as i64;
@@ -322,6 +377,36 @@ mod tests {
 
     fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
         samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn reading_from_a_mark_yields_every_sample_at_or_after_the_start() {
+        let mut rng = Rng::new(7);
+        for len in [1u64, 31, 32, 33, 64, 65, 100, 240] {
+            // Arrange
+            let mut enc = ChunkEncoder::new();
+            let mut t = 1_700_000_000_000i64;
+            for _ in 0..len {
+                t += 15_000 + rng.below(3) as i64;
+                let v = match rng.below(3) {
+                    0 => f64::from_bits(rng.next()),
+                    1 => rng.below(10) as f64,
+                    _ => rng.next() as f64 / 3.0,
+                };
+                enc.push(t, v);
+            }
+            let all = bits(&enc.iter().map(|s| s.expect("decode")).collect::<Vec<_>>());
+
+            for start in (enc.min_t() - 1..=enc.max_t() + 1).step_by(4_999) {
+                // Act
+                let from: Vec<Sample> = enc.iter_from(start).map(|s| s.expect("decode")).collect();
+
+                // Assert
+                let want: Vec<_> = all.iter().filter(|s| s.0 >= start).copied().collect();
+                let got: Vec<_> = bits(&from).into_iter().filter(|s| s.0 >= start).collect();
+                assert_eq!(got, want, "len {len} start {start}");
+            }
+        }
     }
 
     #[test]

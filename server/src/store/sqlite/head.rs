@@ -133,7 +133,7 @@ impl HeadSeries {
             }
         }
         if !self.open.is_empty() && self.open.max_t() >= start && self.open.min_t() <= end {
-            cut(self.open.iter(), start, end, out)?;
+            cut(self.open.iter_from(start), start, end, out)?;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use super::hash::{FxBuild, FxHashMap};
-use crate::model::{Label, Labels, Matcher};
+use crate::model::{Label, Labels, Matcher, Sym};
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Debug, Default)]
@@ -41,6 +41,11 @@ impl Symbols {
         &self.strings[id as usize]
     }
 
+    /// The shared string itself, for label sets handed out without copying text.
+    fn sym(&self, id: u32) -> Sym {
+        Sym::from(self.strings[id as usize].clone())
+    }
+
     /// Each symbol's position in string order, so that label sets sort without string compares.
     fn ranks(&self) -> Vec<u32> {
         let mut order: Vec<u32> = (0..self.strings.len() as u32).collect();
@@ -66,6 +71,9 @@ pub struct Index {
     live: usize,
     /// [`Symbols::ranks`], computed by the first sort after a new symbol.
     ranks: OnceLock<Vec<u32>>,
+    /// Each id's position among all series in label order, computed by the first sort after
+    /// the set of series changed; later sorts compare one integer per id.
+    order: OnceLock<Vec<u32>>,
 }
 
 /// The hash under which a label set is looked up.
@@ -133,12 +141,14 @@ impl Index {
             self.series.resize(id as usize + 1, None);
         }
         self.series[id as usize] = Some(interned);
+        self.order = OnceLock::new();
         self.by_hash.entry(hash).or_default().push(id);
         self.live += 1;
     }
 
     /// Forgets the given series (retention, or a write that did not commit).
     pub fn remove(&mut self, ids: &HashSet<u32>) {
+        self.order = OnceLock::new();
         let mut touched: HashSet<(u32, u32)> = HashSet::new();
         for &id in ids {
             if let Some(interned) = self.series.get_mut(id as usize).and_then(Option::take) {
@@ -172,8 +182,8 @@ impl Index {
         let labels = interned
             .iter()
             .map(|&(n, v)| Label {
-                name: self.symbols.str(n).to_owned(),
-                value: self.symbols.str(v).to_owned(),
+                name: self.symbols.sym(n),
+                value: self.symbols.sym(v),
             })
             .collect();
         Some(Labels::new(labels))
@@ -181,6 +191,20 @@ impl Index {
 
     /// Sorts live series ids as their [`Labels`] would be ordered.
     pub fn sort(&self, ids: &mut [u32]) {
+        let order = self.order.get_or_init(|| {
+            let mut all = self.all_ids();
+            self.sort_by_labels(&mut all);
+            let mut order = vec![u32::MAX; self.series.len()];
+            for (pos, &id) in all.iter().enumerate() {
+                order[id as usize] = pos as u32;
+            }
+            order
+        });
+        ids.sort_unstable_by_key(|&id| order.get(id as usize).copied().unwrap_or(u32::MAX));
+    }
+
+    /// [`Index::sort`] by comparing the label sets' symbols (through their string ranks).
+    fn sort_by_labels(&self, ids: &mut [u32]) {
         let ranks = self.ranks.get_or_init(|| self.symbols.ranks());
         let key = |id: u32| {
             self.series
@@ -298,7 +322,10 @@ pub fn decode_labels(mut data: &[u8]) -> Option<Labels> {
     while !data.is_empty() {
         let name = take_str(&mut data)?;
         let value = take_str(&mut data)?;
-        labels.push(Label { name, value });
+        labels.push(Label {
+            name: name.into(),
+            value: value.into(),
+        });
     }
     Some(Labels::new(labels))
 }

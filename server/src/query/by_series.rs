@@ -1,0 +1,285 @@
+//! Range queries series by series. When a query is one selector, or one range function over one
+//! matrix selector (`rate(x[5m])`, `max_over_time(x[1h])`, ...), each output series depends on
+//! exactly one input series, so it is computed over all steps at once with two moving cursors,
+//! instead of step by step (which rebuilds, hashes and re-sorts every label set at every step).
+//!
+//! The arithmetic is the step-by-step evaluator's own ([`Evaluator::instant`] rules and
+//! [`functions::apply`]); anything else, or two output series with the same labels (which the
+//! step-by-step path may have to refuse), returns `None` and the general path runs.
+
+use std::collections::HashSet;
+
+use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
+
+use super::eval::Evaluator;
+use super::functions::{self, unwrap_parens};
+use super::plan::millis;
+use super::range_fns::Window;
+use super::{LOOKBACK_MS, is_stale};
+use crate::model::{Sample, Series};
+
+/// The evaluation times of a range query: `start`, `start + step`, ... up to `end`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Steps {
+    /// First evaluation time (ms).
+    pub(crate) start: i64,
+    /// Last possible evaluation time (ms, inclusive).
+    pub(crate) end: i64,
+    /// Distance between evaluation times (ms, > 0).
+    pub(crate) step: i64,
+}
+
+impl Steps {
+    fn iter(self) -> impl Iterator<Item = i64> {
+        let Steps { start, end, step } = self;
+        std::iter::successors(Some(start), move |t| t.checked_add(step))
+            .take_while(move |&t| t <= end)
+    }
+}
+
+/// The range query's series sorted by labels, or `None` when `expr` needs the general path.
+pub(crate) fn eval(ev: &Evaluator<'_>, expr: &Expr, steps: Steps) -> Option<Vec<Series>> {
+    let mut out = match unwrap_parens(expr) {
+        Expr::VectorSelector(vs) => selector(ev, vs, steps),
+        Expr::Call(c) => over_range(ev, c, steps)?,
+        _ => return None,
+    };
+    let mut seen = HashSet::with_capacity(out.len());
+    if !out.iter().all(|s| seen.insert(&s.labels)) {
+        return None;
+    }
+    out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+    Some(out)
+}
+
+/// A plain selector: each series' newest sample within the lookback at every step.
+fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series> {
+    ev.series(vs)
+        .iter()
+        .filter_map(|s| {
+            let mut upto = 0;
+            let samples: Vec<Sample> = steps
+                .iter()
+                .filter_map(|t| {
+                    let te = ev.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+                    upto += s.samples[upto..].partition_point(|x| x.t <= te);
+                    let last = s.samples.get(upto.checked_sub(1)?)?;
+                    (last.t >= te - LOOKBACK_MS && !is_stale(last.v))
+                        .then_some(Sample { t, v: last.v })
+                })
+                .collect();
+            (!samples.is_empty()).then(|| Series {
+                labels: s.labels.clone(),
+                samples,
+            })
+        })
+        .collect()
+}
+
+/// Range functions without a parameter, whose result for a series depends on that series only.
+fn is_per_series(name: &str) -> bool {
+    matches!(
+        name,
+        "rate"
+            | "increase"
+            | "delta"
+            | "irate"
+            | "idelta"
+            | "deriv"
+            | "changes"
+            | "resets"
+            | "present_over_time"
+            | "avg_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "sum_over_time"
+            | "count_over_time"
+            | "last_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+    )
+}
+
+/// `f(x[range])`: the function over each series' window at every step.
+fn over_range(ev: &Evaluator<'_>, c: &Call, steps: Steps) -> Option<Vec<Series>> {
+    let name = c.func.name;
+    let [arg] = c.args.args.as_slice() else {
+        return None;
+    };
+    let Expr::MatrixSelector(ms) = unwrap_parens(arg) else {
+        return None;
+    };
+    if !is_per_series(name) {
+        return None;
+    }
+    let series = ev.series(&ms.vs).iter().filter_map(|s| {
+        let samples = windows(ev, ms, &s.samples, steps, name);
+        // Prometheus 2.42 keeps the name for `last_over_time` only.
+        let labels = if name == "last_over_time" {
+            s.labels.clone()
+        } else {
+            s.labels.without_metric_name()
+        };
+        (!samples.is_empty()).then_some(Series { labels, samples })
+    });
+    Some(series.collect())
+}
+
+/// The function `name` over one series' window `[te - range, te]` at every step.
+fn windows(
+    ev: &Evaluator<'_>,
+    ms: &MatrixSelector,
+    samples: &[Sample],
+    steps: Steps,
+    name: &str,
+) -> Vec<Sample> {
+    let range = millis(&ms.range);
+    let (mut from, mut to) = (0, 0);
+    let mut scratch = Vec::new();
+    steps
+        .iter()
+        .filter_map(|t| {
+            let te = ev.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+            let lo = te - range;
+            from += samples[from..].partition_point(|x| x.t < lo);
+            to = to.max(from);
+            to += samples[to..].partition_point(|x| x.t <= te);
+            let window = without_stale(&samples[from..to], &mut scratch);
+            if window.is_empty() {
+                return None;
+            }
+            let w = Window { start: lo, end: te };
+            functions::apply(name, window, w, 0.0, t).map(|v| Sample { t, v })
+        })
+        .collect()
+}
+
+/// `samples` without stale markers, borrowed when there is none (the common case).
+fn without_stale<'s>(samples: &'s [Sample], scratch: &'s mut Vec<Sample>) -> &'s [Sample] {
+    if !samples.iter().any(|x| is_stale(x.v)) {
+        return samples;
+    }
+    scratch.clear();
+    scratch.extend(samples.iter().filter(|x| !is_stale(x.v)));
+    scratch
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{Labels, WriteBatch};
+    use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
+    use crate::store::MetricStore;
+    use crate::store::mem::MemStore;
+
+    const MIN: i64 = 60_000;
+
+    fn series(pairs: &[(&str, &str)], points: impl Iterator<Item = (i64, f64)>) -> Series {
+        Series {
+            labels: Labels::from_pairs(pairs.iter().copied()),
+            samples: points.map(|(t, v)| Sample { t, v }).collect(),
+        }
+    }
+
+    /// Counters with a reset, a gap, a stale marker and a series that stops early.
+    async fn store() -> Arc<MemStore> {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let store = Arc::new(MemStore::new());
+        let batch = WriteBatch {
+            id: None,
+            series: vec![
+                series(
+                    &[("__name__", "c"), ("i", "a")],
+                    (0..120).map(|i| (i * 15_000, ((i * 7) % 50) as f64)),
+                ),
+                series(
+                    &[("__name__", "c"), ("i", "b")],
+                    (0..120)
+                        .filter(|i| !(40..60).contains(i))
+                        .map(|i| (i * 15_000 + 3_000, if i == 90 { stale } else { i as f64 })),
+                ),
+                series(
+                    &[("__name__", "c"), ("i", "c")],
+                    (0..30).map(|i| (i * 20_000, 0.5 * i as f64)),
+                ),
+            ],
+        };
+        store.append(batch).await.expect("append");
+        store
+    }
+
+    async fn both(q: &str, steps: Steps) -> (Option<Vec<Series>>, Vec<Series>) {
+        let store = store().await;
+        let expr = parse(q).expect("parse");
+        let data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
+            .await
+            .expect("fetch");
+        let ev = Evaluator::new(&data, steps.start, steps.end);
+        (
+            eval(&ev, &expr, steps),
+            by_steps(&ev, &expr, steps).expect("eval"),
+        )
+    }
+
+    #[tokio::test]
+    async fn series_by_series_results_equal_the_step_by_step_evaluation() {
+        // Arrange
+        let steps = Steps {
+            start: 0,
+            end: 30 * MIN,
+            step: 30_000,
+        };
+        let queries = [
+            "c",
+            "(c offset 2m)",
+            "c @ 600",
+            "rate(c[5m])",
+            "increase(c[1m] offset 1m)",
+            "irate(c[2m])",
+            "deriv(c[3m])",
+            "resets(c[10m])",
+            "avg_over_time(c[5m])",
+            "max_over_time((c[4m]))",
+            "count_over_time(c[1m])",
+            "last_over_time(c[5m])",
+            "stddev_over_time(c[5m])",
+        ];
+
+        for q in queries {
+            // Act
+            let (fast, general) = both(q, steps).await;
+
+            // Assert
+            let fast = fast.unwrap_or_else(|| panic!("{q} took the general path"));
+            let bits = |s: &[Series]| -> Vec<(String, Vec<(i64, u64)>)> {
+                s.iter()
+                    .map(|s| {
+                        let points = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+                        (s.labels.to_string(), points)
+                    })
+                    .collect()
+            };
+            assert_eq!(bits(&fast), bits(&general), "{q}");
+        }
+    }
+
+    #[tokio::test]
+    async fn other_queries_are_left_to_the_general_path() {
+        // Arrange
+        let steps = Steps {
+            start: 0,
+            end: 10 * MIN,
+            step: MIN,
+        };
+
+        // Act
+        let aggregated = both("sum(c)", steps).await.0;
+        let param = both("quantile_over_time(0.5, c[5m])", steps).await.0;
+
+        // Assert
+        assert!(aggregated.is_none());
+        assert!(param.is_none());
+    }
+}
