@@ -39,8 +39,9 @@ pub async fn select_rollup(
         let mut buckets = Vec::new();
         for (min_t, data) in disk.remove(&p.id).unwrap_or_default() {
             if min_t < p.head_min_t {
-                let part = rollup::decode(&data)
-                    .map_err(|e| corrupt_chunk(format!("rollup of {}", p.labels), e))?;
+                let part = rollup::decode(&data, res_ms).ok_or_else(|| {
+                    corrupt_chunk(format!("rollup of {}", p.labels), "malformed buckets")
+                })?;
                 rollup::extend(&mut buckets, &part);
             }
         }

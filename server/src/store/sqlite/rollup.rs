@@ -10,10 +10,11 @@
 //! the two partial sums, which equals the raw sum exactly for integer-valued series and to
 //! within float rounding otherwise.
 //!
-//! A row's blob holds four [`chunk`] streams of `(bucket start, value)`: min, max, sum and
-//! count, each with a `u32` length in front, so the chunk encodings compress them.
+//! A row's blob is [`encode`]'s: bucket starts and counts as varints, min / max / sum as the
+//! scaled integers' deltas when they are decimals (as the chunk encodings store values).
 
-use super::chunk::{self, ChunkError};
+use super::decimal;
+use super::wal::{get_varint, put_varint};
 use crate::model::{Labels, Sample};
 use crate::query::is_stale;
 
@@ -110,56 +111,109 @@ pub fn extend(out: &mut Vec<Bucket>, more: &[Bucket]) {
     }
 }
 
-/// The stored form of `buckets`.
-pub fn encode(buckets: &[Bucket]) -> Vec<u8> {
-    let streams: [fn(&Bucket) -> f64; 4] = [|b| b.min, |b| b.max, |b| b.sum, |b| b.count as f64];
+/// Marks a value stream stored as raw `f64` bits (no decimal scale fits).
+const RAW: u8 = 0xff;
+
+/// The stored form of `buckets`: a varint count, the bucket starts as zigzag varint deltas of
+/// `t / res`, then min, max and sum each as a decimal stream (scale byte, zigzag varint deltas
+/// of the scaled integers) or raw bits, then the counts as varints.
+pub fn encode(buckets: &[Bucket], res: i64) -> Vec<u8> {
     let mut out = Vec::new();
+    put_varint(&mut out, buckets.len() as u64);
+    let mut prev = 0;
+    for b in buckets {
+        let index = b.t.div_euclid(res);
+        put_varint(&mut out, zigzag(index.wrapping_sub(prev)));
+        prev = index;
+    }
+    let streams: [fn(&Bucket) -> f64; 3] = [|b| b.min, |b| b.max, |b| b.sum];
     for value in streams {
-        let samples: Vec<Sample> = buckets
+        let values: Vec<Sample> = buckets
             .iter()
-            .map(|b| Sample {
-                t: b.t,
-                v: value(b),
-            })
+            .map(|b| Sample { t: 0, v: value(b) })
             .collect();
-        let data = chunk::compact(&samples);
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(&data);
+        put_values(&mut out, &values);
+    }
+    for b in buckets {
+        put_varint(&mut out, b.count);
     }
     out
 }
 
-/// Reads [`encode`]'s output back.
-pub fn decode(mut data: &[u8]) -> Result<Vec<Bucket>, ChunkError> {
-    let mut streams: Vec<Vec<Sample>> = Vec::with_capacity(4);
-    for _ in 0..4 {
-        let short = ChunkError::Truncated {
-            decoded: 0,
-            count: 0,
-        };
-        let len: [u8; 4] = data
-            .get(..4)
-            .and_then(|l| l.try_into().ok())
-            .ok_or(short.clone())?;
-        let len = u32::from_be_bytes(len) as usize;
-        let body = data.get(4..4 + len).ok_or(short)?;
-        streams.push(chunk::decode(body)?);
-        data = &data[4 + len..];
+fn put_values(out: &mut Vec<u8>, values: &[Sample]) {
+    match decimal::scale(values) {
+        Some((k, ints)) => {
+            out.push(k);
+            let mut prev = 0i64;
+            for i in ints {
+                put_varint(out, zigzag(i.wrapping_sub(prev)));
+                prev = i;
+            }
+        }
+        None => {
+            out.push(RAW);
+            for s in values {
+                out.extend_from_slice(&s.v.to_bits().to_be_bytes());
+            }
+        }
     }
-    let [min, max, sum, count] = streams.as_slice() else {
-        return Ok(Vec::new());
-    };
-    Ok(
-        (0..min.len().min(max.len()).min(sum.len()).min(count.len()))
-            .map(|i| Bucket {
-                t: min[i].t,
-                min: min[i].v,
-                max: max[i].v,
-                sum: sum[i].v,
-                count: count[i].v as u64,
+}
+
+/// Reads [`encode`]'s output back (`None` when it is malformed).
+pub fn decode(mut data: &[u8], res: i64) -> Option<Vec<Bucket>> {
+    let data = &mut data;
+    let n = usize::try_from(get_varint(data)?).ok()?;
+    // Every bucket takes at least a byte per stream, so a huge count is corrupt, not a request.
+    if n > data.len() {
+        return None;
+    }
+    let mut index = 0i64;
+    let mut buckets = Vec::with_capacity(n);
+    for _ in 0..n {
+        index = index.wrapping_add(unzigzag(get_varint(data)?));
+        buckets.push(Bucket::new(index.wrapping_mul(res), 0.0));
+    }
+    let min = get_values(data, n)?;
+    let max = get_values(data, n)?;
+    let sum = get_values(data, n)?;
+    for (i, b) in buckets.iter_mut().enumerate() {
+        (b.min, b.max, b.sum) = (min[i], max[i], sum[i]);
+        b.count = get_varint(data)?;
+    }
+    Some(buckets)
+}
+
+fn get_values(data: &mut &[u8], n: usize) -> Option<Vec<f64>> {
+    let (&k, rest) = data.split_first()?;
+    *data = rest;
+    if k == RAW {
+        let bytes = data.get(..n * 8)?;
+        *data = &data[n * 8..];
+        return bytes
+            .chunks_exact(8)
+            .map(|c| {
+                c.try_into()
+                    .ok()
+                    .map(|b| f64::from_bits(u64::from_be_bytes(b)))
             })
-            .collect(),
-    )
+            .collect();
+    }
+    let pow = 10f64.powi(i32::from(k));
+    let mut prev = 0i64;
+    (0..n)
+        .map(|_| {
+            prev = prev.wrapping_add(unzigzag(get_varint(data)?));
+            Some(prev as f64 / pow)
+        })
+        .collect()
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 #[cfg(test)]
@@ -189,13 +243,55 @@ mod tests {
             let (mut left, mut right) = (Vec::new(), Vec::new());
             accumulate(a, res, &mut left);
             accumulate(b, res, &mut right);
-            let mut merged = decode(&encode(&left)).expect("decode");
-            extend(&mut merged, &decode(&encode(&right)).expect("decode"));
+            let mut merged = decode(&encode(&left, res), res).expect("decode");
+            extend(
+                &mut merged,
+                &decode(&encode(&right, res), res).expect("decode"),
+            );
 
             // Assert
             assert_eq!(merged, whole, "res {res}");
             assert_eq!(whole.iter().map(|b| b.count).sum::<u64>(), 500);
         }
+    }
+
+    #[test]
+    fn odd_values_round_trip_bit_for_bit_and_garbage_is_refused() {
+        // Arrange
+        let odd = [0.1 + 0.2, f64::NAN, f64::INFINITY, -0.0, 1e300, 5e-324];
+        let buckets: Vec<Bucket> = odd
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| Bucket {
+                t: (i as i64 - 2) * 3_600_000,
+                min: v,
+                max: 2.5,
+                sum: v,
+                count: i as u64 * 1000,
+            })
+            .collect();
+        let bits = |b: &[Bucket]| -> Vec<_> {
+            b.iter()
+                .map(|b| {
+                    (
+                        b.t,
+                        b.min.to_bits(),
+                        b.max.to_bits(),
+                        b.sum.to_bits(),
+                        b.count,
+                    )
+                })
+                .collect()
+        };
+
+        // Act
+        let data = encode(&buckets, 3_600_000);
+        let back = decode(&data, 3_600_000).expect("decode");
+
+        // Assert
+        assert_eq!(bits(&back), bits(&buckets));
+        assert_eq!(decode(&data[..data.len() - 1], 3_600_000), None);
+        assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff, 0x0f], 3_600_000), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub async fn write(
         for res in RESOLUTIONS {
             let mut buckets = Vec::new();
             rollup::accumulate(&samples, res, &mut buckets);
-            rows.push((id, res, *min_t, *max_t, rollup::encode(&buckets)));
+            rows.push((id, res, *min_t, *max_t, rollup::encode(&buckets, res)));
         }
     }
     for part in rows.chunks(150) {
