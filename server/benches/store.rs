@@ -273,12 +273,12 @@ async fn run() {
             .await
             .unwrap_or(0);
     let rollup_bytes: i64 =
-        sqlx::query_scalar("SELECT SUM(length(data)) + 32 * COUNT(*) FROM rollups")
+        sqlx::query_scalar("SELECT SUM(length(data)) + 24 * COUNT(*) FROM rollups")
             .fetch_one(&pool)
             .await
             .unwrap_or(0);
     println!(
-        "rollups: {:.2} bytes per raw sample (5 min + 1 h buckets, payload + ~32 B a row)",
+        "rollups: {:.2} bytes per raw sample (5 min + 1 h buckets, payload + ~24 B a row)",
         rollup_bytes as f64 / samples as f64
     );
     println!(

@@ -33,13 +33,13 @@ pub async fn select_rollup(
         .filter(|p| p.head_min_t > lo)
         .map(|p| p.id)
         .collect();
-    let mut disk = from_disk(shared, &ids, lo, hi, res_ms).await?;
+    let mut disk = from_disk(shared, &ids, lo, hi).await?;
     let mut out = Vec::with_capacity(pending.len());
     for p in pending {
         let mut buckets = Vec::new();
         for (min_t, data) in disk.remove(&p.id).unwrap_or_default() {
             if min_t < p.head_min_t {
-                let part = rollup::decode(&data, res_ms).ok_or_else(|| {
+                let part = rollup::decode_one(&data, res).ok_or_else(|| {
                     corrupt_chunk(format!("rollup of {}", p.labels), "malformed buckets")
                 })?;
                 rollup::extend(&mut buckets, &part);
@@ -59,13 +59,12 @@ pub async fn select_rollup(
     Ok(out)
 }
 
-/// Rollup rows of `ids` at `res_ms` whose chunks may overlap `[lo, hi]`, per series in time order.
+/// Rollup rows of `ids` whose chunks may overlap `[lo, hi]`, per series in time order.
 async fn from_disk(
     shared: &Shared,
     ids: &[u32],
     lo: i64,
     hi: i64,
-    res_ms: i64,
 ) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
     let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = HashMap::new();
     if ids.is_empty() {
@@ -74,12 +73,11 @@ async fn from_disk(
     let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let rows = sqlx::query(
         "SELECT series_id, min_t, data FROM rollups \
-         WHERE series_id IN (SELECT value FROM json_each(?)) AND res_ms = ? \
+         WHERE series_id IN (SELECT value FROM json_each(?)) \
            AND min_t >= ? AND min_t <= ? AND max_t >= ? \
          ORDER BY series_id, min_t",
     )
     .bind(json)
-    .bind(res_ms)
     .bind(lo.saturating_sub(CHUNK_SPAN_MS))
     .bind(hi)
     .bind(lo)

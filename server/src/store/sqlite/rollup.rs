@@ -3,8 +3,8 @@
 //! hundred buckets a series instead of thousands of samples.
 //!
 //! They are computed from each chunk the checkpoint writes and stored beside it in `rollups`
-//! under the same `(series_id, min_t)` (so rewriting the open chunk rewrites its rollup, and
-//! retention deletes both by `max_t`). A bucket cut by a chunk boundary is stored in both rows
+//! under the same `(series_id, min_t)`, every resolution in one row ([`encode_all`]), so
+//! rewriting the open chunk rewrites its rollups and retention deletes both by `max_t`. A bucket cut by a chunk boundary is stored in both rows
 //! and merged on read. Stale markers are not samples and are left out, as range vectors leave
 //! them out. min, max and count are exact; a sum over a bucket cut by a chunk boundary adds
 //! the two partial sums, which equals the raw sum exactly for integer-valued series and to
@@ -109,6 +109,31 @@ pub fn extend(out: &mut Vec<Bucket>, more: &[Bucket]) {
             _ => out.push(*b),
         }
     }
+}
+
+/// A chunk's stored rollups: for each of [`RESOLUTIONS`], a varint length and [`encode`]'s
+/// output for the chunk's buckets at that resolution.
+pub fn encode_all(samples: &[Sample]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for res in RESOLUTIONS {
+        let mut buckets = Vec::new();
+        accumulate(samples, res, &mut buckets);
+        let one = encode(&buckets, res);
+        put_varint(&mut out, one.len() as u64);
+        out.extend_from_slice(&one);
+    }
+    out
+}
+
+/// The buckets at `res` from [`encode_all`]'s output (`None` when it is malformed).
+pub fn decode_one(mut data: &[u8], res: Resolution) -> Option<Vec<Bucket>> {
+    let position = RESOLUTIONS.iter().position(|&r| r == res.millis())?;
+    for _ in 0..position {
+        let len = usize::try_from(get_varint(&mut data)?).ok()?;
+        data = data.get(len..)?;
+    }
+    let len = usize::try_from(get_varint(&mut data)?).ok()?;
+    decode(data.get(..len)?, res.millis())
 }
 
 /// Marks a value stream stored as raw `f64` bits (no decimal scale fits).

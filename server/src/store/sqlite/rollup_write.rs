@@ -6,7 +6,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use super::chunk;
 use super::head::ChunkRow;
 use super::load::corrupt_chunk;
-use super::rollup::{self, RESOLUTIONS};
+use super::rollup;
 use crate::store::StoreError;
 
 /// Chunks back-filled per transaction at open.
@@ -17,27 +17,22 @@ pub async fn write(
     conn: &mut SqliteConnection,
     chunks: &[(u32, &ChunkRow)],
 ) -> Result<(), StoreError> {
-    let mut rows: Vec<(u32, i64, i64, i64, Vec<u8>)> = Vec::new();
+    let mut rows: Vec<(u32, i64, i64, Vec<u8>)> = Vec::new();
     for &(id, (min_t, max_t, data)) in chunks {
         let samples =
             chunk::decode(data).map_err(|e| corrupt_chunk(format!("chunk of series {id}"), e))?;
-        for res in RESOLUTIONS {
-            let mut buckets = Vec::new();
-            rollup::accumulate(&samples, res, &mut buckets);
-            rows.push((id, res, *min_t, *max_t, rollup::encode(&buckets, res)));
-        }
+        rows.push((id, *min_t, *max_t, rollup::encode_all(&samples)));
     }
-    for part in rows.chunks(150) {
+    for part in rows.chunks(200) {
         let sql = format!(
-            "INSERT OR REPLACE INTO rollups (series_id, res_ms, min_t, max_t, data) VALUES {}",
-            vec!["(?, ?, ?, ?, ?)"; part.len()].join(", ")
+            "INSERT OR REPLACE INTO rollups (series_id, min_t, max_t, data) VALUES {}",
+            vec!["(?, ?, ?, ?)"; part.len()].join(", ")
         );
         // Only placeholders are formatted in; every value is bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, res, min_t, max_t, data) in part {
+        for (id, min_t, max_t, data) in part {
             query = query
                 .bind(i64::from(*id))
-                .bind(res)
                 .bind(min_t)
                 .bind(max_t)
                 .bind(data.as_slice());
@@ -54,11 +49,10 @@ pub async fn backfill(pool: &SqlitePool) -> Result<u64, StoreError> {
     loop {
         let rows = sqlx::query(
             "SELECT c.series_id, c.min_t, c.max_t, c.data FROM chunks c \
-             WHERE NOT EXISTS (SELECT 1 FROM rollups r WHERE r.series_id = c.series_id \
-                               AND r.res_ms = ? AND r.min_t = c.min_t) \
+             WHERE NOT EXISTS (SELECT 1 FROM rollups r \
+                               WHERE r.series_id = c.series_id AND r.min_t = c.min_t) \
              LIMIT ?",
         )
-        .bind(RESOLUTIONS[0])
         .bind(BACKFILL_PAGE)
         .fetch_all(pool)
         .await?;
