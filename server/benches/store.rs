@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use warroom_server::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
 use warroom_server::query::{Engine, Value};
 use warroom_server::store::sqlite::SqliteStore;
+use warroom_server::store::sqlite::rollup::Resolution;
 use warroom_server::store::{MetricStore, Querier, StoreConfig};
 
 const STEP: i64 = 15_000;
@@ -271,6 +272,15 @@ async fn run() {
             .fetch_one(&pool)
             .await
             .unwrap_or(0);
+    let rollup_bytes: i64 =
+        sqlx::query_scalar("SELECT SUM(length(data)) + 24 * COUNT(*) FROM rollups")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+    println!(
+        "rollups: {:.2} bytes per raw sample (5 min + 1 h buckets, payload + ~24 B a row)",
+        rollup_bytes as f64 / samples as f64
+    );
     println!(
         "disk: {:.2} bytes/sample in chunks (payload + ~24 B a row; {:.2} with the series index, {} MB file); checkpoint took {checkpointed:.2?}",
         chunk_bytes as f64 / samples as f64,
@@ -302,6 +312,26 @@ async fn run() {
     let name = [Matcher::new("__name__", MatchOp::Regex, "long_.*").unwrap()];
     let (took, n, s) = time_select(&store, &name, BASE, BASE + day * STEP).await;
     println!("select {n} series x 24 h at 15 s: {took:.2?} ({s} samples)");
+    for res in [Resolution::FiveMinutes, Resolution::OneHour] {
+        let mut best = Duration::MAX;
+        let mut shape = (0, 0);
+        for _ in 0..3 {
+            let started = Instant::now();
+            let got = store
+                .select_rollup(&name, BASE, BASE + day * STEP, res)
+                .await
+                .unwrap();
+            best = best.min(started.elapsed());
+            shape = (
+                got.len(),
+                got.iter().map(|s| s.buckets.len()).sum::<usize>(),
+            );
+        }
+        println!(
+            "select_rollup {res:?} {} series x 24 h: {best:.2?} ({} buckets)",
+            shape.0, shape.1
+        );
+    }
     for q in [
         r#"{__name__=~"long_.*"}"#,
         r#"rate({__name__=~"long_.*"}[5m])"#,

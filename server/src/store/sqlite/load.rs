@@ -47,6 +47,7 @@ pub async fn disk_bytes(pool: &SqlitePool, path: Option<&Path>) -> Result<u64, S
 /// Builds the in-memory state from the database.
 pub async fn load(pool: &SqlitePool) -> Result<State, StoreError> {
     let mut state = State::default();
+    super::rollup_write::backfill(pool).await?;
     load_series(pool, &mut state).await?;
     load_heads(pool, &mut state).await?;
     replay_wal(pool, &mut state).await?;

@@ -17,11 +17,14 @@
 //!   open chunk again), then replay `wal` into the head. A kill at any moment loses no acked sample.
 //! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
 //!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range.
-//! - **Retention** ([`SqliteStore::retain`]): deletes chunks wholly older than `now − retention`,
+//! - **Rollups** ([`rollup`]): min/max/sum/count per 5 min and 1 h bucket, written beside each
+//!   chunk at checkpoint, read by [`SqliteStore::select_rollup`] for long charts.
+//! - **Retention** ([`SqliteStore::retain`]): deletes chunks (and their rollups) wholly older than `now − retention`,
 //!   forgets series left without data and prunes old batch ids.
 //!
 //! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group
-//! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries).
+//! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries), [`rollup`]
+//! ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
 pub mod chunk;
@@ -31,10 +34,15 @@ pub mod head;
 pub mod index;
 mod load;
 mod read;
+mod read_rollup;
 mod retention;
+pub mod rollup;
+mod rollup_write;
 pub mod wal;
 mod writer;
 
+#[cfg(test)]
+mod rollup_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -136,6 +144,18 @@ impl SqliteStore {
     /// forgets series left without data and prunes old batch ids. Returns the series forgotten.
     pub async fn retain(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.ask(|reply| Command::Retain(now_ms, reply)).await
+    }
+
+    /// The downsampled read path for charts: each matching series' min/max/sum/count per bucket
+    /// of `res` for the buckets starting within `[start, end]` (see [`rollup`] for exactness).
+    pub async fn select_rollup(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        res: rollup::Resolution,
+    ) -> Result<Vec<rollup::RollupSeries>, StoreError> {
+        read_rollup::select_rollup(&self.shared, matchers, start, end, res).await
     }
 
     /// Checkpoints and stops the writer; later appends fail with [`StoreError::Closed`].

@@ -11,12 +11,12 @@ use crate::model::{Labels, Matcher, Sample, Series};
 use crate::store::StoreError;
 
 /// One selected series while it is being read.
-struct Pending {
-    id: u32,
-    labels: Labels,
+pub(super) struct Pending {
+    pub(super) id: u32,
+    pub(super) labels: Labels,
     /// Disk chunks starting at or after this belong to the head.
-    head_min_t: i64,
-    head: Vec<Sample>,
+    pub(super) head_min_t: i64,
+    pub(super) head: Vec<Sample>,
 }
 
 /// Ids of series matching `matchers` that may have samples in `[start, end]`, in label order.
@@ -70,7 +70,7 @@ pub async fn select(
 }
 
 /// Matching series with the head's samples in range, decoded under the read lock.
-fn from_head(
+pub(super) fn from_head(
     shared: &Shared,
     matchers: &[Matcher],
     start: i64,

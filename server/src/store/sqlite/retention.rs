@@ -1,4 +1,4 @@
-//! Retention: chunks wholly older than `now − retention` go, then series left without data and
+//! Retention: chunks wholly older than `now − retention` go with their rollups, then series left without data and
 //! batch ids received before the cutoff.
 
 use std::collections::HashSet;
@@ -24,6 +24,10 @@ pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
     let ids = serde_json::to_string(&dead).unwrap_or_else(|_| "[]".into());
     let mut tx = shared.pool.begin().await?;
     sqlx::query("DELETE FROM chunks WHERE max_t < ?")
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM rollups WHERE max_t < ?")
         .bind(cutoff)
         .execute(&mut *tx)
         .await?;

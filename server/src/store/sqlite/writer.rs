@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::head::{ChunkRow, Verdict, judge};
 use super::index::{encode_labels, labels_hash};
+use super::rollup_write;
 use super::wal::{self, Entry};
 use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
 use crate::model::{AppendReport, WriteBatch};
@@ -312,6 +313,7 @@ pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
         }
         query.execute(&mut *tx).await?;
     }
+    rollup_write::write(&mut tx, &rows).await?;
     sqlx::query("DELETE FROM wal").execute(&mut *tx).await?;
     tx.commit().await?;
     let mut state = shared.write();
