@@ -140,23 +140,37 @@ impl Buffer {
         help: impl Into<Cow<'static, str>>,
         kind: Kind,
     ) -> &mut Family {
-        let name = name.into();
-        let i = match self.index.get(&name) {
-            Some(&i) => i,
-            None => {
-                let i = self.families.len();
-                self.index.insert(name.clone(), i);
-                let help = help.into();
-                self.families.push(Family {
-                    name,
-                    help,
-                    kind,
-                    samples: Vec::new(),
-                });
-                i
-            }
-        };
+        let i = self.position(name, help, kind);
         &mut self.families[i]
+    }
+
+    /// Where the family named `name` is, created with `help` and `kind` when it is new this
+    /// collection. The position holds for the rest of the collection: a writer of thousands of
+    /// series looks a family up once and writes through [`Buffer::at`].
+    pub fn position(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: Kind,
+    ) -> usize {
+        let name = name.into();
+        if let Some(&i) = self.index.get(&name) {
+            return i;
+        }
+        let i = self.families.len();
+        self.index.insert(name.clone(), i);
+        self.families.push(Family {
+            name,
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        });
+        i
+    }
+
+    /// The family at `position`, as [`Buffer::position`] returned it this collection.
+    pub fn at(&mut self, position: usize) -> &mut Family {
+        &mut self.families[position]
     }
 
     /// Shorthand for a counter family; `name` must end in `_total`.
@@ -211,13 +225,23 @@ impl Buffer {
         if self.families.iter().all(|f| !f.samples.is_empty()) {
             return;
         }
-        self.families.retain(|f| !f.samples.is_empty());
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
+        // The index is renumbered in place, not rebuilt: no family name is hashed again.
+        let mut kept = 0;
+        let moved: Vec<Option<usize>> = (self.families.iter())
+            .map(|f| {
+                let at = (!f.samples.is_empty()).then_some(kept);
+                kept += usize::from(at.is_some());
+                at
+            })
             .collect();
+        self.families.retain(|f| !f.samples.is_empty());
+        self.index.retain(|_, i| match moved[*i] {
+            Some(to) => {
+                *i = to;
+                true
+            }
+            None => false,
+        });
     }
 }
 

@@ -3,7 +3,7 @@
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
-use super::dir::{CgroupDir, fields, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use crate::collect::CollectError;
 
@@ -52,7 +52,7 @@ pub fn read_memory(
     let Some(usage) = number(dir, "memory.usage_in_bytes", buf)? else {
         return Ok(());
     };
-    let raw_limit = number(dir, "memory.limit_in_bytes", buf)?.unwrap_or(f64::INFINITY);
+    let raw_limit = limit_number(dir, "memory.limit_in_bytes", buf)?.unwrap_or(f64::INFINITY);
     let Some(text) = dir.read(STAT, buf)? else {
         return Ok(());
     };

@@ -3,7 +3,7 @@
 //! `memory.current`, `memory.max`, `memory.stat` and `memory.events`; block I/O from `io.stat`;
 //! PSI from `{cpu,memory,io}.pressure`.
 
-use super::dir::{CgroupDir, fields, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use super::v1::parse_device;
 use crate::collect::{CollectError, procfs};
@@ -39,7 +39,7 @@ pub fn read_memory(
     let Some(usage) = number(dir, "memory.current", buf)? else {
         return Ok(());
     };
-    let raw_limit = number(dir, "memory.max", buf)?.unwrap_or(f64::INFINITY);
+    let raw_limit = limit_number(dir, "memory.max", buf)?.unwrap_or(f64::INFINITY);
     let Some(text) = dir.read(STAT, buf)? else {
         return Ok(());
     };
