@@ -112,13 +112,25 @@ pub(crate) type FastHash = BuildHasherDefault<NameHasher>;
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct NameHasher(u64);
 
+impl NameHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 impl Hasher for NameHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            // `chunks_exact(8)` yields 8 bytes: a fixed-size load, no copy call.
+            let word: [u8; 8] = word.try_into().unwrap_or_default();
+            self.mix(u64::from_le_bytes(word));
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
+            word[..tail.len()].copy_from_slice(tail);
+            self.mix(u64::from_le_bytes(word));
         }
     }
 

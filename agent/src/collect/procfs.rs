@@ -1,7 +1,7 @@
 //! Small, allocation-light helpers for the line formats of `/proc`, `/sys` and cgroupfs.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::CollectError;
 
@@ -71,8 +71,8 @@ pub struct Pressure {
     pub full: Option<f64>,
 }
 
-/// Parses a PSI file.
-pub fn parse_pressure(text: &str, path: &Path) -> Result<Pressure, CollectError> {
+/// Parses a PSI file; `path` names it in an error, built only then.
+pub fn parse_pressure(text: &str, path: impl Fn() -> PathBuf) -> Result<Pressure, CollectError> {
     let mut some = None;
     let mut full = None;
     for (i, line) in text.lines().enumerate() {
@@ -81,21 +81,21 @@ pub fn parse_pressure(text: &str, path: &Path) -> Result<Pressure, CollectError>
         let total = parts
             .find_map(|p| p.strip_prefix("total="))
             .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| CollectError::parse(path, i + 1, "PSI line without total="))?;
+            .ok_or_else(|| CollectError::parse(&path(), i + 1, "PSI line without total="))?;
         let secs = total as f64 / 1e6;
         match kind {
             Some("some") => some = Some(secs),
             Some("full") => full = Some(secs),
             _ => {
                 return Err(CollectError::parse(
-                    path,
+                    &path(),
                     i + 1,
                     "PSI line is neither some nor full",
                 ));
             }
         }
     }
-    let some = some.ok_or_else(|| CollectError::parse(path, 0, "no `some` line"))?;
+    let some = some.ok_or_else(|| CollectError::parse(&path(), 0, "no `some` line"))?;
     Ok(Pressure { some, full })
 }
 
@@ -147,14 +147,14 @@ mod tests {
     fn pressure_reads_some_and_full_totals_as_seconds() {
         let text = "some avg10=0.00 avg60=0.00 avg300=0.00 total=1500000\n\
                     full avg10=0.00 avg60=0.00 avg300=0.00 total=250\n";
-        let p = parse_pressure(text, Path::new("cpu.pressure")).unwrap();
+        let p = parse_pressure(text, || "cpu.pressure".into()).unwrap();
         assert_eq!(p.some, 1.5);
         assert_eq!(p.full, Some(0.00025));
     }
 
     #[test]
     fn a_truncated_pressure_file_names_the_file_and_line() {
-        let err = parse_pressure("some avg10=0.00 avg6", Path::new("/x/cpu.pressure")).unwrap_err();
+        let err = parse_pressure("some avg10=0.00 avg6", || "/x/cpu.pressure".into()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "/x/cpu.pressure:1: PSI line without total="

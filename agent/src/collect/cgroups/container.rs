@@ -1,7 +1,7 @@
 //! One container: its files read from every hierarchy at the same relative path (v2 first for
 //! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels.
 
-use super::dir::DirCache;
+use super::cache::{DirCache, Key};
 use super::discover::{Found, Walk};
 use super::{Layout, Mount, Stats, v1, v2};
 use crate::collect::CollectError;
@@ -10,21 +10,25 @@ use crate::labels;
 use crate::metrics::Labels;
 
 /// Reads one container's files from every hierarchy into `stats`; `Ok(false)` when its cgroup
-/// is gone from the walked hierarchy (it ended since the walk).
+/// is gone from the walked hierarchy (it ended since the walk). `index` is its place in the walk.
 pub fn read_container(
     layout: &Layout,
     walked: &Mount,
-    rel: &str,
+    (index, rel): (usize, &str),
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
 ) -> Result<bool, CollectError> {
     if let Some(u) = &layout.unified {
-        let Some(d) = dirs.open(&u.mount.path, rel)? else {
+        let key = Key {
+            container: index,
+            slot: 0,
+        };
+        let Some(d) = dirs.open(&u.mount.path, rel, key)? else {
             if &u.mount == walked {
                 return Ok(false);
             }
-            return read_v1(layout, walked, rel, dirs, buf, stats);
+            return read_v1(layout, walked, (index, rel), dirs, buf, stats);
         };
         v2::read_pressure(d, buf, stats)?;
         if layout.cpuacct.is_none() || (layout.cpu.is_none() && u.cpu) {
@@ -37,14 +41,14 @@ pub fn read_container(
             v2::read_io(d, buf, stats)?;
         }
     }
-    read_v1(layout, walked, rel, dirs, buf, stats)
+    read_v1(layout, walked, (index, rel), dirs, buf, stats)
 }
 
 /// Reads the v1 controllers' files; `Ok(false)` when the cgroup is gone from the walked one.
 fn read_v1(
     layout: &Layout,
     walked: &Mount,
-    rel: &str,
+    (index, rel): (usize, &str),
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
@@ -55,9 +59,13 @@ fn read_v1(
         (layout.memory.as_ref(), v1::read_memory),
         (layout.blkio.as_ref(), v1::read_blkio),
     ];
-    for (mount, read) in v1_readers {
+    for (slot, (mount, read)) in (1..).zip(v1_readers) {
+        let key = Key {
+            container: index,
+            slot,
+        };
         let dir = match mount {
-            Some(m) => dirs.open(&m.path, rel)?,
+            Some(m) => dirs.open(&m.path, rel, key)?,
             None => None,
         };
         match dir {
@@ -101,7 +109,7 @@ mod tests {
         read_container(
             &layout,
             walked,
-            &fx.containers[i].path,
+            (0, &fx.containers[i].path),
             &mut DirCache::default(),
             &mut Vec::new(),
             &mut Stats::default(),

@@ -1,11 +1,10 @@
 //! One container's cgroup directory in one hierarchy, kept open across collections with its
 //! files: a file is opened once and re-read with `pread` at offset 0 (cgroupfs regenerates it),
-//! which costs a fifth of `open` + `read` + `close`; [`DirCache`] keeps the directories of the
-//! containers seen in the last pass and closes the rest. Also a one-pass reader of the few keys
-//! wanted from a `key value` file. Together they keep 500 containers within the CPU budget.
+//! which costs a fifth of `open` + `read` + `close` (`cache` keeps the directories of the
+//! containers seen in the last pass and closes the rest). Also a one-pass reader of the few keys
+//! wanted from a `key value` file, and limits read only now and then.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{Mode, OFlags};
 
 use crate::collect::{CollectError, procfs};
-use crate::metrics::FastHash;
 
 /// File descriptors held open by all caches, and the most they may hold: beyond it files are
 /// opened and closed per read, so a node with thousands of containers never runs out.
@@ -43,79 +41,6 @@ impl Drop for CgroupDir {
             .filter(|(_, fd)| fd.is_some())
             .count();
         CACHED_FDS.fetch_sub(open + 1, Ordering::Relaxed);
-    }
-}
-
-/// The open directories of one hierarchy by path relative to its mount: their places in
-/// the `DirCache` slab.
-type Dirs = HashMap<Box<str>, usize, FastHash>;
-
-/// The directories of the containers of the current and the last pass, per hierarchy, by
-/// relative path: a lookup builds no path and hashes the path once.
-#[derive(Default)]
-pub struct DirCache {
-    mounts: Vec<(PathBuf, Dirs)>,
-    /// The open directories, each with the pass that last used it; `None`: a free place.
-    slab: Vec<Option<(CgroupDir, u64)>>,
-    /// Free places in `slab`.
-    free: Vec<usize>,
-    pass: u64,
-}
-
-impl DirCache {
-    /// The open directory `rel` (starting with `/`) of the hierarchy mounted at `mount`, opened
-    /// now if it is new; `Ok(None)` when it is missing.
-    pub fn open(&mut self, mount: &Path, rel: &str) -> Result<Option<&CgroupDir>, CollectError> {
-        let at = self
-            .mounts
-            .iter()
-            .position(|(m, _)| m.as_os_str() == mount.as_os_str());
-        let at = at.unwrap_or_else(|| {
-            self.mounts.push((mount.to_path_buf(), Dirs::default()));
-            self.mounts.len() - 1
-        });
-        let place = match self.mounts[at].1.get(rel) {
-            Some(&place) => place,
-            None => {
-                let Some(dir) = CgroupDir::open(mount.join(rel.trim_start_matches('/')))? else {
-                    return Ok(None);
-                };
-                let place = self.free.pop().unwrap_or(self.slab.len());
-                if place == self.slab.len() {
-                    self.slab.push(None);
-                }
-                self.slab[place] = Some((dir, self.pass));
-                self.mounts[at].1.insert(rel.into(), place);
-                place
-            }
-        };
-        Ok(self.slab[place].as_mut().map(|(dir, used)| {
-            *used = self.pass;
-            &*dir
-        }))
-    }
-
-    /// Ends a pass: closes the directories (and files) not used in it.
-    pub fn end_pass(&mut self) {
-        let pass = self.pass;
-        let (slab, free) = (&mut self.slab, &mut self.free);
-        for (_, dirs) in &mut self.mounts {
-            dirs.retain(|_, place| {
-                let used = slab[*place].as_ref().is_some_and(|(_, used)| *used == pass);
-                if !used {
-                    slab[*place] = None;
-                    free.push(*place);
-                }
-                used
-            });
-        }
-        self.pass += 1;
-    }
-
-    /// Number of directories held open.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.slab.iter().filter(|d| d.is_some()).count()
     }
 }
 
@@ -265,8 +190,9 @@ pub fn limit_number(
     Ok(value)
 }
 
-/// The values of `keys` in a `key value` text, in one pass; a wanted key with a value that is not
-/// a number is an error naming the line, other lines are not looked at.
+/// The values of `keys` in a `key value` text, in one pass that stops once every key is found; a
+/// wanted key with a value that is not a number is an error naming the line, other lines are
+/// not looked at.
 pub fn fields<const N: usize>(
     text: &str,
     keys: [&str; N],
@@ -274,15 +200,20 @@ pub fn fields<const N: usize>(
     name: &str,
 ) -> Result<[Option<f64>; N], CollectError> {
     let mut out = [None; N];
+    let mut missing = N;
     for (i, line) in text.lines().enumerate() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
         let Some(k) = keys.iter().position(|k| *k == key) else {
             continue;
         };
         let v = procfs::parse_number(value.trim());
-        out[k] = Some(
-            v.ok_or_else(|| dir.parse_error(name, i + 1, format!("`{key}` is not a number")))?,
-        );
+        let v =
+            v.ok_or_else(|| dir.parse_error(name, i + 1, format!("`{key}` is not a number")))?;
+        missing -= usize::from(out[k].replace(v).is_none());
+        // The kernel writes each key once: the rest of a long `memory.stat` need not be read.
+        if missing == 0 {
+            break;
+        }
     }
     Ok(out)
 }
@@ -331,24 +262,6 @@ mod tests {
         std::fs::write(tmp.path().join("n"), "22\n").unwrap();
 
         assert_eq!(dir.read("n", &mut buf).unwrap(), Some("22\n"));
-    }
-
-    #[test]
-    fn the_cache_closes_directories_not_seen_in_the_last_pass() {
-        let tmp = tempfile::tempdir().unwrap();
-        for d in ["a", "b"] {
-            std::fs::create_dir(tmp.path().join(d)).unwrap();
-        }
-        let mut cache = DirCache::default();
-        cache.open(tmp.path(), "/a").unwrap();
-        cache.open(tmp.path(), "/b").unwrap();
-        cache.end_pass();
-
-        cache.open(tmp.path(), "/a").unwrap();
-        cache.end_pass();
-
-        assert_eq!(cache.len(), 1);
-        assert!(cache.open(tmp.path(), "/gone").unwrap().is_none());
     }
 
     #[test]

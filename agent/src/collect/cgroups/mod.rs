@@ -7,10 +7,11 @@
 //! - `discover`: the walk that finds containers and pods.
 //! - `watch`: whether the walked hierarchy changed since the last walk (inotify).
 //! - `container`: one container's files from every hierarchy, and its labels.
-//! - `dir`: cheap reads of one cgroup directory's files.
+//! - `dir`: cheap reads of one cgroup directory's files; `cache`: the open directories.
 //! - `v1`, `v2`: each version's files into [`Stats`]; `stats`: [`Stats`] into families.
 //! - `fixtures` (tests and the `testing` feature): real-format v1, v2 and hybrid trees.
 
+mod cache;
 mod container;
 mod dir;
 pub mod discover;
@@ -24,8 +25,8 @@ mod watch;
 
 use std::sync::Arc;
 
+use cache::DirCache;
 use container::{container_labels, read_container};
-use dir::DirCache;
 use discover::Walk;
 pub use mountinfo::{Layout, Mount};
 pub use stats::{Families, Stats};
@@ -103,6 +104,7 @@ impl Cgroups {
             .discovery()
             .ok_or_else(|| CollectError::Other("no cgroup hierarchy in mountinfo".into()))?;
         self.walk_age = 0;
+        self.dirs.new_walk();
         discover::walk(&mount.path, self.watch.as_mut(), &mut self.walk_buf)
             .inspect_err(|_| self.layout = None)
     }
@@ -114,12 +116,12 @@ impl Cgroups {
             return;
         };
         let mut families = Families::default();
-        for found in &walk.containers {
+        for (index, found) in walk.containers.iter().enumerate() {
             self.stats.clear();
             let read = read_container(
                 layout,
                 walked,
-                &found.rel,
+                (index, &found.rel),
                 &mut self.dirs,
                 &mut self.buf,
                 &mut self.stats,

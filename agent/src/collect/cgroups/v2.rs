@@ -100,7 +100,7 @@ pub fn read_pressure(
         let Some(text) = dir.read(file, buf)? else {
             continue;
         };
-        let p = procfs::parse_pressure(text, &dir.path().join(file))?;
+        let p = procfs::parse_pressure(text, || dir.path().join(file))?;
         *slot = Some((p.some, p.full));
     }
     Ok(())

@@ -48,7 +48,7 @@ impl Collector for Pressure {
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
         for (file, (_, some_name, full_name)) in self.files.iter_mut().zip(RESOURCES) {
             file.read_into(&mut self.buf)?;
-            let p = procfs::parse_pressure(&self.buf, file.path())?;
+            let p = procfs::parse_pressure(&self.buf, || file.path().to_path_buf())?;
             let help = "Total time in seconds that processes have waited for this resource.";
             cx.out.counter(some_name, help).push(vec![], p.some);
             if let Some(full) = p.full {
