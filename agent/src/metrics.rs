@@ -257,6 +257,12 @@ impl Buffer {
     }
 }
 
+/// The empty label set, shared by every series without labels, so writing one allocates nothing.
+pub fn no_labels() -> SharedLabels {
+    static EMPTY: std::sync::OnceLock<SharedLabels> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(SharedLabels::default).clone()
+}
+
 /// Returns a `'static` copy of `name`, made once per distinct name for the life of the process.
 /// For metric names derived from kernel field names (`node_memory_*`, `node_netstat_*`): a fixed,
 /// small set, so later collections reuse them without allocating.

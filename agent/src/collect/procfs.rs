@@ -42,6 +42,30 @@ pub fn parse_number(s: &str) -> Option<f64> {
     s.parse::<i64>().ok().map(|v| v as f64)
 }
 
+/// Splits `s` at the first `byte` (ASCII), which is dropped: `split_once` for one byte, as a
+/// plain loop. The kernel's lines are short, and `split_once(char)` costs a `memchr` and a
+/// `memcmp` call per line, which showed in the profile of 500 containers.
+pub fn split_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let at = s.bytes().position(|b| b == byte)?;
+    // An ASCII byte is a character boundary on both sides.
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
+/// The lines of `text` without their `\n`, as [`str::lines`] gives them for kernel files (no
+/// `\r`), split with [`split_byte`].
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, tail) = split_byte(rest, b'\n').unwrap_or((rest, ""));
+        rest = tail;
+        Some(line)
+    })
+}
+
 /// Iterates over `key value` lines (`memory.stat`, `cpu.stat`, `memory.events`), skipping lines
 /// that do not have that shape. Yields the 1-based line number with the pair.
 pub fn key_values(text: &str) -> impl Iterator<Item = (usize, &str, Option<f64>)> {
@@ -134,6 +158,17 @@ pub fn short(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_and_split_byte_match_the_standard_library_on_kernel_text() {
+        for text in ["", "a 1\nb 2\n", "a 1\n\nb", "\n", "x"] {
+            let ours: Vec<&str> = lines(text).collect();
+            assert_eq!(ours, text.lines().collect::<Vec<_>>(), "{text:?}");
+        }
+        assert_eq!(split_byte("8:16", b':'), Some(("8", "16")));
+        assert_eq!(split_byte("é 1", b' '), Some(("é", "1")));
+        assert_eq!(split_byte("none", b' '), None);
+    }
 
     #[test]
     fn numbers_read_max_as_infinity_and_reject_garbage() {

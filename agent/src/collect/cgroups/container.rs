@@ -1,11 +1,14 @@
 //! One container: its files read from every hierarchy at the same relative path (v2 first for
-//! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels.
+//! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels, kept while
+//! the walk and the kubelet's directory stay the same.
+
+use std::sync::Arc;
 
 use super::cache::{DirCache, Key};
 use super::discover::{Found, Walk};
 use super::{Layout, Mount, Stats, v1, v2};
-use crate::collect::CollectError;
 use crate::collect::pods::PodDirectory;
+use crate::collect::{CollectError, ContainerRef};
 use crate::labels;
 use crate::metrics::Labels;
 
@@ -77,9 +80,58 @@ fn read_v1(
     Ok(true)
 }
 
+/// The inventory entries (labels included) of the walk's containers, as labelled with the
+/// kubelet's directory of the time: kept while the walk and the directory are, so a quiet pass
+/// builds no label set.
+#[derive(Default)]
+pub struct Known {
+    directory: Option<Arc<PodDirectory>>,
+    /// The entries, in walk order.
+    pub containers: Vec<ContainerRef>,
+}
+
+impl Known {
+    /// Rebuilds the entries after a new walk (`new_walk`) or with another directory.
+    pub fn refresh(
+        &mut self,
+        new_walk: bool,
+        walked: &Mount,
+        walk: &Walk,
+        directory: Option<&Arc<PodDirectory>>,
+    ) {
+        let same_directory = match (&self.directory, directory) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !new_walk && same_directory && self.containers.len() == walk.containers.len() {
+            return;
+        }
+        self.directory = directory.cloned();
+        self.containers = (walk.containers.iter())
+            .map(|found| container_ref(walked, found, walk, directory.map(|d| &**d)))
+            .collect();
+    }
+}
+
+/// The inventory entry of `found`: its id, pod UID, labels and `cgroup.procs` file.
+fn container_ref(
+    walked: &Mount,
+    found: &Found,
+    walk: &Walk,
+    directory: Option<&PodDirectory>,
+) -> ContainerRef {
+    ContainerRef {
+        id: found.id().to_string(),
+        pod_uid: found.pod.map(|i| walk.pods[i].0.clone()),
+        labels: Arc::new(container_labels(walked, found, walk, directory)),
+        procs: walked.path.join(&found.rel[1..]).join("cgroup.procs"),
+    }
+}
+
 /// `id`, `container`, `pod`, `namespace` as cAdvisor labels them; the pod UID stands for the pod
 /// name and `container` is empty when the kubelet's directory does not know them.
-pub fn container_labels(
+fn container_labels(
     walked: &Mount,
     found: &Found,
     walk: &Walk,

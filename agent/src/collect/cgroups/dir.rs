@@ -201,8 +201,8 @@ pub fn fields<const N: usize>(
 ) -> Result<[Option<f64>; N], CollectError> {
     let mut out = [None; N];
     let mut missing = N;
-    for (i, line) in text.lines().enumerate() {
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+    for (i, line) in procfs::lines(text).enumerate() {
+        let (key, value) = procfs::split_byte(line, b' ').unwrap_or((line, ""));
         let Some(k) = keys.iter().position(|k| *k == key) else {
             continue;
         };

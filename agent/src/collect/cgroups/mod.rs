@@ -23,17 +23,15 @@ mod v1;
 mod v2;
 mod watch;
 
-use std::sync::Arc;
-
 use cache::DirCache;
-use container::{container_labels, read_container};
+use container::{Known, read_container};
 use discover::Walk;
 pub use mountinfo::{Layout, Mount};
 pub use stats::{Families, Stats};
 use watch::Watch;
 
 use super::pods;
-use super::{CollectError, Collector, ContainerRef, Cx, Roots};
+use super::{CollectError, Collector, Cx, Roots};
 
 /// Passes that reuse a walk before the next full one, however quiet the watch: a bound on how
 /// long a change inotify cannot report (a mount over a watched directory) goes unseen.
@@ -57,6 +55,8 @@ pub struct Cgroups {
     watch: Option<Watch>,
     /// The walk's `getdents` buffer.
     walk_buf: Vec<u8>,
+    /// The last walk's containers as inventory entries, with their labels.
+    known: Known,
 }
 
 impl Cgroups {
@@ -74,6 +74,7 @@ impl Cgroups {
             walk_age: 0,
             watch: Watch::new(),
             walk_buf: Vec::new(),
+            known: Known::default(),
         }
     }
 
@@ -116,6 +117,8 @@ impl Cgroups {
             return;
         };
         let mut families = Families::default();
+        self.known
+            .refresh(self.walk_age == 0, walked, walk, directory.as_ref());
         for (index, found) in walk.containers.iter().enumerate() {
             self.stats.clear();
             let read = read_container(
@@ -126,21 +129,13 @@ impl Cgroups {
                 &mut self.buf,
                 &mut self.stats,
             );
-            let labels = Arc::new(container_labels(walked, found, walk, directory.as_deref()));
+            let known = &self.known.containers[index];
             match read {
                 Ok(false) => continue,
-                Ok(true) => self.stats.write(cx.out, &mut families, &labels),
+                Ok(true) => self.stats.write(cx.out, &mut families, &known.labels),
                 Err(e) => cx.partial(e),
             }
-            let pod_uid = found.pod.map(|i| walk.pods[i].0.clone());
-            let procs = walked.path.join(&found.rel[1..]).join("cgroup.procs");
-            let id = found.id().to_string();
-            cx.inventory.containers.push(ContainerRef {
-                id,
-                pod_uid,
-                labels,
-                procs,
-            });
+            cx.inventory.containers.push(known.clone());
         }
         pods::write_pod_info(cx.out, &walk.pods, directory.as_deref());
         if let Some(directory) = directory {
@@ -177,7 +172,7 @@ impl Collector for Cgroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::Inventory;
+    use crate::collect::{ContainerRef, Inventory};
     use crate::labels;
     use crate::metrics::{Buffer, Value};
 
@@ -432,6 +427,41 @@ mod tests {
         assert_eq!(
             pass.container(&new_id).pod_uid.as_deref(),
             Some(fx.containers[0].pod_uid.as_str())
+        );
+    }
+
+    #[test]
+    fn a_new_kubelet_directory_relabels_the_containers_of_a_reused_walk() {
+        // Arrange: a first pass without the kubelet labels the pod by its UID.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 1).unwrap();
+        let c = &fx.containers[0];
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        assert!(
+            collect(&mut cgroups)
+                .container(&c.id)
+                .labels
+                .contains(&("pod", c.pod_uid.clone()))
+        );
+        let json = format!(
+            r#"{{"items":[{{"metadata":{{"name":"web-0","namespace":"shop","uid":"{}"}},"spec":{{"containers":[{{"name":"app"}}]}},"status":{{"containerStatuses":[{{"name":"app","containerID":"containerd://{}"}}]}}}}]}}"#,
+            c.pod_uid, c.id
+        );
+        let directory =
+            std::sync::Arc::new(pods::PodDirectory::from_pod_list(json.as_bytes()).unwrap());
+
+        // Act
+        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        inventory.pods = Some(directory);
+        cgroups
+            .collect(&mut Cx::new(&mut out, &mut inventory))
+            .unwrap();
+
+        // Assert
+        let labels = &inventory.containers[0].labels;
+        assert_eq!(
+            **labels,
+            labels!["id" => c.path, "container" => "app", "pod" => "web-0", "namespace" => "shop"]
         );
     }
 

@@ -64,14 +64,14 @@ pub fn read_io(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<
     let Some(text) = dir.read(FILE, buf)? else {
         return Ok(());
     };
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in procfs::lines(text).enumerate() {
         let mut parts = line.split_ascii_whitespace();
         let Some(first) = parts.next() else { continue };
         let bad = || dir.parse_error(FILE, i + 1, "expected `MAJ:MIN key=value...`");
         let (major, minor) = parse_device(first).ok_or_else(bad)?;
         let d = stats.device(major, minor);
         for part in parts {
-            let (k, v) = part.split_once('=').ok_or_else(bad)?;
+            let (k, v) = procfs::split_byte(part, b'=').ok_or_else(bad)?;
             let v = v.parse::<u64>().map_err(|_| bad())? as f64;
             match k {
                 "rbytes" => d.read_bytes = v,
