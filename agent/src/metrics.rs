@@ -112,13 +112,25 @@ pub(crate) type FastHash = BuildHasherDefault<NameHasher>;
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct NameHasher(u64);
 
+impl NameHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 impl Hasher for NameHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            // `chunks_exact(8)` yields 8 bytes: a fixed-size load, no copy call.
+            let word: [u8; 8] = word.try_into().unwrap_or_default();
+            self.mix(u64::from_le_bytes(word));
+        }
+        let tail = words.remainder();
+        if !tail.is_empty() {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
+            word[..tail.len()].copy_from_slice(tail);
+            self.mix(u64::from_le_bytes(word));
         }
     }
 
@@ -140,23 +152,37 @@ impl Buffer {
         help: impl Into<Cow<'static, str>>,
         kind: Kind,
     ) -> &mut Family {
-        let name = name.into();
-        let i = match self.index.get(&name) {
-            Some(&i) => i,
-            None => {
-                let i = self.families.len();
-                self.index.insert(name.clone(), i);
-                let help = help.into();
-                self.families.push(Family {
-                    name,
-                    help,
-                    kind,
-                    samples: Vec::new(),
-                });
-                i
-            }
-        };
+        let i = self.position(name, help, kind);
         &mut self.families[i]
+    }
+
+    /// Where the family named `name` is, created with `help` and `kind` when it is new this
+    /// collection. The position holds for the rest of the collection: a writer of thousands of
+    /// series looks a family up once and writes through [`Buffer::at`].
+    pub fn position(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        kind: Kind,
+    ) -> usize {
+        let name = name.into();
+        if let Some(&i) = self.index.get(&name) {
+            return i;
+        }
+        let i = self.families.len();
+        self.index.insert(name.clone(), i);
+        self.families.push(Family {
+            name,
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        });
+        i
+    }
+
+    /// The family at `position`, as [`Buffer::position`] returned it this collection.
+    pub fn at(&mut self, position: usize) -> &mut Family {
+        &mut self.families[position]
     }
 
     /// Shorthand for a counter family; `name` must end in `_total`.
@@ -211,14 +237,30 @@ impl Buffer {
         if self.families.iter().all(|f| !f.samples.is_empty()) {
             return;
         }
-        self.families.retain(|f| !f.samples.is_empty());
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
+        // The index is renumbered in place, not rebuilt: no family name is hashed again.
+        let mut kept = 0;
+        let moved: Vec<Option<usize>> = (self.families.iter())
+            .map(|f| {
+                let at = (!f.samples.is_empty()).then_some(kept);
+                kept += usize::from(at.is_some());
+                at
+            })
             .collect();
+        self.families.retain(|f| !f.samples.is_empty());
+        self.index.retain(|_, i| match moved[*i] {
+            Some(to) => {
+                *i = to;
+                true
+            }
+            None => false,
+        });
     }
+}
+
+/// The empty label set, shared by every series without labels, so writing one allocates nothing.
+pub fn no_labels() -> SharedLabels {
+    static EMPTY: std::sync::OnceLock<SharedLabels> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(SharedLabels::default).clone()
 }
 
 /// Returns a `'static` copy of `name`, made once per distinct name for the life of the process.

@@ -1,30 +1,37 @@
 //! One container: its files read from every hierarchy at the same relative path (v2 first for
-//! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels.
+//! PSI and whatever no v1 controller provides, then v1), and its cAdvisor labels, kept while
+//! the walk and the kubelet's directory stay the same.
 
-use super::dir::DirCache;
+use std::sync::Arc;
+
+use super::cache::{DirCache, Key};
 use super::discover::{Found, Walk};
 use super::{Layout, Mount, Stats, v1, v2};
-use crate::collect::CollectError;
 use crate::collect::pods::PodDirectory;
+use crate::collect::{CollectError, ContainerRef};
 use crate::labels;
 use crate::metrics::Labels;
 
 /// Reads one container's files from every hierarchy into `stats`; `Ok(false)` when its cgroup
-/// is gone from the walked hierarchy (it ended since the walk).
+/// is gone from the walked hierarchy (it ended since the walk). `index` is its place in the walk.
 pub fn read_container(
     layout: &Layout,
     walked: &Mount,
-    rel: &str,
+    (index, rel): (usize, &str),
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
 ) -> Result<bool, CollectError> {
     if let Some(u) = &layout.unified {
-        let Some(d) = dirs.open(&u.mount.path, rel)? else {
+        let key = Key {
+            container: index,
+            slot: 0,
+        };
+        let Some(d) = dirs.open(&u.mount.path, rel, key)? else {
             if &u.mount == walked {
                 return Ok(false);
             }
-            return read_v1(layout, walked, rel, dirs, buf, stats);
+            return read_v1(layout, walked, (index, rel), dirs, buf, stats);
         };
         v2::read_pressure(d, buf, stats)?;
         if layout.cpuacct.is_none() || (layout.cpu.is_none() && u.cpu) {
@@ -37,14 +44,14 @@ pub fn read_container(
             v2::read_io(d, buf, stats)?;
         }
     }
-    read_v1(layout, walked, rel, dirs, buf, stats)
+    read_v1(layout, walked, (index, rel), dirs, buf, stats)
 }
 
 /// Reads the v1 controllers' files; `Ok(false)` when the cgroup is gone from the walked one.
 fn read_v1(
     layout: &Layout,
     walked: &Mount,
-    rel: &str,
+    (index, rel): (usize, &str),
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
@@ -55,9 +62,13 @@ fn read_v1(
         (layout.memory.as_ref(), v1::read_memory),
         (layout.blkio.as_ref(), v1::read_blkio),
     ];
-    for (mount, read) in v1_readers {
+    for (slot, (mount, read)) in (1..).zip(v1_readers) {
+        let key = Key {
+            container: index,
+            slot,
+        };
         let dir = match mount {
-            Some(m) => dirs.open(&m.path, rel)?,
+            Some(m) => dirs.open(&m.path, rel, key)?,
             None => None,
         };
         match dir {
@@ -69,9 +80,58 @@ fn read_v1(
     Ok(true)
 }
 
+/// The inventory entries (labels included) of the walk's containers, as labelled with the
+/// kubelet's directory of the time: kept while the walk and the directory are, so a quiet pass
+/// builds no label set.
+#[derive(Default)]
+pub struct Known {
+    directory: Option<Arc<PodDirectory>>,
+    /// The entries, in walk order.
+    pub containers: Vec<ContainerRef>,
+}
+
+impl Known {
+    /// Rebuilds the entries after a new walk (`new_walk`) or with another directory.
+    pub fn refresh(
+        &mut self,
+        new_walk: bool,
+        walked: &Mount,
+        walk: &Walk,
+        directory: Option<&Arc<PodDirectory>>,
+    ) {
+        let same_directory = match (&self.directory, directory) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !new_walk && same_directory && self.containers.len() == walk.containers.len() {
+            return;
+        }
+        self.directory = directory.cloned();
+        self.containers = (walk.containers.iter())
+            .map(|found| container_ref(walked, found, walk, directory.map(|d| &**d)))
+            .collect();
+    }
+}
+
+/// The inventory entry of `found`: its id, pod UID, labels and `cgroup.procs` file.
+fn container_ref(
+    walked: &Mount,
+    found: &Found,
+    walk: &Walk,
+    directory: Option<&PodDirectory>,
+) -> ContainerRef {
+    ContainerRef {
+        id: found.id().to_string(),
+        pod_uid: found.pod.map(|i| walk.pods[i].0.clone()),
+        labels: Arc::new(container_labels(walked, found, walk, directory)),
+        procs: walked.path.join(&found.rel[1..]).join("cgroup.procs"),
+    }
+}
+
 /// `id`, `container`, `pod`, `namespace` as cAdvisor labels them; the pod UID stands for the pod
 /// name and `container` is empty when the kubelet's directory does not know them.
-pub fn container_labels(
+fn container_labels(
     walked: &Mount,
     found: &Found,
     walk: &Walk,
@@ -101,7 +161,7 @@ mod tests {
         read_container(
             &layout,
             walked,
-            &fx.containers[i].path,
+            (0, &fx.containers[i].path),
             &mut DirCache::default(),
             &mut Vec::new(),
             &mut Stats::default(),

@@ -1,11 +1,10 @@
 //! One container's cgroup directory in one hierarchy, kept open across collections with its
 //! files: a file is opened once and re-read with `pread` at offset 0 (cgroupfs regenerates it),
-//! which costs a fifth of `open` + `read` + `close`; [`DirCache`] keeps the directories of the
-//! containers seen in the last pass and closes the rest. Also a one-pass reader of the few keys
-//! wanted from a `key value` file. Together they keep 500 containers within the CPU budget.
+//! which costs a fifth of `open` + `read` + `close` (`cache` keeps the directories of the
+//! containers seen in the last pass and closes the rest). Also a one-pass reader of the few keys
+//! wanted from a `key value` file, and limits read only now and then.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,18 +12,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{Mode, OFlags};
 
 use crate::collect::{CollectError, procfs};
-use crate::metrics::FastHash;
 
 /// File descriptors held open by all caches, and the most they may hold: beyond it files are
 /// opened and closed per read, so a node with thousands of containers never runs out.
 static CACHED_FDS: AtomicUsize = AtomicUsize::new(0);
 const MAX_CACHED_FDS: usize = 8192;
 
+/// Reads of a limit file served from memory between two reads of the file: a limit changes
+/// only when an administrator sets it (`docker update`, a pod resize), so it shows within this
+/// many passes, and the pass reads one file fewer per container and hierarchy.
+pub const LIMIT_READ_EVERY: u32 = 8;
+
 /// An open cgroup directory and the files of it read so far (`None`: the file does not exist).
 pub struct CgroupDir {
     fd: OwnedFd,
     path: PathBuf,
     files: RefCell<Vec<(Box<str>, Option<OwnedFd>)>>,
+    /// Limits read by [`limit_number`]: (file, value, reads served since the file was read).
+    limits: RefCell<Vec<(&'static str, Option<f64>, u32)>>,
 }
 
 impl Drop for CgroupDir {
@@ -36,59 +41,6 @@ impl Drop for CgroupDir {
             .filter(|(_, fd)| fd.is_some())
             .count();
         CACHED_FDS.fetch_sub(open + 1, Ordering::Relaxed);
-    }
-}
-
-/// Open directories by path relative to their hierarchy's mount, with the pass that last used
-/// each.
-type Dirs = HashMap<Box<str>, (CgroupDir, u64), FastHash>;
-
-/// The directories of the containers of the current and the last pass, per hierarchy, by
-/// relative path: a lookup builds no path.
-#[derive(Default)]
-pub struct DirCache {
-    mounts: Vec<(PathBuf, Dirs)>,
-    pass: u64,
-}
-
-impl DirCache {
-    /// The open directory `rel` (starting with `/`) of the hierarchy mounted at `mount`, opened
-    /// now if it is new; `Ok(None)` when it is missing.
-    pub fn open(&mut self, mount: &Path, rel: &str) -> Result<Option<&CgroupDir>, CollectError> {
-        let pass = self.pass;
-        let at = self
-            .mounts
-            .iter()
-            .position(|(m, _)| m.as_os_str() == mount.as_os_str());
-        let at = at.unwrap_or_else(|| {
-            self.mounts.push((mount.to_path_buf(), Dirs::default()));
-            self.mounts.len() - 1
-        });
-        let dirs = &mut self.mounts[at].1;
-        if !dirs.contains_key(rel) {
-            let Some(dir) = CgroupDir::open(mount.join(rel.trim_start_matches('/')))? else {
-                return Ok(None);
-            };
-            dirs.insert(rel.into(), (dir, pass));
-        }
-        let entry = dirs.get_mut(rel).expect("present");
-        entry.1 = pass;
-        Ok(Some(&entry.0))
-    }
-
-    /// Ends a pass: closes the directories (and files) not used in it.
-    pub fn end_pass(&mut self) {
-        let pass = self.pass;
-        for (_, dirs) in &mut self.mounts {
-            dirs.retain(|_, (_, used)| *used == pass);
-        }
-        self.pass += 1;
-    }
-
-    /// Number of directories held open.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.mounts.iter().map(|(_, dirs)| dirs.len()).sum()
     }
 }
 
@@ -104,6 +56,7 @@ impl CgroupDir {
                     fd,
                     path,
                     files: RefCell::new(Vec::new()),
+                    limits: RefCell::new(Vec::new()),
                 }))
             }
             Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -137,7 +90,7 @@ impl CgroupDir {
             Some((_, Some(fd))) => read_all(fd, buf).map_err(err)?,
             None => {
                 let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-                let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+                let fd = match open_noatime(&self.fd, name, flags) {
                     Ok(fd) => Some(fd),
                     Err(rustix::io::Errno::NOENT) => None,
                     Err(e) => return Err(err(e)),
@@ -164,6 +117,20 @@ impl CgroupDir {
     /// A parse error for the file `name` of this directory.
     pub fn parse_error(&self, name: &str, line: usize, what: impl Into<String>) -> CollectError {
         CollectError::parse(&self.path.join(name), line, what)
+    }
+}
+
+/// Opens `path` (relative to `dir`) with `O_NOATIME`, or without it where the kernel refuses it
+/// (a file the agent does not own, without `CAP_FOWNER`): a read then costs no access-time
+/// update, which on a disk-backed tree (cgroup fixtures) is a fifth of a small file's read.
+pub fn open_noatime<Fd: std::os::fd::AsFd>(
+    dir: Fd,
+    path: impl rustix::path::Arg + Copy,
+    flags: OFlags,
+) -> rustix::io::Result<OwnedFd> {
+    match rustix::fs::openat(&dir, path, flags | OFlags::NOATIME, Mode::empty()) {
+        Err(rustix::io::Errno::PERM) => rustix::fs::openat(&dir, path, flags, Mode::empty()),
+        other => other,
     }
 }
 
@@ -200,8 +167,32 @@ pub fn number(dir: &CgroupDir, name: &str, buf: &mut Vec<u8>) -> Result<Option<f
     }
 }
 
-/// The values of `keys` in a `key value` text, in one pass; a wanted key with a value that is not
-/// a number is an error naming the line, other lines are not looked at.
+/// Reads a limit (`memory.max`, `memory.limit_in_bytes`) as [`number`] does, but from the file
+/// only at the directory's first read and every [`LIMIT_READ_EVERY`] reads after; in between,
+/// the value last read.
+pub fn limit_number(
+    dir: &CgroupDir,
+    name: &'static str,
+    buf: &mut Vec<u8>,
+) -> Result<Option<f64>, CollectError> {
+    if let Some((_, value, served)) = dir.limits.borrow_mut().iter_mut().find(|l| l.0 == name)
+        && *served + 1 < LIMIT_READ_EVERY
+    {
+        *served += 1;
+        return Ok(*value);
+    }
+    let value = number(dir, name, buf)?;
+    let mut limits = dir.limits.borrow_mut();
+    match limits.iter_mut().find(|l| l.0 == name) {
+        Some(kept) => *kept = (name, value, 0),
+        None => limits.push((name, value, 0)),
+    }
+    Ok(value)
+}
+
+/// The values of `keys` in a `key value` text, in one pass that stops once every key is found; a
+/// wanted key with a value that is not a number is an error naming the line, other lines are
+/// not looked at.
 pub fn fields<const N: usize>(
     text: &str,
     keys: [&str; N],
@@ -209,15 +200,20 @@ pub fn fields<const N: usize>(
     name: &str,
 ) -> Result<[Option<f64>; N], CollectError> {
     let mut out = [None; N];
-    for (i, line) in text.lines().enumerate() {
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+    let mut missing = N;
+    for (i, line) in procfs::lines(text).enumerate() {
+        let (key, value) = procfs::split_byte(line, b' ').unwrap_or((line, ""));
         let Some(k) = keys.iter().position(|k| *k == key) else {
             continue;
         };
         let v = procfs::parse_number(value.trim());
-        out[k] = Some(
-            v.ok_or_else(|| dir.parse_error(name, i + 1, format!("`{key}` is not a number")))?,
-        );
+        let v =
+            v.ok_or_else(|| dir.parse_error(name, i + 1, format!("`{key}` is not a number")))?;
+        missing -= usize::from(out[k].replace(v).is_none());
+        // The kernel writes each key once: the rest of a long `memory.stat` need not be read.
+        if missing == 0 {
+            break;
+        }
     }
     Ok(out)
 }
@@ -269,21 +265,25 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_closes_directories_not_seen_in_the_last_pass() {
-        let tmp = tempfile::tempdir().unwrap();
-        for d in ["a", "b"] {
-            std::fs::create_dir(tmp.path().join(d)).unwrap();
-        }
-        let mut cache = DirCache::default();
-        cache.open(tmp.path(), "/a").unwrap();
-        cache.open(tmp.path(), "/b").unwrap();
-        cache.end_pass();
+    fn a_limit_is_read_at_first_and_then_every_few_passes() {
+        // Arrange
+        let (tmp, dir) = dir_with("memory.max", "100\n");
+        let mut buf = Vec::new();
+        assert_eq!(
+            limit_number(&dir, "memory.max", &mut buf).unwrap(),
+            Some(100.0)
+        );
 
-        cache.open(tmp.path(), "/a").unwrap();
-        cache.end_pass();
+        // Act
+        std::fs::write(tmp.path().join("memory.max"), "200\n").unwrap();
+        let seen: Vec<_> = (0..LIMIT_READ_EVERY)
+            .map(|_| limit_number(&dir, "memory.max", &mut buf).unwrap())
+            .collect();
 
-        assert_eq!(cache.len(), 1);
-        assert!(cache.open(tmp.path(), "/gone").unwrap().is_none());
+        // Assert: the old value until the read that is due.
+        let last = seen.len() - 1;
+        assert!(seen[..last].iter().all(|v| *v == Some(100.0)), "{seen:?}");
+        assert_eq!(seen[last], Some(200.0));
     }
 
     #[test]

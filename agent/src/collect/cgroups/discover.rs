@@ -5,9 +5,11 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, openat, statat};
+use rustix::fs::{AtFlags, CWD, FileType, OFlags, RawDir, statat};
 use rustix::io::Errno;
 
+use super::dir::open_noatime;
+use super::watch::Watch;
 use crate::collect::CollectError;
 use crate::collect::pods::{QosClass, parse_pod_dir};
 
@@ -41,21 +43,34 @@ pub struct Walk {
 }
 
 /// Walks the hierarchy mounted at `mount`; only failing to list `mount` itself is an error.
-/// Directories are opened relative to the mount and listed with `getdents` into one reused
-/// buffer: no `fstat` and no path walk from `/` per directory, hundreds of them on a busy node.
-pub fn walk(mount: &Path) -> Result<Walk, CollectError> {
+/// Directories are opened relative to the mount and listed with `getdents` into `buf` (kept by
+/// the caller): no `fstat` and no path walk from `/` per directory, hundreds of them on a busy
+/// node. Each directory listed is first added to `watch`, when there is one.
+pub fn walk(
+    mount: &Path,
+    mut watch: Option<&mut Watch>,
+    buf: &mut Vec<u8>,
+) -> Result<Walk, CollectError> {
     let mut out = Walk::default();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let root = rustix::fs::open(mount, flags, Mode::empty())
-        .map_err(|e| CollectError::read(mount, e.into()))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let root = open_noatime(CWD, mount, flags).map_err(|e| CollectError::read(mount, e.into()))?;
+    if buf.capacity() < 32 * 1024 {
+        buf.reserve(32 * 1024);
+    }
     let mut names = Vec::new();
     let mut stack: Vec<(String, Option<usize>)> = vec![(String::new(), None)];
+    if let Some(w) = watch.as_deref_mut() {
+        w.begin();
+    }
     while let Some((rel, pod)) = stack.pop() {
+        if let Some(w) = watch.as_deref_mut() {
+            w.add(&mount.join(rel.trim_start_matches('/')));
+        }
         let listed = match rel.get(1..) {
-            None => list(&root, &mut buf, &mut names),
-            Some(sub) => openat(&root, sub, flags, Mode::empty())
-                .and_then(|dir| list(&dir, &mut buf, &mut names)),
+            None => list(&root, buf, &mut names),
+            Some(sub) => {
+                open_noatime(&root, sub, flags).and_then(|dir| list(&dir, buf, &mut names))
+            }
         };
         match listed {
             Ok(()) => {}
@@ -155,7 +170,7 @@ mod tests {
         std::fs::write(tmp.path().join("kubepods/cgroup.procs"), "").unwrap();
 
         // Act
-        let mut walk = walk(tmp.path()).unwrap();
+        let mut walk = walk(tmp.path(), None, &mut Vec::new()).unwrap();
         walk.containers.sort_by(|a, b| a.rel.cmp(&b.rel));
 
         // Assert
@@ -170,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_missing_mount_is_an_error_naming_it() {
-        let err = walk(Path::new("/nonexistent/cgroup")).unwrap_err();
+        let err = walk(Path::new("/nonexistent/cgroup"), None, &mut Vec::new()).unwrap_err();
 
         assert!(
             err.to_string()

@@ -5,11 +5,13 @@
 //!
 //! - `mountinfo`: where each hierarchy is mounted ([`Layout`]).
 //! - `discover`: the walk that finds containers and pods.
+//! - `watch`: whether the walked hierarchy changed since the last walk (inotify).
 //! - `container`: one container's files from every hierarchy, and its labels.
-//! - `dir`: cheap reads of one cgroup directory's files.
+//! - `dir`: cheap reads of one cgroup directory's files; `cache`: the open directories.
 //! - `v1`, `v2`: each version's files into [`Stats`]; `stats`: [`Stats`] into families.
 //! - `fixtures` (tests and the `testing` feature): real-format v1, v2 and hybrid trees.
 
+mod cache;
 mod container;
 mod dir;
 pub mod discover;
@@ -19,17 +21,21 @@ pub mod mountinfo;
 pub mod stats;
 mod v1;
 mod v2;
+mod watch;
 
-use std::sync::Arc;
-
-use container::{container_labels, read_container};
-use dir::DirCache;
+use cache::DirCache;
+use container::{Known, read_container};
 use discover::Walk;
 pub use mountinfo::{Layout, Mount};
-pub use stats::Stats;
+pub use stats::{Families, Stats};
+use watch::Watch;
 
 use super::pods;
-use super::{CollectError, Collector, ContainerRef, Cx, Roots};
+use super::{CollectError, Collector, Cx, Roots};
+
+/// Passes that reuse a walk before the next full one, however quiet the watch: a bound on how
+/// long a change inotify cannot report (a mount over a watched directory) goes unseen.
+const WALK_AT_LEAST_EVERY: u32 = 40;
 
 /// The cgroups (containers) collector.
 pub struct Cgroups {
@@ -41,6 +47,16 @@ pub struct Cgroups {
     stats: Stats,
     /// The containers' directories and files, kept open between passes.
     dirs: DirCache,
+    /// The last walk, reused while `watch` sees no change below it.
+    last_walk: Option<Walk>,
+    /// Passes since the last full walk.
+    walk_age: u32,
+    /// Watches the directories of the last walk; `None` without inotify (walk every pass).
+    watch: Option<Watch>,
+    /// The walk's `getdents` buffer.
+    walk_buf: Vec<u8>,
+    /// The last walk's containers as inventory entries, with their labels.
+    known: Known,
 }
 
 impl Cgroups {
@@ -54,6 +70,11 @@ impl Cgroups {
             buf: Vec::with_capacity(8192),
             stats: Stats::default(),
             dirs: DirCache::default(),
+            last_walk: None,
+            walk_age: 0,
+            watch: Watch::new(),
+            walk_buf: Vec::new(),
+            known: Known::default(),
         }
     }
 
@@ -68,45 +89,53 @@ impl Cgroups {
         Ok(layout)
     }
 
-    /// Walks the discovery hierarchy; a failure forgets the layout so the next pass re-detects.
+    /// The containers and pods of the discovery hierarchy: the last walk while the watch saw no
+    /// change below it, else a new walk. A failure forgets the layout so the next pass
+    /// re-detects it.
     fn discover(&mut self, layout: &Layout) -> Result<Walk, CollectError> {
+        let changed = self.watch.as_mut().is_none_or(Watch::changed);
+        self.walk_age += 1;
+        if let Some(walk) = self.last_walk.take()
+            && !changed
+            && self.walk_age < WALK_AT_LEAST_EVERY
+        {
+            return Ok(walk);
+        }
         let mount = layout
             .discovery()
             .ok_or_else(|| CollectError::Other("no cgroup hierarchy in mountinfo".into()))?;
-        discover::walk(&mount.path).inspect_err(|_| self.layout = None)
+        self.walk_age = 0;
+        self.dirs.new_walk();
+        discover::walk(&mount.path, self.watch.as_mut(), &mut self.walk_buf)
+            .inspect_err(|_| self.layout = None)
     }
 
     /// Reads and writes every container found, and the pod series.
-    fn report(&mut self, layout: &Layout, walk: Walk, cx: &mut Cx<'_>) {
+    fn report(&mut self, layout: &Layout, walk: &Walk, cx: &mut Cx<'_>) {
         let directory = cx.inventory.pods.clone();
         let Some(walked) = layout.discovery() else {
             return;
         };
-        for found in &walk.containers {
+        let mut families = Families::default();
+        self.known
+            .refresh(self.walk_age == 0, walked, walk, directory.as_ref());
+        for (index, found) in walk.containers.iter().enumerate() {
             self.stats.clear();
             let read = read_container(
                 layout,
                 walked,
-                &found.rel,
+                (index, &found.rel),
                 &mut self.dirs,
                 &mut self.buf,
                 &mut self.stats,
             );
-            let labels = Arc::new(container_labels(walked, found, &walk, directory.as_deref()));
+            let known = &self.known.containers[index];
             match read {
                 Ok(false) => continue,
-                Ok(true) => self.stats.write(cx.out, &labels),
+                Ok(true) => self.stats.write(cx.out, &mut families, &known.labels),
                 Err(e) => cx.partial(e),
             }
-            let pod_uid = found.pod.map(|i| walk.pods[i].0.clone());
-            let procs = walked.path.join(&found.rel[1..]).join("cgroup.procs");
-            let id = found.id().to_string();
-            cx.inventory.containers.push(ContainerRef {
-                id,
-                pod_uid,
-                labels,
-                procs,
-            });
+            cx.inventory.containers.push(known.clone());
         }
         pods::write_pod_info(cx.out, &walk.pods, directory.as_deref());
         if let Some(directory) = directory {
@@ -126,11 +155,16 @@ impl Collector for Cgroups {
             cx.partial(CollectError::Other(problem.clone()));
         }
         let mut walk = self.discover(&layout)?;
+        // A walk that could not list everything is not reused: the next pass tries again.
+        let complete = walk.errors.is_empty();
         for err in walk.errors.drain(..) {
             cx.partial(err);
         }
-        self.report(&layout, walk, cx);
+        self.report(&layout, &walk, cx);
         self.dirs.end_pass();
+        if complete {
+            self.last_walk = Some(walk);
+        }
         Ok(())
     }
 }
@@ -138,7 +172,7 @@ impl Collector for Cgroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::Inventory;
+    use crate::collect::{ContainerRef, Inventory};
     use crate::labels;
     use crate::metrics::{Buffer, Value};
 
@@ -358,12 +392,77 @@ mod tests {
         let mut cx = Cx::new(&mut out, &mut inventory);
 
         // Act
-        cgroups.report(&layout, walk, &mut cx);
+        cgroups.report(&layout, &walk, &mut cx);
 
         // Assert
         assert!(cx.take_partial().is_empty());
         assert_eq!(inventory.containers.len(), 1);
         assert_eq!(inventory.containers[0].id, fx.containers[1].id);
+    }
+
+    #[test]
+    fn a_container_created_after_a_pass_is_found_by_the_next_one() {
+        // Arrange: a v2 tree whose walk the next pass would reuse if nothing changed.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 2).unwrap();
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        assert_eq!(collect(&mut cgroups).inventory.containers.len(), 2);
+        assert_eq!(collect(&mut cgroups).inventory.containers.len(), 2);
+        let first = fx.roots.sys("fs/cgroup").join(&fx.containers[0].path[1..]);
+        let new_id = "f".repeat(64);
+        let name = first.file_name().unwrap().to_str().unwrap();
+        let copy = first.with_file_name(name.replace(&fx.containers[0].id, &new_id));
+
+        // Act
+        std::fs::create_dir(&copy).unwrap();
+        for entry in std::fs::read_dir(&first).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+        let pass = collect(&mut cgroups);
+
+        // Assert
+        assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+        assert_eq!(pass.inventory.containers.len(), 3);
+        assert_eq!(
+            pass.container(&new_id).pod_uid.as_deref(),
+            Some(fx.containers[0].pod_uid.as_str())
+        );
+    }
+
+    #[test]
+    fn a_new_kubelet_directory_relabels_the_containers_of_a_reused_walk() {
+        // Arrange: a first pass without the kubelet labels the pod by its UID.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 1).unwrap();
+        let c = &fx.containers[0];
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        assert!(
+            collect(&mut cgroups)
+                .container(&c.id)
+                .labels
+                .contains(&("pod", c.pod_uid.clone()))
+        );
+        let json = format!(
+            r#"{{"items":[{{"metadata":{{"name":"web-0","namespace":"shop","uid":"{}"}},"spec":{{"containers":[{{"name":"app"}}]}},"status":{{"containerStatuses":[{{"name":"app","containerID":"containerd://{}"}}]}}}}]}}"#,
+            c.pod_uid, c.id
+        );
+        let directory =
+            std::sync::Arc::new(pods::PodDirectory::from_pod_list(json.as_bytes()).unwrap());
+
+        // Act
+        let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+        inventory.pods = Some(directory);
+        cgroups
+            .collect(&mut Cx::new(&mut out, &mut inventory))
+            .unwrap();
+
+        // Assert
+        let labels = &inventory.containers[0].labels;
+        assert_eq!(
+            **labels,
+            labels!["id" => c.path, "container" => "app", "pod" => "web-0", "namespace" => "shop"]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! written as cAdvisor's families. Reading (v1, v2) and writing are apart so a container whose
 //! files fail half-way writes nothing.
 
-use crate::metrics::{Buffer, SharedLabels};
+use crate::metrics::{Buffer, Kind, SharedLabels};
 
 /// CFS bandwidth control counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -95,150 +95,187 @@ impl Stats {
         }
     }
 
-    /// Writes the container's families with `labels` on every series.
-    pub fn write(&self, out: &mut Buffer, labels: &SharedLabels) {
-        let counter = |out: &mut Buffer, name, help, v: Option<f64>| {
-            if let Some(v) = v {
-                out.counter(name, help).push(labels.clone(), v);
-            }
+    /// Writes the container's families with `labels` on every series, finding them in `out`
+    /// through `families` (kept for the whole pass).
+    pub fn write(&self, out: &mut Buffer, families: &mut Families, labels: &SharedLabels) {
+        let mut w = Writer {
+            out,
+            families,
+            labels,
         };
-        counter(
-            out,
-            "container_cpu_usage_seconds_total",
-            "Cumulative cpu time consumed in seconds.",
-            self.cpu_seconds,
-        );
+        w.put(CPU, self.cpu_seconds);
         if let Some(t) = self.throttling {
-            counter(
-                out,
-                "container_cpu_cfs_periods_total",
-                "Number of elapsed enforcement period intervals.",
-                Some(t.periods),
-            );
-            counter(
-                out,
-                "container_cpu_cfs_throttled_periods_total",
-                "Number of throttled period intervals.",
-                Some(t.throttled_periods),
-            );
-            counter(
-                out,
-                "container_cpu_cfs_throttled_seconds_total",
-                "Total time duration the container has been throttled.",
-                Some(t.throttled_seconds),
-            );
+            w.put(CFS_PERIODS, Some(t.periods));
+            w.put(CFS_THROTTLED_PERIODS, Some(t.throttled_periods));
+            w.put(CFS_THROTTLED_SECONDS, Some(t.throttled_seconds));
         }
-        self.write_memory(out, labels);
-        counter(
-            out,
-            "container_oom_events_total",
-            "Count of out of memory events observed for the container.",
-            self.oom_kills,
-        );
-        self.write_io(out, labels);
-        self.write_pressure(out, labels);
-    }
-
-    fn write_memory(&self, out: &mut Buffer, labels: &SharedLabels) {
-        let Some(m) = self.memory else { return };
-        let gauges = [
-            (
-                "container_memory_usage_bytes",
-                "Current memory usage in bytes, including all memory regardless of when it was accessed.",
-                m.usage,
-            ),
-            (
-                "container_memory_working_set_bytes",
-                "Current working set in bytes.",
-                m.working_set,
-            ),
-            ("container_memory_rss", "Size of RSS in bytes.", m.rss),
-            (
-                "container_spec_memory_limit_bytes",
-                "Memory limit for the container (0 when unlimited).",
-                m.limit,
-            ),
-        ];
-        for (name, help, v) in gauges {
-            out.gauge(name, help).push(labels.clone(), v);
+        if let Some(m) = self.memory {
+            for (i, v) in [m.usage, m.working_set, m.rss, m.limit]
+                .into_iter()
+                .enumerate()
+            {
+                w.put(MEMORY + i, Some(v));
+            }
+        }
+        w.put(OOM, self.oom_kills);
+        self.write_io(w.out, w.families, labels);
+        for (i, p) in self.pressure.iter().enumerate() {
+            let Some((some, full)) = *p else { continue };
+            w.put(PRESSURE + 2 * i, Some(some));
+            w.put(PRESSURE + 2 * i + 1, full);
         }
     }
 
-    fn write_io(&self, out: &mut Buffer, labels: &SharedLabels) {
+    fn write_io(&self, out: &mut Buffer, families: &mut Families, labels: &SharedLabels) {
         for d in &self.io {
             let mut l = Vec::with_capacity(labels.len() + 1);
             l.extend_from_slice(labels);
             l.push(("device", format!("{}:{}", d.major, d.minor)));
             let l = SharedLabels::new(l);
-            let counters = [
-                (
-                    "container_fs_reads_bytes_total",
-                    "Cumulative count of bytes read.",
-                    d.read_bytes,
-                ),
-                (
-                    "container_fs_writes_bytes_total",
-                    "Cumulative count of bytes written.",
-                    d.write_bytes,
-                ),
-                (
-                    "container_fs_reads_total",
-                    "Cumulative count of reads completed.",
-                    d.reads,
-                ),
-                (
-                    "container_fs_writes_total",
-                    "Cumulative count of writes completed.",
-                    d.writes,
-                ),
-            ];
-            for (name, help, v) in counters {
-                out.counter(name, help).push(l.clone(), v);
+            let values = [d.read_bytes, d.write_bytes, d.reads, d.writes];
+            for (i, v) in values.into_iter().enumerate() {
+                families.push(out, IO + i, l.clone(), v);
             }
         }
     }
+}
 
-    fn write_pressure(&self, out: &mut Buffer, labels: &SharedLabels) {
-        const NAMES: [[(&str, &str); 2]; 3] = [
-            [
-                (
-                    "container_pressure_cpu_waiting_seconds_total",
-                    "Total time duration tasks in the container have waited due to CPU congestion.",
-                ),
-                (
-                    "container_pressure_cpu_stalled_seconds_total",
-                    "Total time duration no tasks in the container could make progress due to CPU congestion.",
-                ),
-            ],
-            [
-                (
-                    "container_pressure_memory_waiting_seconds_total",
-                    "Total time duration tasks in the container have waited due to memory congestion.",
-                ),
-                (
-                    "container_pressure_memory_stalled_seconds_total",
-                    "Total time duration no tasks in the container could make progress due to memory congestion.",
-                ),
-            ],
-            [
-                (
-                    "container_pressure_io_waiting_seconds_total",
-                    "Total time duration tasks in the container have waited due to IO congestion.",
-                ),
-                (
-                    "container_pressure_io_stalled_seconds_total",
-                    "Total time duration no tasks in the container could make progress due to IO congestion.",
-                ),
-            ],
-        ];
-        for (p, [(some_name, some_help), (full_name, full_help)]) in self.pressure.iter().zip(NAMES)
-        {
-            let Some((some, full)) = *p else { continue };
-            out.counter(some_name, some_help).push(labels.clone(), some);
-            if let Some(full) = full {
-                out.counter(full_name, full_help).push(labels.clone(), full);
-            }
+/// The container families as (name, help, kind), by slot, in the order a container writes them.
+const DEFS: [(&str, &str, Kind); 19] = [
+    (
+        "container_cpu_usage_seconds_total",
+        "Cumulative cpu time consumed in seconds.",
+        Kind::Counter,
+    ),
+    (
+        "container_cpu_cfs_periods_total",
+        "Number of elapsed enforcement period intervals.",
+        Kind::Counter,
+    ),
+    (
+        "container_cpu_cfs_throttled_periods_total",
+        "Number of throttled period intervals.",
+        Kind::Counter,
+    ),
+    (
+        "container_cpu_cfs_throttled_seconds_total",
+        "Total time duration the container has been throttled.",
+        Kind::Counter,
+    ),
+    (
+        "container_memory_usage_bytes",
+        "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+        Kind::Gauge,
+    ),
+    (
+        "container_memory_working_set_bytes",
+        "Current working set in bytes.",
+        Kind::Gauge,
+    ),
+    ("container_memory_rss", "Size of RSS in bytes.", Kind::Gauge),
+    (
+        "container_spec_memory_limit_bytes",
+        "Memory limit for the container (0 when unlimited).",
+        Kind::Gauge,
+    ),
+    (
+        "container_oom_events_total",
+        "Count of out of memory events observed for the container.",
+        Kind::Counter,
+    ),
+    (
+        "container_fs_reads_bytes_total",
+        "Cumulative count of bytes read.",
+        Kind::Counter,
+    ),
+    (
+        "container_fs_writes_bytes_total",
+        "Cumulative count of bytes written.",
+        Kind::Counter,
+    ),
+    (
+        "container_fs_reads_total",
+        "Cumulative count of reads completed.",
+        Kind::Counter,
+    ),
+    (
+        "container_fs_writes_total",
+        "Cumulative count of writes completed.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_cpu_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to CPU congestion.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_cpu_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to CPU congestion.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_memory_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to memory congestion.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_memory_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to memory congestion.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_io_waiting_seconds_total",
+        "Total time duration tasks in the container have waited due to IO congestion.",
+        Kind::Counter,
+    ),
+    (
+        "container_pressure_io_stalled_seconds_total",
+        "Total time duration no tasks in the container could make progress due to IO congestion.",
+        Kind::Counter,
+    ),
+];
+
+/// Slots of [`DEFS`]: CPU usage, then CFS throttling, memory (usage, working set, RSS, limit),
+/// OOM kills, block I/O (read bytes, written bytes, reads, writes) and PSI (some, full for cpu,
+/// memory, io).
+const CPU: usize = 0;
+const CFS_PERIODS: usize = 1;
+const CFS_THROTTLED_PERIODS: usize = 2;
+const CFS_THROTTLED_SECONDS: usize = 3;
+const MEMORY: usize = 4;
+const OOM: usize = 8;
+const IO: usize = 9;
+const PRESSURE: usize = 13;
+
+/// One container's series going into the buffer.
+struct Writer<'a> {
+    out: &'a mut Buffer,
+    families: &'a mut Families,
+    labels: &'a SharedLabels,
+}
+
+impl Writer<'_> {
+    /// Adds `v`, when there is one, to the family of `slot` with the container's labels.
+    fn put(&mut self, slot: usize, v: Option<f64>) {
+        if let Some(v) = v {
+            (self.families).push(self.out, slot, self.labels.clone(), v);
         }
+    }
+}
+
+/// Where the container families sit in the buffer this pass: 500 containers look each of
+/// their ~20 families up once per pass instead of once each. Make one per pass.
+#[derive(Debug, Default)]
+pub struct Families([Option<usize>; DEFS.len()]);
+
+impl Families {
+    /// Adds a sample to the family of `slot`, looked up at its first use this pass.
+    fn push(&mut self, out: &mut Buffer, slot: usize, labels: SharedLabels, v: f64) {
+        let at = *self.0[slot].get_or_insert_with(|| {
+            let (name, help, kind) = DEFS[slot];
+            out.position(name, help, kind)
+        });
+        out.at(at).push(labels, v);
     }
 }
 
@@ -280,7 +317,11 @@ mod tests {
         let mut out = Buffer::new();
 
         // Act
-        stats.write(&mut out, &labels!["id" => "/x"].into());
+        stats.write(
+            &mut out,
+            &mut Families::default(),
+            &labels!["id" => "/x"].into(),
+        );
 
         // Assert
         let f = &out.families()[0];

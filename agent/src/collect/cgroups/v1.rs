@@ -3,9 +3,9 @@
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
-use super::dir::{CgroupDir, fields, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
-use crate::collect::CollectError;
+use crate::collect::{CollectError, procfs};
 
 const NS: f64 = 1e9;
 
@@ -52,7 +52,7 @@ pub fn read_memory(
     let Some(usage) = number(dir, "memory.usage_in_bytes", buf)? else {
         return Ok(());
     };
-    let raw_limit = number(dir, "memory.limit_in_bytes", buf)?.unwrap_or(f64::INFINITY);
+    let raw_limit = limit_number(dir, "memory.limit_in_bytes", buf)?.unwrap_or(f64::INFINITY);
     let Some(text) = dir.read(STAT, buf)? else {
         return Ok(());
     };
@@ -85,7 +85,7 @@ pub fn read_blkio(
         let Some(text) = dir.read(file, buf)? else {
             continue;
         };
-        for (i, line) in text.lines().enumerate() {
+        for (i, line) in procfs::lines(text).enumerate() {
             let Some((major, minor, op, v)) = parse_blkio_line(line) else {
                 if line.starts_with("Total") || line.is_empty() {
                     continue;
@@ -116,7 +116,7 @@ fn parse_blkio_line(line: &str) -> Option<(u32, u32, &str, f64)> {
 
 /// `8:16` as (8, 16).
 pub fn parse_device(s: &str) -> Option<(u32, u32)> {
-    let (major, minor) = s.split_once(':')?;
+    let (major, minor) = procfs::split_byte(s, b':')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 

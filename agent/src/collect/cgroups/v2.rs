@@ -3,7 +3,7 @@
 //! `memory.current`, `memory.max`, `memory.stat` and `memory.events`; block I/O from `io.stat`;
 //! PSI from `{cpu,memory,io}.pressure`.
 
-use super::dir::{CgroupDir, fields, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use super::v1::parse_device;
 use crate::collect::{CollectError, procfs};
@@ -39,7 +39,7 @@ pub fn read_memory(
     let Some(usage) = number(dir, "memory.current", buf)? else {
         return Ok(());
     };
-    let raw_limit = number(dir, "memory.max", buf)?.unwrap_or(f64::INFINITY);
+    let raw_limit = limit_number(dir, "memory.max", buf)?.unwrap_or(f64::INFINITY);
     let Some(text) = dir.read(STAT, buf)? else {
         return Ok(());
     };
@@ -64,14 +64,14 @@ pub fn read_io(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<
     let Some(text) = dir.read(FILE, buf)? else {
         return Ok(());
     };
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in procfs::lines(text).enumerate() {
         let mut parts = line.split_ascii_whitespace();
         let Some(first) = parts.next() else { continue };
         let bad = || dir.parse_error(FILE, i + 1, "expected `MAJ:MIN key=value...`");
         let (major, minor) = parse_device(first).ok_or_else(bad)?;
         let d = stats.device(major, minor);
         for part in parts {
-            let (k, v) = part.split_once('=').ok_or_else(bad)?;
+            let (k, v) = procfs::split_byte(part, b'=').ok_or_else(bad)?;
             let v = v.parse::<u64>().map_err(|_| bad())? as f64;
             match k {
                 "rbytes" => d.read_bytes = v,
@@ -100,7 +100,7 @@ pub fn read_pressure(
         let Some(text) = dir.read(file, buf)? else {
             continue;
         };
-        let p = procfs::parse_pressure(text, &dir.path().join(file))?;
+        let p = procfs::parse_pressure(text, || dir.path().join(file))?;
         *slot = Some((p.some, p.full));
     }
     Ok(())

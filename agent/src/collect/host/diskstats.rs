@@ -5,6 +5,7 @@ use crate::collect::kept::KeptFile;
 
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
+use crate::metrics::SharedLabels;
 
 /// Reads `/proc/diskstats`.
 pub struct DiskStats {
@@ -174,16 +175,17 @@ impl Collector for DiskStats {
                 ));
             }
             let present = OPTIONAL_COLUMNS.iter().filter(|c| c.0 < values.len());
+            let labels = SharedLabels::new(labels!["device" => device]);
             for &(col, name, help, scale) in COLUMNS.iter().chain(present) {
                 cx.out
                     .counter(name, help)
-                    .push(labels!["device" => device], values[col] * scale);
+                    .push(labels.clone(), values[col] * scale);
             }
             let now = cx.out.gauge(
                 "node_disk_io_now",
                 "The number of I/Os currently in progress.",
             );
-            now.push(labels!["device" => device], values[8]);
+            now.push(labels, values[8]);
         }
         Ok(())
     }

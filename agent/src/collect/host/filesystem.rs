@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::statfs::Statfs;
 use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
 use crate::labels;
@@ -54,6 +55,8 @@ pub struct Filesystem {
     /// Prefix that turns a host mount point into a path this process can reach.
     reach: Option<PathBuf>,
     buf: String,
+    /// `statvfs` that a dead NFS server cannot hang.
+    statfs: Statfs,
 }
 
 impl Filesystem {
@@ -66,6 +69,7 @@ impl Filesystem {
             reach,
             source: 0,
             buf: String::new(),
+            statfs: Statfs::default(),
         }
     }
 
@@ -118,14 +122,14 @@ impl Collector for Filesystem {
             }
             seen.push(device);
             let path = self.reachable(&mp);
-            match rustix::fs::statvfs(&path) {
+            match self.statfs.statvfs(&path, fstype) {
                 Ok(st) => write(
                     cx,
                     &labels!["device" => device, "fstype" => fstype, "mountpoint" => mp],
                     &st,
                     opts,
                 ),
-                Err(e) => cx.partial(CollectError::read(&path, e.into())),
+                Err(e) => cx.partial(CollectError::read(&path, e)),
             }
         }
         Ok(())

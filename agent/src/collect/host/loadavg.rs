@@ -3,6 +3,7 @@
 use crate::collect::kept::KeptFile;
 
 use crate::collect::{CollectError, Collector, Cx, Roots};
+use crate::metrics::no_labels;
 
 /// Reads `/proc/loadavg`.
 pub struct LoadAvg {
@@ -39,7 +40,7 @@ impl Collector for LoadAvg {
                 .ok_or_else(|| {
                     CollectError::parse(self.file.path(), 1, format!("no {name} figure"))
                 })?;
-            cx.out.gauge(name, help).push(vec![], v);
+            cx.out.gauge(name, help).push(no_labels(), v);
         }
         Ok(())
     }

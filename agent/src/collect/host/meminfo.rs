@@ -5,7 +5,7 @@ use crate::collect::kept::KeptFile;
 use std::borrow::Cow;
 
 use crate::collect::{CollectError, Collector, Cx, Roots};
-use crate::metrics::{Kind, intern};
+use crate::metrics::{Kind, intern, no_labels};
 
 /// Reads `/proc/meminfo`.
 pub struct MemInfo {
@@ -51,7 +51,7 @@ impl Collector for MemInfo {
                 })?;
                 let name = self.metric_name(field, bytes);
                 let help = "Memory information field from /proc/meminfo.";
-                cx.out.family(name, help, Kind::Gauge).push(vec![], v);
+                cx.out.family(name, help, Kind::Gauge).push(no_labels(), v);
             }
             Ok(())
         });

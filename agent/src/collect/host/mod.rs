@@ -7,6 +7,7 @@
 //! - [`vmstat`]: paging, swapping and the kernel's OOM-kill count.
 //! - [`diskstats`]: disk I/O per block device, with discards and flushes on newer kernels.
 //! - [`filesystem`]: space and inodes per mounted filesystem.
+//! - [`statfs`]: `statvfs` with a deadline for network filesystems that can hang.
 //! - [`pressure`]: PSI stall seconds for cpu, memory and io.
 //! - [`softnet`]: per-CPU packets processed, dropped and squeezed by the receive softirq.
 //! - [`uname`]: `node_uname_info`, from the host's kernel files when `/proc` is mounted elsewhere.
@@ -21,6 +22,7 @@ pub mod os_release;
 pub mod pressure;
 pub mod softnet;
 pub mod stat;
+pub mod statfs;
 pub mod uname;
 pub mod uptime;
 pub mod vmstat;

@@ -3,6 +3,7 @@
 
 use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
+use crate::metrics::no_labels;
 
 /// (file, some-metric, full-metric).
 const RESOURCES: [(&str, &str, &str); 3] = [
@@ -48,12 +49,12 @@ impl Collector for Pressure {
     fn collect(&mut self, cx: &mut Cx<'_>) -> Result<(), CollectError> {
         for (file, (_, some_name, full_name)) in self.files.iter_mut().zip(RESOURCES) {
             file.read_into(&mut self.buf)?;
-            let p = procfs::parse_pressure(&self.buf, file.path())?;
+            let p = procfs::parse_pressure(&self.buf, || file.path().to_path_buf())?;
             let help = "Total time in seconds that processes have waited for this resource.";
-            cx.out.counter(some_name, help).push(vec![], p.some);
+            cx.out.counter(some_name, help).push(no_labels(), p.some);
             if let Some(full) = p.full {
                 let help = "Total time in seconds no process could make progress on this resource.";
-                cx.out.counter(full_name, help).push(vec![], full);
+                cx.out.counter(full_name, help).push(no_labels(), full);
             }
         }
         Ok(())

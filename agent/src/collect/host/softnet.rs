@@ -6,6 +6,7 @@ use crate::collect::kept::KeptFile;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
+use crate::metrics::SharedLabels;
 
 /// Reads `/proc/net/softnet_stat`.
 pub struct Softnet {
@@ -59,10 +60,9 @@ impl Collector for Softnet {
                 let what = format!("expected 3 hex counters, got {:?}", short(line));
                 CollectError::parse(self.file.path(), cpu + 1, what)
             })?;
+            let labels = SharedLabels::new(labels!["cpu" => cpu]);
             for ((name, help), v) in COLUMNS.into_iter().zip(values) {
-                cx.out
-                    .counter(name, help)
-                    .push(labels!["cpu" => cpu], v as f64);
+                cx.out.counter(name, help).push(labels.clone(), v as f64);
             }
         }
         Ok(())

@@ -4,6 +4,7 @@ use crate::collect::kept::KeptFile;
 
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
+use crate::metrics::no_labels;
 
 /// The modes of a `cpuN` line, in the kernel's column order (guest time is also counted in user).
 const MODES: [&str; 8] = [
@@ -80,7 +81,7 @@ impl Collector for Stat {
             } else {
                 cx.out.gauge(name, help)
             };
-            family.push(vec![], v);
+            family.push(no_labels(), v);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collect::kept::KeptFile;
 use crate::collect::{CollectError, Collector, Cx, Roots};
+use crate::metrics::no_labels;
 
 /// Reads `/proc/uptime` and `/proc/sys/fs/file-nr`.
 pub struct Uptime {
@@ -56,27 +57,27 @@ impl Collector for Uptime {
                 "node_time_seconds",
                 "System time in seconds since epoch (1970).",
             )
-            .push(vec![], now);
+            .push(no_labels(), now);
         let [up] = Self::first_numbers::<1>(&mut self.uptime, &mut self.buf)?;
         cx.out
             .gauge(
                 "warroom_node_uptime_seconds",
                 "Seconds since the node booted.",
             )
-            .push(vec![], up);
+            .push(no_labels(), up);
         let [allocated, _, maximum] = Self::first_numbers::<3>(&mut self.file_nr, &mut self.buf)?;
         cx.out
             .gauge(
                 "node_filefd_allocated",
                 "File descriptor statistics: allocated.",
             )
-            .push(vec![], allocated);
+            .push(no_labels(), allocated);
         cx.out
             .gauge(
                 "node_filefd_maximum",
                 "File descriptor statistics: maximum.",
             )
-            .push(vec![], maximum);
+            .push(no_labels(), maximum);
         Ok(())
     }
 }

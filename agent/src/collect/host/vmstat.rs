@@ -4,7 +4,7 @@
 use crate::collect::kept::KeptFile;
 
 use crate::collect::{CollectError, Collector, Cx, Roots, procfs};
-use crate::metrics::{Kind, intern};
+use crate::metrics::{Kind, intern, no_labels};
 
 /// node_exporter's default vmstat fields: `^(oom_kill|pgpg|pswp|pg.*fault).*`.
 fn wanted(field: &str) -> bool {
@@ -47,7 +47,7 @@ impl Collector for VmStat {
             let name = intern(&format!("node_vmstat_{field}"));
             cx.out
                 .family(name, "/proc/vmstat information field.", Kind::Untyped)
-                .push(vec![], v);
+                .push(no_labels(), v);
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 use crate::collect::kept::KeptFile;
 use crate::collect::procfs::parse_number;
 use crate::collect::{CollectError, Collector, Cx, Roots};
+use crate::metrics::no_labels;
 
 /// The conntrack table size from `{proc}/sys/net/netfilter/nf_conntrack_{count,max}`. When the
 /// module is not loaded the files are absent: nothing is written and nothing is reported.
@@ -50,13 +51,13 @@ impl Collector for Conntrack {
             let help = "Number of currently allocated flow entries for connection tracking.";
             cx.out
                 .gauge("node_nf_conntrack_entries", help)
-                .push(Vec::new(), count);
+                .push(no_labels(), count);
         }
         if let Some(max) = read_optional(&mut self.max, &mut self.buf)? {
             let help = "Maximum size of connection tracking table.";
             cx.out
                 .gauge("node_nf_conntrack_entries_limit", help)
-                .push(Vec::new(), max);
+                .push(no_labels(), max);
         }
         Ok(())
     }

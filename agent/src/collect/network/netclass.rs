@@ -14,7 +14,7 @@ use super::link_attrs::LinkAttrs;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
-use crate::metrics::Kind;
+use crate::metrics::{Kind, SharedLabels};
 
 /// Interfaces whose files are kept open (22 descriptors each); more are read file by file.
 const MAX_KEPT_IFACES: usize = 64;
@@ -102,8 +102,8 @@ impl NetClass {
         Ok(())
     }
 
-    /// Writes the numeric attributes of one interface.
-    fn numbers(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
+    /// Writes the numeric attributes of one interface, all with the label set `device`.
+    fn numbers(cx: &mut Cx<'_>, attrs: &LinkAttrs, device: &SharedLabels) {
         for (i, (file, metric, help, kind)) in NUMERIC.into_iter().enumerate() {
             let Some(text) = attrs.value(i) else {
                 continue;
@@ -120,14 +120,12 @@ impl NetClass {
                 "speed" => v as f64 * 125_000.0,
                 _ => v as f64,
             };
-            cx.out
-                .family(metric, help, kind)
-                .push(labels!["device" => name], v);
+            cx.out.family(metric, help, kind).push(device.clone(), v);
         }
     }
 
     /// Writes `node_network_info` and `node_network_up` of one interface.
-    fn info(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str) {
+    fn info(cx: &mut Cx<'_>, attrs: &LinkAttrs, name: &str, device: SharedLabels) {
         let mut labels = Vec::with_capacity(INFO.len() + 1);
         for (i, (_, label)) in INFO.into_iter().enumerate() {
             let value = attrs.value(NUMERIC.len() + i).unwrap_or("");
@@ -139,9 +137,7 @@ impl NetClass {
         cx.out.gauge("node_network_info", help).push(labels, 1.0);
         let help = "Value is 1 if operstate is 'up', 0 otherwise.";
         let v = if up { 1.0 } else { 0.0 };
-        cx.out
-            .gauge("node_network_up", help)
-            .push(labels!["device" => name], v);
+        cx.out.gauge("node_network_up", help).push(device, v);
     }
 }
 
@@ -171,8 +167,9 @@ impl Collector for NetClass {
             if !attrs.read(cx, &mut self.buf) && !dir.is_dir() {
                 continue;
             }
-            Self::numbers(cx, &attrs, name);
-            Self::info(cx, &attrs, name);
+            let device = SharedLabels::new(labels!["device" => name]);
+            Self::numbers(cx, &attrs, &device);
+            Self::info(cx, &attrs, name, device);
             if self.ifaces.len() < MAX_KEPT_IFACES {
                 self.ifaces.insert(name.clone(), attrs);
             }

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
 use crate::labels;
+use crate::metrics::SharedLabels;
 
 /// The 16 counters of one `/proc/net/dev` line in file order: 8 receive, then 8 transmit.
 pub type DevCounters = [u64; 16];
@@ -168,10 +169,14 @@ impl Collector for NetDev {
             rows.push((dev.to_owned(), *c))
         })?;
         // One family lookup per column, not per interface: nodes with pods have hundreds of veths.
+        // One label set per interface, shared by its sixteen series.
+        let devices: Vec<SharedLabels> = (self.rows.iter())
+            .map(|(dev, _)| SharedLabels::new(labels!["device" => dev]))
+            .collect();
         for (col, (name, help)) in FAMILIES.iter().enumerate() {
             let family = cx.out.counter(name, help);
-            for (dev, counters) in &self.rows {
-                family.push(labels!["device" => dev], counters[col] as f64);
+            for ((_, counters), device) in self.rows.iter().zip(&devices) {
+                family.push(device.clone(), counters[col] as f64);
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::collect::kept::KeptFile;
 use crate::collect::procfs::{parse_number, short};
 use crate::collect::{CollectError, Collector, Cx, Roots};
-use crate::metrics::{Buffer, Kind};
+use crate::metrics::{Buffer, Kind, no_labels};
 
 const HELP: &str = "Protocol statistic from /proc/net/{snmp,netstat,snmp6} (node_exporter name).";
 
@@ -64,7 +64,7 @@ fn name_of(fields: &[(&str, &'static str)], field: &str) -> Option<&'static str>
 /// Writes one untyped sample without labels.
 fn emit(out: &mut Buffer, name: &'static str, value: f64) {
     out.family(name, HELP, Kind::Untyped)
-        .push(Vec::new(), value);
+        .push(no_labels(), value);
 }
 
 /// Parses the `Proto: names…` / `Proto: values…` line pairs of `snmp` and `netstat`.

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::collect::kept::KeptFile;
 use crate::collect::procfs::short;
 use crate::collect::{CollectError, Collector, Cx, Roots};
-use crate::metrics::Buffer;
+use crate::metrics::{Buffer, no_labels};
 
 const HELP: &str = "Socket statistic from /proc/net/sockstat{,6} (node_exporter name).";
 
@@ -65,13 +65,13 @@ fn emit(out: &mut Buffer, proto: &str, field: &str, value: u64, page_size: u64) 
     let Some((_, _, name)) = EXPORTED.iter().find(|(p, f, _)| *p == proto && *f == field) else {
         return;
     };
-    out.gauge(name, HELP).push(Vec::new(), value as f64);
+    out.gauge(name, HELP).push(no_labels(), value as f64);
     let bytes = MEM_BYTES
         .iter()
         .find(|(p, _)| *p == proto && field == "mem");
     if let Some((_, bytes)) = bytes {
         out.gauge(bytes, HELP)
-            .push(Vec::new(), (value * page_size) as f64);
+            .push(no_labels(), (value * page_size) as f64);
     }
 }
 
