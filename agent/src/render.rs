@@ -5,13 +5,14 @@
 //! format, byte for byte what prometheus-client and [`to_prometheus_text`] would write.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use prometheus_client::registry::Registry;
 
-use crate::metrics::{Buffer, Family, HistogramValue, Kind, Labels, Value};
+use crate::metrics::{Buffer, Family, FastHash, HistogramValue, Kind, Labels, SharedLabels, Value};
 
 /// The content type of OpenMetrics output.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -99,8 +100,9 @@ impl Exposition {
     /// The latest snapshot and the agent's own metrics as `format` text.
     pub fn render(&self, format: Format) -> String {
         let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
+        let mut shared = SharedText::default();
         for family in self.snapshot.latest().families() {
-            write_family(&mut out, family, &self.const_labels, format);
+            write_family(&mut out, family, &self.const_labels, format, &mut shared);
         }
         let own = encode(&self.registry);
         match format {
@@ -162,7 +164,13 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
 }
 
 /// Writes one family: its `# HELP` and `# TYPE` lines, then every sample.
-fn write_family(out: &mut String, family: &Family, const_labels: &str, format: Format) {
+fn write_family(
+    out: &mut String,
+    family: &Family,
+    const_labels: &str,
+    format: Format,
+    shared: &mut SharedText,
+) {
     let (name, kind) = match family.kind {
         // The `_total` suffix belongs to the samples; OpenMetrics names the family without it.
         Kind::Counter => (family.name.trim_end_matches("_total"), "counter"),
@@ -196,6 +204,7 @@ fn write_family(out: &mut String, family: &Family, const_labels: &str, format: F
         out,
         name,
         const_labels,
+        shared,
     };
     for sample in &family.samples {
         match &sample.value {
@@ -208,16 +217,56 @@ fn write_family(out: &mut String, family: &Family, const_labels: &str, format: F
     }
 }
 
+/// The text (`,name="value"…`) of each label set that several series share, written once per
+/// rendering and copied for the others: a container's ~20 series carry one set.
+#[derive(Default)]
+struct SharedText {
+    text: String,
+    /// Where each set's text is in `text`, by the set's address (the snapshot keeps every set
+    /// alive, and so its address unique, for the whole rendering).
+    spans: HashMap<usize, (usize, usize), FastHash>,
+}
+
+impl SharedText {
+    /// Appends the text of `labels` to `out`.
+    fn push(&mut self, out: &mut String, labels: &SharedLabels) {
+        if labels.is_empty() {
+            return;
+        }
+        if Arc::strong_count(labels) == 1 {
+            push_labels(out, labels);
+            return;
+        }
+        let text = &mut self.text;
+        let &mut (start, end) = (self.spans)
+            .entry(Arc::as_ptr(labels) as usize)
+            .or_insert_with(|| {
+                let start = text.len();
+                push_labels(text, labels);
+                (start, text.len())
+            });
+        out.push_str(&self.text[start..end]);
+    }
+}
+
+/// Appends `,name="value"` for every label of `labels`.
+fn push_labels(out: &mut String, labels: &Labels) {
+    for (k, v) in labels {
+        push_label(out, k, v);
+    }
+}
+
 /// Writes sample lines of one family.
 struct Line<'a> {
     out: &'a mut String,
     name: &'a str,
     const_labels: &'a str,
+    shared: &'a mut SharedText,
 }
 
 impl Line<'_> {
     /// `name{suffix}{const labels[,le="…"],labels}` and the space before the value.
-    fn start(&mut self, suffix: &str, labels: &Labels, le: Option<&str>) {
+    fn start(&mut self, suffix: &str, labels: &SharedLabels, le: Option<&str>) {
         let out = &mut *self.out;
         out.push_str(self.name);
         out.push_str(suffix);
@@ -226,9 +275,7 @@ impl Line<'_> {
         if let Some(le) = le {
             push_label(out, "le", le);
         }
-        for (k, v) in labels {
-            push_label(out, k, v);
-        }
+        self.shared.push(out, labels);
         out.push_str("} ");
     }
 
@@ -240,7 +287,7 @@ impl Line<'_> {
 
     /// `_sum`, `_count` and one `_bucket` per bound, as prometheus-client writes them: its own
     /// running total of the per-bucket counts.
-    fn histogram(&mut self, labels: &Labels, h: &HistogramValue) {
+    fn histogram(&mut self, labels: &SharedLabels, h: &HistogramValue) {
         self.start("_sum", labels, None);
         self.end(dtoa::Buffer::new().format(h.sum));
         self.start("_count", labels, None);

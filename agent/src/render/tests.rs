@@ -71,7 +71,15 @@ fn every_kind() -> Buffer {
         count: 6,
     };
     buf.family("probe_seconds", "P.", Kind::Histogram)
-        .push_histogram(labels!["target" => "x"], h);
+        .push_histogram(labels!["target" => "x"], h.clone());
+    // One label set shared by several families, as a container's is: written once, copied.
+    let shared = SharedLabels::new(labels!["id" => "/a\"b", "pod" => "p"]);
+    buf.counter("container_cpu_usage_seconds_total", "C.")
+        .push(shared.clone(), 2.0);
+    buf.gauge("container_memory_rss", "M.")
+        .push(shared.clone(), 4.0);
+    buf.family("probe_seconds", "P.", Kind::Histogram)
+        .push_histogram(shared, h);
     buf
 }
 
