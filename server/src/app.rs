@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::config::Limits;
+use crate::query::QueryLimits;
 use crate::routes;
 use crate::store::{MetricStore, Querier};
 use crate::telemetry::ServerMetrics;
@@ -34,6 +35,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router(state.clone()))
         .merge(routes::metrics::router(state.clone()));
     // The Prometheus query API, timed by the server's query latency histogram.
-    let query = routes::query::router(state.querier.clone());
+    let limits = QueryLimits {
+        timeout: state.limits.query_timeout,
+        max_samples: state.limits.query_max_samples,
+    };
+    let query = routes::query::router_with_limits(state.querier.clone(), limits);
     app.merge(routes::metrics::timed(query, state.metrics.clone()))
 }

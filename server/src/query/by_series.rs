@@ -176,9 +176,11 @@ fn without_stale<'s>(samples: &'s [Sample], scratch: &'s mut Vec<Sample>) -> &'s
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
     use crate::model::{Labels, WriteBatch};
+    use crate::query::limits::Deadline;
     use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
     use crate::store::MetricStore;
     use crate::store::mem::MemStore;
@@ -228,7 +230,7 @@ mod tests {
         let ev = Evaluator::new(&data, steps.start, steps.end);
         (
             eval(&ev, &expr, steps),
-            by_steps(&ev, &expr, steps).expect("eval"),
+            by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60))).expect("eval"),
         )
     }
 
