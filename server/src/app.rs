@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::alerting::pipeline::Pipeline;
 use crate::config::Limits;
+use crate::query::QueryLimits;
 use crate::routes;
 use crate::routes::alerts::AlertsState;
 use crate::store::{MetricStore, Querier};
@@ -45,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         app = app.merge(routes::alerts::router(AlertsState { pipeline, tokens }));
     }
     // The Prometheus query API, timed by the server's query latency histogram.
-    let query = routes::query::router(state.querier.clone());
+    let limits = QueryLimits {
+        timeout: state.limits.query_timeout,
+        max_samples: state.limits.query_max_samples,
+    };
+    let query = routes::query::router_with_limits(state.querier.clone(), limits);
     app.merge(routes::metrics::timed(query, state.metrics.clone()))
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -41,6 +42,11 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Most samples one request may carry (histogram buckets, sums and counts count one each).
     pub max_samples_per_request: usize,
+    /// Longest a PromQL query may run ("2m", Prometheus' `--query.timeout`).
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+    /// Most samples a PromQL query may load (Prometheus' `--query.max-samples`).
+    pub query_max_samples: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +55,8 @@ impl Default for Limits {
             max_body_bytes: default_max_body_bytes(),
             max_decompressed_bytes: default_max_decompressed_bytes(),
             max_samples_per_request: default_max_samples_per_request(),
+            query_timeout: default_query_timeout(),
+            query_max_samples: default_query_max_samples(),
         }
     }
 }
@@ -71,6 +79,14 @@ fn default_max_decompressed_bytes() -> usize {
 
 fn default_max_samples_per_request() -> usize {
     1_000_000
+}
+
+fn default_query_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+fn default_query_max_samples() -> usize {
+    50_000_000
 }
 
 impl ServerConfig {
@@ -167,6 +183,16 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "WARROOM_ALERTING_EVALUATION_INTERVAL",
         "alerting.evaluation_interval",
         Kind::Text,
+    ),
+    (
+        "WARROOM_LIMITS_QUERY_TIMEOUT",
+        "limits.query_timeout",
+        Kind::Text,
+    ),
+    (
+        "WARROOM_LIMITS_QUERY_MAX_SAMPLES",
+        "limits.query_max_samples",
+        Kind::Integer,
     ),
 ];
 
@@ -321,6 +347,22 @@ mod tests {
         assert_eq!(cfg.limits.max_body_bytes, 100);
         assert_eq!(cfg.limits.max_samples_per_request, 7);
         assert_eq!(cfg.storage.retention, Duration::from_secs(2 * 86_400));
+    }
+
+    #[test]
+    fn query_limits_come_from_the_file_and_the_environment() {
+        let (_f, path) = file("[limits]\nquery_timeout = \"5s\"\n");
+        let env = env_overrides(
+            [("WARROOM_LIMITS_QUERY_MAX_SAMPLES", "1000")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into_iter(),
+        )
+        .unwrap();
+
+        let cfg = load(Some(&path), env, Vec::new()).unwrap();
+
+        assert_eq!(cfg.limits.query_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.limits.query_max_samples, 1000);
     }
 
     #[test]

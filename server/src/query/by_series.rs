@@ -62,7 +62,7 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series
                 .iter()
                 .filter_map(|t| {
                     let te = ev.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-                    upto += s.samples[upto..].partition_point(|x| x.t <= te);
+                    upto = advance(&s.samples, upto, |x| x.t <= te);
                     let last = s.samples.get(upto.checked_sub(1)?)?;
                     (last.t >= te - LOOKBACK_MS && !is_stale(last.v))
                         .then_some(Sample { t, v: last.v })
@@ -141,9 +141,8 @@ fn windows(
         .filter_map(|t| {
             let te = ev.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
             let lo = te - range;
-            from += samples[from..].partition_point(|x| x.t < lo);
-            to = to.max(from);
-            to += samples[to..].partition_point(|x| x.t <= te);
+            from = advance(samples, from, |x| x.t < lo);
+            to = advance(samples, to.max(from), |x| x.t <= te);
             let window = without_stale(&samples[from..to], &mut scratch);
             if window.is_empty() {
                 return None;
@@ -152,6 +151,16 @@ fn windows(
             functions::apply(name, window, w, 0.0, t).map(|v| Sample { t, v })
         })
         .collect()
+}
+
+/// The first index at or after `i` whose sample fails `before`: a linear walk, since evaluation
+/// times move forward a step at a time and a step passes a sample or two, which a binary search
+/// over the rest of a day of samples would pay a dozen mispredicted branches for.
+fn advance(samples: &[Sample], mut i: usize, before: impl Fn(&Sample) -> bool) -> usize {
+    while samples.get(i).is_some_and(&before) {
+        i += 1;
+    }
+    i
 }
 
 /// `samples` without stale markers, borrowed when there is none (the common case).
@@ -167,9 +176,11 @@ fn without_stale<'s>(samples: &'s [Sample], scratch: &'s mut Vec<Sample>) -> &'s
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use super::*;
     use crate::model::{Labels, WriteBatch};
+    use crate::query::limits::Deadline;
     use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
     use crate::store::MetricStore;
     use crate::store::mem::MemStore;
@@ -219,7 +230,7 @@ mod tests {
         let ev = Evaluator::new(&data, steps.start, steps.end);
         (
             eval(&ev, &expr, steps),
-            by_steps(&ev, &expr, steps).expect("eval"),
+            by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60))).expect("eval"),
         )
     }
 

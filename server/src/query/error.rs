@@ -14,6 +14,12 @@ pub enum QueryError {
     /// Evaluation failed as Prometheus' would (Prometheus' `execution`, HTTP 422).
     #[error("{0}")]
     Execution(String),
+    /// The query ran past its timeout (Prometheus' `timeout`, HTTP 503).
+    #[error("query timed out in query execution")]
+    Timeout,
+    /// The query would load more samples than allowed (Prometheus' `execution`, HTTP 422).
+    #[error("query processing would load too many samples into memory in query execution")]
+    TooManySamples,
     /// Reading series from the store failed (HTTP 503; the detail is logged, not sent).
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -23,6 +29,11 @@ impl QueryError {
     /// An execution error from a message.
     pub(crate) fn exec(msg: impl Into<String>) -> Self {
         Self::Execution(msg.into())
+    }
+
+    /// The timeout error.
+    pub(crate) fn timeout() -> Self {
+        Self::Timeout
     }
 
     /// An unsupported-construct error naming it.

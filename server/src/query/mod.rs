@@ -13,6 +13,7 @@
 //! - [`aggregate`]: `sum`, `avg`, `topk`, `count_values`, ... with `by` / `without`.
 //! - [`binary`]: arithmetic, comparison and set operators with vector matching.
 //! - [`error`]: the error type, `QueryError`.
+//! - [`limits`]: the query timeout and the most samples a query may load.
 
 mod aggregate;
 mod binary;
@@ -21,6 +22,7 @@ mod error;
 mod eval;
 mod functions;
 mod histogram;
+mod limits;
 mod plan;
 mod range_fns;
 
@@ -31,6 +33,7 @@ use promql_parser::parser::{self, Expr, value::ValueType};
 
 pub use error::QueryError;
 pub use functions::labels::valid_label_name;
+pub use limits::QueryLimits;
 
 use crate::model::{Labels, Sample, Series};
 use crate::store::Querier;
@@ -101,18 +104,34 @@ pub fn format_float(v: f64) -> String {
 #[derive(Clone)]
 pub struct Engine {
     querier: Arc<dyn Querier>,
+    limits: QueryLimits,
 }
 
 impl Engine {
-    /// An engine reading from `querier`.
+    /// An engine reading from `querier`, with Prometheus' default limits.
     pub fn new(querier: Arc<dyn Querier>) -> Self {
-        Self { querier }
+        Self::with_limits(querier, QueryLimits::default())
+    }
+
+    /// An engine reading from `querier` within `limits`.
+    pub fn with_limits(querier: Arc<dyn Querier>, limits: QueryLimits) -> Self {
+        Self { querier, limits }
+    }
+
+    /// Fetches what `expr` reads from `start` to `end`, within the limits.
+    async fn fetch(&self, expr: &Expr, start: i64, end: i64) -> Result<plan::Fetched, QueryError> {
+        let fetch = plan::fetch(self.querier.as_ref(), expr, start, end);
+        let data = tokio::time::timeout(self.limits.timeout, fetch)
+            .await
+            .map_err(|_| QueryError::timeout())??;
+        limits::check_samples(data.samples(), self.limits.max_samples)?;
+        Ok(data)
     }
 
     /// Evaluates `query` at `time_ms`, as `/api/v1/query` does.
     pub async fn instant(&self, query: &str, time_ms: i64) -> Result<Value, QueryError> {
         let expr = parse(query)?;
-        let data = plan::fetch(self.querier.as_ref(), &expr, time_ms, time_ms).await?;
+        let data = self.fetch(&expr, time_ms, time_ms).await?;
         let evaluator = eval::Evaluator::new(&data, time_ms, time_ms);
         let value = evaluator.eval(&expr, time_ms)?;
         if let Value::Vector(v) = &value {
@@ -135,7 +154,8 @@ impl Engine {
         if step_ms <= 0 || end_ms < start_ms {
             return Err(QueryError::BadData("invalid range or step".into()));
         }
-        let data = plan::fetch(self.querier.as_ref(), &expr, start_ms, end_ms).await?;
+        let deadline = limits::Deadline::after(self.limits.timeout);
+        let data = self.fetch(&expr, start_ms, end_ms).await?;
         let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
         let steps = by_series::Steps {
             start: start_ms,
@@ -144,7 +164,7 @@ impl Engine {
         };
         match by_series::eval(&evaluator, &expr, steps) {
             Some(series) => Ok(series),
-            None => by_steps(&evaluator, &expr, steps),
+            None => by_steps(&evaluator, &expr, steps, deadline),
         }
     }
 }
@@ -154,10 +174,12 @@ fn by_steps(
     evaluator: &eval::Evaluator<'_>,
     expr: &Expr,
     steps: by_series::Steps,
+    deadline: limits::Deadline,
 ) -> Result<Vec<Series>, QueryError> {
     let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
     let mut t = steps.start;
     while t <= steps.end {
+        deadline.check()?;
         append_step(&mut out, evaluator.eval(expr, t)?, t)?;
         t += steps.step;
     }

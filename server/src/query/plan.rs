@@ -16,6 +16,11 @@ use crate::store::Querier;
 pub(crate) struct Fetched(HashMap<usize, Vec<Series>>);
 
 impl Fetched {
+    /// Samples held, over every selector.
+    pub(crate) fn samples(&self) -> usize {
+        self.0.values().flatten().map(|s| s.samples.len()).sum()
+    }
+
     /// The series fetched for `vs` (none when it was not planned).
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[Series] {
         self.0.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])

@@ -21,7 +21,7 @@ use serde_json::{Value as JsonValue, json};
 use self::json::Json;
 use self::params::{MAX_TIME_MS, MIN_TIME_MS, Params, now_ms, parse_duration_ms};
 use crate::model::{Labels, Matcher};
-use crate::query::{Engine, QueryError, parse_selector};
+use crate::query::{Engine, QueryError, QueryLimits, parse_selector};
 use crate::store::{Querier, StoreError};
 
 /// Prometheus refuses range queries with more points than this per series.
@@ -38,10 +38,15 @@ struct ApiState {
 type Shared = State<Arc<ApiState>>;
 type ApiResult = Result<Json, ApiError>;
 
-/// The query API's routes with their state applied, ready to be merged into the app.
+/// The query API's routes with Prometheus' default query limits.
 pub fn router(querier: Arc<dyn Querier>) -> axum::Router {
+    router_with_limits(querier, QueryLimits::default())
+}
+
+/// The query API's routes with their state applied, ready to be merged into the app.
+pub fn router_with_limits(querier: Arc<dyn Querier>, limits: QueryLimits) -> axum::Router {
     let state = Arc::new(ApiState {
-        engine: Engine::new(Arc::clone(&querier)),
+        engine: Engine::with_limits(Arc::clone(&querier), limits),
         querier,
     });
     axum::Router::new()
@@ -61,6 +66,7 @@ pub fn router(querier: Arc<dyn Querier>) -> axum::Router {
 enum ApiError {
     BadData(String),
     Execution(String),
+    Timeout(String),
     Store(StoreError),
 }
 
@@ -68,9 +74,10 @@ impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
             QueryError::BadData(m) => ApiError::BadData(m),
-            QueryError::Unsupported(_) | QueryError::Execution(_) => {
+            QueryError::Unsupported(_) | QueryError::Execution(_) | QueryError::TooManySamples => {
                 ApiError::Execution(e.to_string())
             }
+            QueryError::Timeout => ApiError::Timeout(e.to_string()),
             QueryError::Store(s) => ApiError::Store(s),
         }
     }
@@ -87,6 +94,7 @@ impl IntoResponse for ApiError {
         let (status, kind, message) = match self {
             ApiError::BadData(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
             ApiError::Execution(m) => (StatusCode::UNPROCESSABLE_ENTITY, "execution", m),
+            ApiError::Timeout(m) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", m),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "query API: store failed");
                 let status = match e {

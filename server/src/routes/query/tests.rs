@@ -147,3 +147,49 @@ async fn grafana_probes_get_minimal_successful_answers() {
     let (_, ex) = get("/api/v1/query_exemplars?query=up").await;
     assert_eq!(ex["data"], json!([]));
 }
+
+#[tokio::test]
+async fn queries_over_the_limits_fail_as_prometheus_fails_them() {
+    // Arrange
+    let store = Arc::new(MemStore::new());
+    let series = vec![Series {
+        labels: Labels::from_pairs([("__name__", "up")]),
+        samples: (0..=10)
+            .map(|k| Sample {
+                t: k * 15_000,
+                v: 1.0,
+            })
+            .collect(),
+    }];
+    store.append(WriteBatch { id: None, series }).await.unwrap();
+    let few = crate::query::QueryLimits {
+        max_samples: 5,
+        ..Default::default()
+    };
+    let instant = super::router_with_limits(store.clone(), few);
+    let no_time = crate::query::QueryLimits {
+        timeout: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let range = super::router_with_limits(store, no_time);
+
+    // Act
+    let req = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    let (many, many_body) = send(instant, req("/api/v1/query?query=up%5B5m%5D&time=150")).await;
+    let (slow, slow_body) = send(
+        range,
+        req("/api/v1/query_range?query=sum(up)&start=0&end=150&step=15"),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(many, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(many_body["errorType"], "execution");
+    assert_eq!(
+        many_body["error"],
+        "query processing would load too many samples into memory in query execution"
+    );
+    assert_eq!(slow, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(slow_body["errorType"], "timeout");
+    assert_eq!(slow_body["error"], "query timed out in query execution");
+}
