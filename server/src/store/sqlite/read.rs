@@ -102,20 +102,37 @@ async fn from_disk(
     start: i64,
     end: i64,
 ) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
+    blobs_by_series(shared, "chunks", ids, start, end).await
+}
+
+/// Rows `(min_t, data)` of `table` (`chunks` or `rollups`, both keyed by series and chunk
+/// span) for `ids` whose span may overlap `[start, end]`, per series in time order.
+pub(super) async fn blobs_by_series(
+    shared: &Shared,
+    table: &'static str,
+    ids: &[u32],
+    start: i64,
+    end: i64,
+) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
     let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
     let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    let rows = sqlx::query(
-        "SELECT series_id, min_t, data FROM chunks \
+    let sql = format!(
+        "SELECT series_id, min_t, data FROM {table} \
          WHERE series_id IN (SELECT value FROM json_each(?)) \
            AND min_t >= ? AND min_t <= ? AND max_t >= ? \
-         ORDER BY series_id, min_t",
-    )
-    .bind(json)
-    .bind(start.saturating_sub(CHUNK_SPAN_MS))
-    .bind(end)
-    .bind(start)
-    .fetch_all(&shared.pool)
-    .await?;
+         ORDER BY series_id, min_t"
+    );
+    // `table` is one of this module's own names, never input.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json)
+        .bind(start.saturating_sub(CHUNK_SPAN_MS))
+        .bind(end)
+        .bind(start)
+        .fetch_all(&shared.pool)
+        .await?;
     for row in rows {
         let id = row.try_get::<i64, _>(0)? as u32;
         out.entry(id)

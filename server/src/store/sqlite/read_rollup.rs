@@ -3,10 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::Shared;
-use super::head::CHUNK_SPAN_MS;
 use super::load::corrupt_chunk;
 use super::read::from_head;
 use super::rollup::{self, Bucket, Resolution, RollupSeries};
@@ -66,28 +63,5 @@ async fn from_disk(
     lo: i64,
     hi: i64,
 ) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
-    let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    let rows = sqlx::query(
-        "SELECT series_id, min_t, data FROM rollups \
-         WHERE series_id IN (SELECT value FROM json_each(?)) \
-           AND min_t >= ? AND min_t <= ? AND max_t >= ? \
-         ORDER BY series_id, min_t",
-    )
-    .bind(json)
-    .bind(lo.saturating_sub(CHUNK_SPAN_MS))
-    .bind(hi)
-    .bind(lo)
-    .fetch_all(&shared.pool)
-    .await?;
-    for row in rows {
-        let id = row.try_get::<i64, _>(0)? as u32;
-        out.entry(id)
-            .or_default()
-            .push((row.try_get(1)?, row.try_get(2)?));
-    }
-    Ok(out)
+    super::read::blobs_by_series(shared, "rollups", ids, lo, hi).await
 }
