@@ -27,6 +27,7 @@
 //! ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
+mod checkpoint;
 pub mod chunk;
 mod decimal;
 mod hash;

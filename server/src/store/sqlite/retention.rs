@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::Shared;
-use super::writer::checkpoint;
+use super::checkpoint::checkpoint;
 use crate::store::StoreError;
 
 /// Applies retention as of `now`; returns how many series were forgotten.

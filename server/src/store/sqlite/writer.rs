@@ -9,9 +9,9 @@ use std::sync::Arc;
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::head::{ChunkRow, Verdict, judge};
+use super::checkpoint::checkpoint;
+use super::head::{Verdict, judge};
 use super::index::{encode_labels, labels_hash};
-use super::rollup_write;
 use super::wal::{self, Entry};
 use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
 use crate::model::{AppendReport, WriteBatch};
@@ -281,44 +281,4 @@ fn apply(shared: &Shared, entries: &[Entry]) {
     for e in entries {
         state.head[e.series as usize].append(e.t, e.v);
     }
-}
-
-/// Writes every changed head chunk and empties the WAL table, in one transaction.
-pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
-    let dirty: Vec<(u32, Vec<ChunkRow>)> = {
-        let state = shared.read();
-        (0..state.head.len() as u32)
-            .map(|id| (id, state.head[id as usize].dirty_chunks()))
-            .filter(|(_, chunks)| !chunks.is_empty())
-            .collect()
-    };
-    let mut tx = shared.pool.begin().await?;
-    let rows: Vec<(u32, &ChunkRow)> = dirty
-        .iter()
-        .flat_map(|(id, chunks)| chunks.iter().map(move |c| (*id, c)))
-        .collect();
-    for part in rows.chunks(200) {
-        let sql = format!(
-            "INSERT OR REPLACE INTO chunks (series_id, min_t, max_t, data) VALUES {}",
-            vec!["(?, ?, ?, ?)"; part.len()].join(", ")
-        );
-        // Only placeholders are formatted in; every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, (min_t, max_t, data)) in part {
-            query = query
-                .bind(i64::from(*id))
-                .bind(min_t)
-                .bind(max_t)
-                .bind(data.as_slice());
-        }
-        query.execute(&mut *tx).await?;
-    }
-    rollup_write::write(&mut tx, &rows).await?;
-    sqlx::query("DELETE FROM wal").execute(&mut *tx).await?;
-    tx.commit().await?;
-    let mut state = shared.write();
-    for (id, _) in &dirty {
-        state.head[*id as usize].checkpointed();
-    }
-    Ok(())
 }
