@@ -278,7 +278,7 @@ async fn run() {
             .await
             .unwrap_or(0);
     println!(
-        "rollups: {:.2} bytes per raw sample (5 min + 1 h buckets, payload + ~24 B a row)",
+        "rollups: {:.2} bytes per raw sample (1 h buckets, payload + ~24 B a row)",
         rollup_bytes as f64 / samples as f64
     );
     println!(
@@ -312,7 +312,7 @@ async fn run() {
     let name = [Matcher::new("__name__", MatchOp::Regex, "long_.*").unwrap()];
     let (took, n, s) = time_select(&store, &name, BASE, BASE + day * STEP).await;
     println!("select {n} series x 24 h at 15 s: {took:.2?} ({s} samples)");
-    for res in [Resolution::FiveMinutes, Resolution::OneHour] {
+    for res in [Resolution::OneHour] {
         let mut best = Duration::MAX;
         let mut shape = (0, 0);
         for _ in 0..3 {

@@ -17,7 +17,7 @@
 //!   open chunk again), then replay `wal` into the head. A kill at any moment loses no acked sample.
 //! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
 //!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range.
-//! - **Rollups** ([`rollup`]): min/max/sum/count per 5 min and 1 h bucket, written beside each
+//! - **Rollups** ([`rollup`]): min/max/sum/count per 1 h bucket, written beside each
 //!   chunk at checkpoint, read by [`SqliteStore::select_rollup`] for long charts.
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks (and their rollups) wholly older than `now − retention`,
 //!   forgets series left without data and prunes old batch ids.

@@ -64,7 +64,7 @@ async fn from_raw(store: &SqliteStore, start: i64, end: i64, res: Resolution) ->
 
 async fn assert_equal_to_raw(store: &SqliteStore, ranges: &[(i64, i64)]) {
     for &(start, end) in ranges {
-        for res in [Resolution::FiveMinutes, Resolution::OneHour] {
+        for res in [Resolution::OneHour] {
             let got = store
                 .select_rollup(&all(), start, end, res)
                 .await
@@ -118,7 +118,7 @@ async fn retention_deletes_rollups_with_their_chunks() {
 
     // Assert
     let old = store
-        .select_rollup(&all(), T0, T0 + 3_600_000, Resolution::FiveMinutes)
+        .select_rollup(&all(), T0, T0 + 3_600_000, Resolution::OneHour)
         .await
         .expect("rollup");
     assert!(old.is_empty());
@@ -141,6 +141,31 @@ async fn a_database_from_before_the_rollups_migration_gets_them_at_open() {
     for sql in [
         "DROP TABLE rollups",
         "DELETE FROM _sqlx_migrations WHERE version = 4",
+    ] {
+        sqlx::query(sql)
+            .execute(&store.shared.pool)
+            .await
+            .expect("downgrade");
+    }
+    store.shared.pool.close().await;
+
+    // Act
+    let store = open(&dir, StoreConfig::default()).await;
+
+    // Assert
+    assert_equal_to_raw(&store, &[(T0, T0 + 1_000 * STEP)]).await;
+}
+
+#[tokio::test]
+async fn rollups_in_the_former_five_minute_layout_are_rebuilt_at_open() {
+    // Arrange: rows that hold some other layout, from a database before migration 6.
+    let dir = TempDir::new().expect("dir");
+    let store = open(&dir, StoreConfig::default()).await;
+    write(&store, 0, 1_000).await;
+    store.close().await.expect("close");
+    for sql in [
+        "UPDATE rollups SET data = X'0100'",
+        "DELETE FROM _sqlx_migrations WHERE version = 6",
     ] {
         sqlx::query(sql)
             .execute(&store.shared.pool)
