@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::cache::{DirCache, Key};
 use super::discover::{Found, Walk};
+use super::stats::DeviceLabels;
 use super::{Layout, Mount, Stats, v1, v2};
 use crate::collect::pods::PodDirectory;
 use crate::collect::{CollectError, ContainerRef};
@@ -100,6 +101,8 @@ pub struct Known {
     directory: Option<Arc<PodDirectory>>,
     /// The entries, in walk order.
     pub containers: Vec<ContainerRef>,
+    /// Each entry's label sets with a `device` label, made as its I/O devices show up.
+    pub devices: Vec<DeviceLabels>,
 }
 
 impl Known {
@@ -123,6 +126,7 @@ impl Known {
         self.containers = (walk.containers.iter())
             .map(|found| container_ref(walked, found, walk, directory.map(|d| &**d)))
             .collect();
+        self.devices = vec![DeviceLabels::new(); self.containers.len()];
     }
 }
 

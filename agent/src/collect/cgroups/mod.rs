@@ -147,7 +147,11 @@ impl Cgroups {
             let known = &self.known.containers[index];
             match read {
                 Ok(false) => continue,
-                Ok(true) => self.stats.write(cx.out, &mut families, &known.labels),
+                Ok(true) => {
+                    let devices = &mut self.known.devices[index];
+                    self.stats
+                        .write(cx.out, &mut families, &known.labels, devices);
+                }
                 Err(e) => cx.partial(e),
             }
             cx.inventory.containers.push(known.clone());
@@ -478,6 +482,11 @@ mod tests {
             **labels,
             labels!["id" => c.path, "container" => "app", "pod" => "web-0", "namespace" => "shop"]
         );
+        let mut families = out.families().iter();
+        let io = families
+            .find(|f| f.name == "container_fs_reads_total")
+            .unwrap();
+        assert!(io.samples[0].has_labels(&[("pod", "web-0"), ("device", "8:0")]));
     }
 
     #[test]
