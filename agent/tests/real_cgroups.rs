@@ -1,6 +1,6 @@
 //! The cgroups collector on this machine's real kernel cgroups (run as root on the hybrid Debian
 //! test VM): a busy process in a fresh kubepods container cgroup shows up with its CPU time and
-//! its pod UID.
+//! its pod UID, and an OOM kill in a memory-limited one is counted by the next pass.
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -109,4 +109,55 @@ fn a_busy_process_in_a_real_kubepods_cgroup_is_reported_with_its_cpu_time_and_po
         "the busy process is in {}",
         found.procs.display()
     );
+}
+
+/// The `container_oom_events_total` of the container at `path` in a fresh pass of `cgroups`.
+fn oom_kills(cgroups: &mut Cgroups, path: &str) -> Option<f64> {
+    let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+    cgroups
+        .collect(&mut Cx::new(&mut out, &mut inventory))
+        .expect("collect");
+    let family = out
+        .families()
+        .iter()
+        .find(|f| f.name == "container_oom_events_total")?;
+    let sample = family.samples.iter().find(|s| s.labels[0].1 == path)?;
+    match sample.value {
+        Value::Number(v) => Some(v),
+        Value::Histogram(_) => None,
+    }
+}
+
+#[test]
+fn a_real_oom_kill_is_counted_by_the_first_pass_after_it_though_quiet_passes_skip_the_file() {
+    // Arrange: a container limited to 32 MiB, read by passes that see no OOM kill.
+    let uid = uuid::Uuid::new_v4().to_string();
+    let id = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let _container = RealContainer::start(&uid, &id);
+    let memory = PathBuf::from(format!(
+        "/sys/fs/cgroup/memory/kubepods/burstable/pod{uid}/{id}"
+    ));
+    std::fs::write(memory.join("memory.limit_in_bytes"), "33554432").expect("set limit");
+    let path = format!("/kubepods/burstable/pod{uid}/{id}");
+    let mut cgroups = Cgroups::new(Roots::default());
+    for _ in 0..4 {
+        assert_eq!(oom_kills(&mut cgroups, &path), Some(0.0));
+    }
+
+    // Act: a process of the container reads 256 MiB into one line and is killed.
+    let procs = memory.join("cgroup.procs");
+    let script = format!(
+        "echo $$ > {} && head -c 268435456 /dev/zero | tail",
+        procs.display()
+    );
+    let status = Command::new("sh").args(["-c", &script]).status();
+    let kills = oom_kills(&mut cgroups, &path);
+
+    // Assert
+    assert!(!status.expect("sh ran").success());
+    assert_eq!(kills, Some(1.0));
 }

@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
 //! (`BENCH_SCRAPES` sets N, default 300; `BENCH_PART=containers` or `BENCH_PART=host` runs one half,
-//! e.g. under a profiler).
+//! e.g. under a profiler; `BENCH_LAYOUT=hybrid` measures one container layout and `BENCH_PASSES`
+//! sets its passes, default 50, so a profile of many passes is not mostly the fixture's creation).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -193,8 +194,12 @@ fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
         .enable_all()
         .build()
         .expect("runtime");
+    let only = std::env::var("BENCH_LAYOUT").unwrap_or_default();
     let mut rows = Vec::new();
     for (name, build) in layouts {
+        if !only.is_empty() && only != name {
+            continue;
+        }
         let fx = build(&tmp.path().join(name), n).expect("fixture tree");
         let mut agent =
             Agent::with_collectors(&cfg, vec![Box::new(Cgroups::new(fx.roots.clone()))])
@@ -279,7 +284,11 @@ fn report_host(n: u32) {
 }
 
 fn report_containers() {
-    for f in measure_containers(500, 50) {
+    let passes = std::env::var("BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    for f in measure_containers(500, passes) {
         println!(
             "500 containers, {:>6}: {:.2} ms CPU per collect+render ({:.2} collect), {} series (budget: <= 10 ms)",
             f.layout,

@@ -6,14 +6,19 @@ use std::sync::Arc;
 
 use super::cache::{DirCache, Key};
 use super::discover::{Found, Walk};
+use super::stats::DeviceLabels;
 use super::{Layout, Mount, Stats, v1, v2};
 use crate::collect::pods::PodDirectory;
 use crate::collect::{CollectError, ContainerRef};
 use crate::labels;
 use crate::metrics::Labels;
 
+/// The slot of the v1 `memory` hierarchy in the [`Key`]s of a container's directories.
+const V1_MEMORY_SLOT: usize = 3;
+
 /// Reads one container's files from every hierarchy into `stats`; `Ok(false)` when its cgroup
-/// is gone from the walked hierarchy (it ended since the walk). `index` is its place in the walk.
+/// is gone from the walked hierarchy (it ended since the walk). `index` is its place in the walk;
+/// its OOM kill counter is read afresh when `oom_due` (see `oom`).
 pub fn read_container(
     layout: &Layout,
     walked: &Mount,
@@ -21,6 +26,7 @@ pub fn read_container(
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
+    oom_due: bool,
 ) -> Result<bool, CollectError> {
     if let Some(u) = &layout.unified {
         let key = Key {
@@ -31,7 +37,7 @@ pub fn read_container(
             if &u.mount == walked {
                 return Ok(false);
             }
-            return read_v1(layout, walked, (index, rel), dirs, buf, stats);
+            return read_v1(layout, walked, (index, rel), dirs, buf, stats, oom_due);
         };
         v2::read_pressure(d, buf, stats)?;
         if layout.cpuacct.is_none() || (layout.cpu.is_none() && u.cpu) {
@@ -39,12 +45,13 @@ pub fn read_container(
         }
         if u.memory && layout.memory.is_none() {
             v2::read_memory(d, buf, stats)?;
+            v2::read_oom(d, buf, stats, oom_due)?;
         }
         if u.io && layout.blkio.is_none() {
             v2::read_io(d, buf, stats)?;
         }
     }
-    read_v1(layout, walked, (index, rel), dirs, buf, stats)
+    read_v1(layout, walked, (index, rel), dirs, buf, stats, oom_due)
 }
 
 /// Reads the v1 controllers' files; `Ok(false)` when the cgroup is gone from the walked one.
@@ -55,6 +62,7 @@ fn read_v1(
     dirs: &mut DirCache,
     buf: &mut Vec<u8>,
     stats: &mut Stats,
+    oom_due: bool,
 ) -> Result<bool, CollectError> {
     let v1_readers: [(Option<&Mount>, v1::Reader); 4] = [
         (layout.cpuacct.as_ref(), v1::read_cpuacct),
@@ -72,7 +80,12 @@ fn read_v1(
             None => None,
         };
         match dir {
-            Some(d) => read(d, buf, stats)?,
+            Some(d) => {
+                read(d, buf, stats)?;
+                if slot == V1_MEMORY_SLOT {
+                    v1::read_oom(d, buf, stats, oom_due)?;
+                }
+            }
             None if mount == Some(walked) => return Ok(false),
             None => {}
         }
@@ -88,6 +101,8 @@ pub struct Known {
     directory: Option<Arc<PodDirectory>>,
     /// The entries, in walk order.
     pub containers: Vec<ContainerRef>,
+    /// Each entry's label sets with a `device` label, made as its I/O devices show up.
+    pub devices: Vec<DeviceLabels>,
 }
 
 impl Known {
@@ -111,6 +126,7 @@ impl Known {
         self.containers = (walk.containers.iter())
             .map(|found| container_ref(walked, found, walk, directory.map(|d| &**d)))
             .collect();
+        self.devices = vec![DeviceLabels::new(); self.containers.len()];
     }
 }
 
@@ -165,6 +181,7 @@ mod tests {
             &mut DirCache::default(),
             &mut Vec::new(),
             &mut Stats::default(),
+            true,
         )
     }
 

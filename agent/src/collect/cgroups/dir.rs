@@ -2,9 +2,10 @@
 //! files: a file is opened once and re-read with `pread` at offset 0 (cgroupfs regenerates it),
 //! which costs a fifth of `open` + `read` + `close` (`cache` keeps the directories of the
 //! containers seen in the last pass and closes the rest). Also a one-pass reader of the few keys
-//! wanted from a `key value` file, and limits read only now and then.
+//! wanted from a `key value` file, limits read only now and then, and OOM kill counters read
+//! only when `oom` says one may have moved.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,8 @@ pub struct CgroupDir {
     files: RefCell<Vec<(Box<str>, Option<OwnedFd>)>>,
     /// Limits read by [`limit_number`]: (file, value, reads served since the file was read).
     limits: RefCell<Vec<(&'static str, Option<f64>, u32)>>,
+    /// The OOM kill count last read by [`oom_kills`]; `None` before the first read.
+    oom_kills: Cell<Option<Option<f64>>>,
 }
 
 impl Drop for CgroupDir {
@@ -57,6 +60,7 @@ impl CgroupDir {
                     path,
                     files: RefCell::new(Vec::new()),
                     limits: RefCell::new(Vec::new()),
+                    oom_kills: Cell::new(None),
                 }))
             }
             Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -190,6 +194,26 @@ pub fn limit_number(
     Ok(value)
 }
 
+/// Reads the `oom_kill` entry of `name` (`memory.events`, `memory.oom_control`; `None` when the
+/// kernel has none, before 4.13) from the file when `due` or at the directory's first read; in
+/// between, the count last read.
+pub fn oom_kills(
+    dir: &CgroupDir,
+    name: &str,
+    buf: &mut Vec<u8>,
+    due: bool,
+) -> Result<Option<f64>, CollectError> {
+    if !due && let Some(kills) = dir.oom_kills.get() {
+        return Ok(kills);
+    }
+    let kills = match dir.read(name, buf)? {
+        Some(text) => fields(text, ["oom_kill"], dir, name)?[0],
+        None => None,
+    };
+    dir.oom_kills.set(Some(kills));
+    Ok(kills)
+}
+
 /// The values of `keys` in a `key value` text, in one pass that stops once every key is found; a
 /// wanted key with a value that is not a number is an error naming the line, other lines are
 /// not looked at.
@@ -284,6 +308,22 @@ mod tests {
         let last = seen.len() - 1;
         assert!(seen[..last].iter().all(|v| *v == Some(100.0)), "{seen:?}");
         assert_eq!(seen[last], Some(200.0));
+    }
+
+    #[test]
+    fn an_oom_count_is_read_at_first_and_then_only_when_due() {
+        // Arrange
+        let (tmp, dir) = dir_with("memory.events", "oom 1\noom_kill 1\n");
+        let mut buf = Vec::new();
+        let first = oom_kills(&dir, "memory.events", &mut buf, false).unwrap();
+        std::fs::write(tmp.path().join("memory.events"), "oom 2\noom_kill 2\n").unwrap();
+
+        // Act
+        let not_due = oom_kills(&dir, "memory.events", &mut buf, false).unwrap();
+        let due = oom_kills(&dir, "memory.events", &mut buf, true).unwrap();
+
+        // Assert
+        assert_eq!((first, not_due, due), (Some(1.0), Some(1.0), Some(2.0)));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Real-format cgroup trees for tests and benchmarks: a v1 host with the cgroupfs driver
 //! (`cpu,cpuacct` co-mounted), a v2 host with the systemd driver, and a hybrid host like the
 //! Debian test machine (separate `cpu` and `cpuacct`, cgroup2 at `unified` with no controllers),
-//! each with N containers, two per pod, and a matching `proc/self/mountinfo`.
+//! each with N containers, two per pod, a matching `proc/self/mountinfo` and a `proc/vmstat`
+//! that counts no OOM kill.
 //!
 //! Every container reports the same figures, so tests can assert them exactly: CPU usage
 //! `index + 1` seconds; 100 CFS periods, 10 throttled, 0.5 s throttled; memory usage 100 MiB,
@@ -94,6 +95,7 @@ fn build(dir: &Path, n: usize, mode: Mode) -> io::Result<Fixture> {
     };
     let cgroup = roots.sys("fs/cgroup");
     write_mountinfo(&roots, mode)?;
+    write_vmstat(&roots, 0)?;
     for (i, (point, fstype, _)) in mounts(mode).into_iter().enumerate() {
         let top = cgroup.join(point);
         std::fs::create_dir_all(&top)?;
@@ -146,6 +148,15 @@ fn write_mountinfo(roots: &Roots, mode: Mode) -> io::Result<()> {
     let path = roots.proc("self/mountinfo");
     std::fs::create_dir_all(path.parent().expect("has a parent"))?;
     std::fs::write(path, text)
+}
+
+/// Writes the fixture's `proc/vmstat` with `oom_kills` as the system-wide OOM kill count (a
+/// test raises it with a container's count, as the kernel does).
+pub fn write_vmstat(roots: &Roots, oom_kills: u64) -> io::Result<()> {
+    std::fs::write(
+        roots.proc("vmstat"),
+        format!("nr_free_pages 250000\npgfault 5200000\npgmajfault 300\noom_kill {oom_kills}\n"),
+    )
 }
 
 fn container(i: usize, mode: Mode) -> FixtureContainer {

@@ -1,13 +1,21 @@
 //! Containers from cgroups, with cAdvisor's names and labels. The hierarchies come from
 //! mountinfo (v1, v2 or hybrid); one hierarchy is walked to find containers, and each
 //! container's files are read at the same relative path in the others. Nothing is kept between
-//! collections but the layout, so a vanished container leaves no state behind.
+//! collections but the layout, the walk, open files and the few values below, so a vanished
+//! container leaves no state behind.
+//!
+//! Two kinds of file are not read every pass. A memory limit is read every
+//! `dir::LIMIT_READ_EVERY` (8) passes: a new limit shows within 8 passes. An OOM kill counter
+//! (`memory.events`, `memory.oom_control`) is read when the system-wide count in `/proc/vmstat`
+//! moved (and the pass after), and at least every `oom::READ_AT_LEAST_EVERY` (32) passes: the
+//! kernel raises both together, so no kill is missed or reported late (see `oom`).
 //!
 //! - `mountinfo`: where each hierarchy is mounted ([`Layout`]).
 //! - `discover`: the walk that finds containers and pods.
 //! - `watch`: whether the walked hierarchy changed since the last walk (inotify).
 //! - `container`: one container's files from every hierarchy, and its labels.
 //! - `dir`: cheap reads of one cgroup directory's files; `cache`: the open directories.
+//! - `oom`: whether the OOM kill counters may have moved since the last pass.
 //! - `v1`, `v2`: each version's files into [`Stats`]; `stats`: [`Stats`] into families.
 //! - `fixtures` (tests and the `testing` feature): real-format v1, v2 and hybrid trees.
 
@@ -18,6 +26,7 @@ pub mod discover;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
 pub mod mountinfo;
+mod oom;
 pub mod stats;
 mod v1;
 mod v2;
@@ -27,6 +36,7 @@ use cache::DirCache;
 use container::{Known, read_container};
 use discover::Walk;
 pub use mountinfo::{Layout, Mount};
+use oom::OomWatch;
 pub use stats::{Families, Stats};
 use watch::Watch;
 
@@ -57,6 +67,8 @@ pub struct Cgroups {
     walk_buf: Vec<u8>,
     /// The last walk's containers as inventory entries, with their labels.
     known: Known,
+    /// Says when the containers' OOM kill counters are to be read.
+    oom: OomWatch,
 }
 
 impl Cgroups {
@@ -64,6 +76,7 @@ impl Cgroups {
     /// collection and again after the walked hierarchy fails.
     pub fn new(roots: Roots) -> Self {
         Self {
+            oom: OomWatch::new(roots.proc("vmstat")),
             roots,
             layout: None,
             problems: Vec::new(),
@@ -117,6 +130,7 @@ impl Cgroups {
             return;
         };
         let mut families = Families::default();
+        let oom_due = self.oom.due();
         self.known
             .refresh(self.walk_age == 0, walked, walk, directory.as_ref());
         for (index, found) in walk.containers.iter().enumerate() {
@@ -128,11 +142,16 @@ impl Cgroups {
                 &mut self.dirs,
                 &mut self.buf,
                 &mut self.stats,
+                oom_due,
             );
             let known = &self.known.containers[index];
             match read {
                 Ok(false) => continue,
-                Ok(true) => self.stats.write(cx.out, &mut families, &known.labels),
+                Ok(true) => {
+                    let devices = &mut self.known.devices[index];
+                    self.stats
+                        .write(cx.out, &mut families, &known.labels, devices);
+                }
                 Err(e) => cx.partial(e),
             }
             cx.inventory.containers.push(known.clone());
@@ -463,6 +482,77 @@ mod tests {
             **labels,
             labels!["id" => c.path, "container" => "app", "pod" => "web-0", "namespace" => "shop"]
         );
+        let mut families = out.families().iter();
+        let io = families
+            .find(|f| f.name == "container_fs_reads_total")
+            .unwrap();
+        assert!(io.samples[0].has_labels(&[("pod", "web-0"), ("device", "8:0")]));
+    }
+
+    #[test]
+    fn an_oom_kill_shows_at_the_first_pass_after_the_kernel_counts_it() {
+        // Arrange: two passes read the counters (1 kill each) and a third one that reads none.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v2_systemd(tmp.path(), 2).unwrap();
+        let c = &fx.containers[1];
+        let events = fx
+            .roots
+            .sys("fs/cgroup")
+            .join(&c.path[1..])
+            .join("memory.events");
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        for _ in 0..3 {
+            assert_eq!(
+                collect(&mut cgroups).value("container_oom_events_total", &c.path),
+                Some(1.0)
+            );
+        }
+
+        // Act: the kernel counts the kill in /proc/vmstat and in the container's cgroup.
+        std::fs::write(&events, "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\n").unwrap();
+        fixtures::write_vmstat(&fx.roots, 1).unwrap();
+        let pass = collect(&mut cgroups);
+
+        // Assert
+        assert_eq!(pass.value("container_oom_events_total", &c.path), Some(2.0));
+        assert_eq!(
+            pass.value("container_oom_events_total", &fx.containers[0].path),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_v1_oom_kill_raised_just_after_the_system_wide_count_shows_one_pass_later() {
+        // Arrange: quiet passes, then /proc/vmstat moves before the cgroup's counter does.
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixtures::v1_cgroupfs(tmp.path(), 1).unwrap();
+        let c = &fx.containers[0];
+        let oom_control = fx
+            .roots
+            .sys("fs/cgroup/memory")
+            .join(&c.path[1..])
+            .join("memory.oom_control");
+        let mut cgroups = Cgroups::new(fx.roots.clone());
+        for _ in 0..3 {
+            collect(&mut cgroups);
+        }
+        fixtures::write_vmstat(&fx.roots, 7).unwrap();
+        let racing = collect(&mut cgroups);
+
+        // Act
+        std::fs::write(
+            &oom_control,
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        )
+        .unwrap();
+        let next = collect(&mut cgroups);
+
+        // Assert
+        assert_eq!(
+            racing.value("container_oom_events_total", &c.path),
+            Some(1.0)
+        );
+        assert_eq!(next.value("container_oom_events_total", &c.path), Some(2.0));
     }
 
     #[test]

@@ -96,8 +96,15 @@ impl Stats {
     }
 
     /// Writes the container's families with `labels` on every series, finding them in `out`
-    /// through `families` (kept for the whole pass).
-    pub fn write(&self, out: &mut Buffer, families: &mut Families, labels: &SharedLabels) {
+    /// through `families` (kept for the whole pass); the I/O series take their label sets from
+    /// `devices`, made there for a device the first time.
+    pub fn write(
+        &self,
+        out: &mut Buffer,
+        families: &mut Families,
+        labels: &SharedLabels,
+        devices: &mut DeviceLabels,
+    ) {
         let mut w = Writer {
             out,
             families,
@@ -118,7 +125,7 @@ impl Stats {
             }
         }
         w.put(OOM, self.oom_kills);
-        self.write_io(w.out, w.families, labels);
+        self.write_io(w.out, w.families, labels, devices);
         for (i, p) in self.pressure.iter().enumerate() {
             let Some((some, full)) = *p else { continue };
             w.put(PRESSURE + 2 * i, Some(some));
@@ -126,12 +133,26 @@ impl Stats {
         }
     }
 
-    fn write_io(&self, out: &mut Buffer, families: &mut Families, labels: &SharedLabels) {
+    fn write_io(
+        &self,
+        out: &mut Buffer,
+        families: &mut Families,
+        labels: &SharedLabels,
+        devices: &mut DeviceLabels,
+    ) {
         for d in &self.io {
-            let mut l = Vec::with_capacity(labels.len() + 1);
-            l.extend_from_slice(labels);
-            l.push(("device", format!("{}:{}", d.major, d.minor)));
-            let l = SharedLabels::new(l);
+            let device = (d.major, d.minor);
+            let l = match devices.iter().find(|(known, _)| *known == device) {
+                Some((_, l)) => l.clone(),
+                None => {
+                    let mut l = Vec::with_capacity(labels.len() + 1);
+                    l.extend_from_slice(labels);
+                    l.push(("device", format!("{}:{}", d.major, d.minor)));
+                    let l = SharedLabels::new(l);
+                    devices.push((device, l.clone()));
+                    l
+                }
+            };
             let values = [d.read_bytes, d.write_bytes, d.reads, d.writes];
             for (i, v) in values.into_iter().enumerate() {
                 families.push(out, IO + i, l.clone(), v);
@@ -139,6 +160,10 @@ impl Stats {
         }
     }
 }
+
+/// A container's label sets with a `device` label, by (major, minor): made once and shared by
+/// every pass while the container's labels stay the same, so a pass allocates none.
+pub type DeviceLabels = Vec<((u32, u32), SharedLabels)>;
 
 /// The container families as (name, help, kind), by slot, in the order a container writes them.
 const DEFS: [(&str, &str, Kind); 19] = [
@@ -314,14 +339,13 @@ mod tests {
         let mut stats = Stats::default();
         stats.device(8, 0).read_bytes = 4096.0;
         stats.device(8, 0).writes = 2.0;
-        let mut out = Buffer::new();
+        let (mut out, mut again) = (Buffer::new(), Buffer::new());
+        let labels = labels!["id" => "/x"].into();
+        let mut devices = DeviceLabels::new();
 
         // Act
-        stats.write(
-            &mut out,
-            &mut Families::default(),
-            &labels!["id" => "/x"].into(),
-        );
+        stats.write(&mut out, &mut Families::default(), &labels, &mut devices);
+        stats.write(&mut again, &mut Families::default(), &labels, &mut devices);
 
         // Assert
         let f = &out.families()[0];
@@ -331,5 +355,7 @@ mod tests {
             labels!["id" => "/x", "device" => "8:0"]
         );
         assert_eq!(out.families().len(), 4);
+        let second = &again.families()[0].samples[0].labels;
+        assert!(std::sync::Arc::ptr_eq(&f.samples[0].labels, second));
     }
 }

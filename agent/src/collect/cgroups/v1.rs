@@ -3,7 +3,7 @@
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
-use super::dir::{CgroupDir, fields, limit_number, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, oom_kills, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use crate::collect::{CollectError, procfs};
 
@@ -42,7 +42,7 @@ pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result
     Ok(())
 }
 
-/// Reads usage, working set, RSS, limit and OOM kills from the `memory` directory.
+/// Reads usage, working set, RSS and limit from the `memory` directory.
 pub fn read_memory(
     dir: &CgroupDir,
     buf: &mut Vec<u8>,
@@ -64,10 +64,19 @@ pub fn read_memory(
         rss: required(rss, "total_rss", dir, STAT)?,
         limit: limit(raw_limit),
     });
-    // `oom_kill` appeared in 4.13; older kernels have only `under_oom`.
-    if let Some(text) = dir.read("memory.oom_control", buf)? {
-        let [kills] = fields(text, ["oom_kill"], dir, "memory.oom_control")?;
-        stats.oom_kills = kills;
+    Ok(())
+}
+
+/// Reads OOM kills from the `memory` directory's `memory.oom_control` (afresh when `due`, see
+/// [`oom_kills`]), once its memory figures were read.
+pub fn read_oom(
+    dir: &CgroupDir,
+    buf: &mut Vec<u8>,
+    stats: &mut Stats,
+    due: bool,
+) -> Result<(), CollectError> {
+    if stats.memory.is_some() {
+        stats.oom_kills = oom_kills(dir, "memory.oom_control", buf, due)?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! `memory.current`, `memory.max`, `memory.stat` and `memory.events`; block I/O from `io.stat`;
 //! PSI from `{cpu,memory,io}.pressure`.
 
-use super::dir::{CgroupDir, fields, limit_number, number, required};
+use super::dir::{CgroupDir, fields, limit_number, number, oom_kills, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use super::v1::parse_device;
 use crate::collect::{CollectError, procfs};
@@ -29,7 +29,7 @@ pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result
     Ok(())
 }
 
-/// Reads usage, working set, RSS, limit and OOM kills.
+/// Reads usage, working set, RSS and limit.
 pub fn read_memory(
     dir: &CgroupDir,
     buf: &mut Vec<u8>,
@@ -51,9 +51,19 @@ pub fn read_memory(
         rss: required(anon, "anon", dir, STAT)?,
         limit: limit(raw_limit),
     });
-    if let Some(text) = dir.read("memory.events", buf)? {
-        let [kills] = fields(text, ["oom_kill"], dir, "memory.events")?;
-        stats.oom_kills = kills;
+    Ok(())
+}
+
+/// Reads OOM kills from `memory.events` (afresh when `due`, see [`oom_kills`]), once the memory
+/// figures were read.
+pub fn read_oom(
+    dir: &CgroupDir,
+    buf: &mut Vec<u8>,
+    stats: &mut Stats,
+    due: bool,
+) -> Result<(), CollectError> {
+    if stats.memory.is_some() {
+        stats.oom_kills = oom_kills(dir, "memory.events", buf, due)?;
     }
     Ok(())
 }
@@ -160,6 +170,7 @@ mod tests {
         let mut stats = Stats::default();
 
         read_memory(&d, &mut Vec::new(), &mut stats).unwrap();
+        read_oom(&d, &mut Vec::new(), &mut stats, true).unwrap();
 
         assert_eq!(
             stats.memory,
