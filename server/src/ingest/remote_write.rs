@@ -1,12 +1,15 @@
 //! Prometheus remote_write 1.0 → [`WriteBatch`]: a snappy *block* (not framed) holding a
 //! `prompb::WriteRequest`. The block's header states its decompressed length, so a bomb is
 //! refused before anything is allocated. Batches have no id: remote_write has no replay identity.
+//!
+//! The message is read in place ([`super::wire`]): label names and values are looked up in the
+//! symbol table as slices of the body, so a label seen before costs no allocation, and the
+//! fields warroom ignores (exemplars, native histograms, metadata) are skipped.
 
-use prost::Message;
-
+use super::wire::{Reader, WireError};
 use super::{BatchBuilder, IngestError, too_large_decompressed};
-use crate::model::{Labels, METRIC_NAME, Sample, WriteBatch};
-use crate::prompb::WriteRequest;
+use crate::model::intern::with_interner;
+use crate::model::{Label, Labels, METRIC_NAME, Sample, WriteBatch};
 
 /// Decodes a snappy-compressed `WriteRequest` that inflates to at most `max_bytes` and carries
 /// at most `max_samples` samples.
@@ -16,25 +19,98 @@ pub fn decode(
     max_samples: usize,
 ) -> Result<WriteBatch, IngestError> {
     let raw = unsnappy(body, max_bytes)?;
-    let req = WriteRequest::decode(raw.as_slice())
-        .map_err(|e| IngestError::Malformed(format!("not a remote_write WriteRequest: {e}")))?;
     let mut batch = BatchBuilder::new(max_samples);
-    for ts in req.timeseries {
-        let labels = Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)));
+    let mut series = SeriesBuf::default();
+    let mut request = Reader::new(&raw);
+    while let Some((field, value)) = request.next_field().map_err(malformed)? {
+        if field != 1 {
+            continue;
+        }
+        series.read(value.bytes(field).map_err(malformed)?)?;
+        let labels = series.labels();
         if labels.metric_name().is_none() {
             return Err(IngestError::Malformed(format!(
                 "a series has no {METRIC_NAME} label: {labels}"
             )));
         }
-        for s in ts.samples {
-            let sample = Sample {
-                t: s.timestamp,
-                v: s.value,
-            };
-            batch.push(labels.clone(), sample)?;
-        }
+        batch.push_all(labels, &series.samples)?;
     }
     Ok(batch.finish(None))
+}
+
+fn malformed(e: WireError) -> IngestError {
+    IngestError::Malformed(format!("not a remote_write WriteRequest: {e}"))
+}
+
+/// One `TimeSeries` as read from the body: labels borrowed, samples copied.
+#[derive(Default)]
+struct SeriesBuf<'a> {
+    pairs: Vec<(&'a str, &'a str)>,
+    samples: Vec<Sample>,
+}
+
+impl<'a> SeriesBuf<'a> {
+    /// Reads a `prometheus.TimeSeries` message.
+    fn read(&mut self, message: &'a [u8]) -> Result<(), IngestError> {
+        self.pairs.clear();
+        self.samples.clear();
+        let mut fields = Reader::new(message);
+        while let Some((field, value)) = fields.next_field().map_err(malformed)? {
+            match field {
+                1 => self.pairs.push(label(value.bytes(field).map_err(malformed)?)?),
+                2 => self.samples.push(sample(value.bytes(field).map_err(malformed)?)?),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The label set, its strings from the symbol table (one lock for the whole set).
+    fn labels(&self) -> Labels {
+        let labels = with_interner(|table| {
+            self.pairs
+                .iter()
+                .map(|(name, value)| Label {
+                    name: table.intern(name),
+                    value: table.intern(value),
+                })
+                .collect()
+        });
+        Labels::new(labels)
+    }
+}
+
+/// A `prometheus.Label`: name and value, UTF-8 checked (missing fields are empty, as in proto3).
+fn label(message: &[u8]) -> Result<(&str, &str), IngestError> {
+    let (mut name, mut value) = (&b""[..], &b""[..]);
+    let mut fields = Reader::new(message);
+    while let Some((field, v)) = fields.next_field().map_err(malformed)? {
+        match field {
+            1 => name = v.bytes(field).map_err(malformed)?,
+            2 => value = v.bytes(field).map_err(malformed)?,
+            _ => {}
+        }
+    }
+    let text = |b| {
+        std::str::from_utf8(b).map_err(|_| {
+            IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
+        })
+    };
+    Ok((text(name)?, text(value)?))
+}
+
+/// A `prometheus.Sample`: value (double) and timestamp (int64 ms).
+fn sample(message: &[u8]) -> Result<Sample, IngestError> {
+    let mut s = Sample { t: 0, v: 0.0 };
+    let mut fields = Reader::new(message);
+    while let Some((field, v)) = fields.next_field().map_err(malformed)? {
+        match field {
+            1 => s.v = f64::from_bits(v.fixed64(field).map_err(malformed)?),
+            2 => s.t = v.varint(field).map_err(malformed)? as i64,
+            _ => {}
+        }
+    }
+    Ok(s)
 }
 
 /// Inflates a snappy block after checking the length its header claims.
@@ -52,7 +128,8 @@ fn unsnappy(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompb::{self, TimeSeries};
+    use crate::prompb::{self, TimeSeries, WriteRequest};
+    use prost::Message;
 
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {

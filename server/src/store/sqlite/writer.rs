@@ -130,6 +130,8 @@ async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64
             for (reply, report) in replies.into_iter().zip(plan.reports) {
                 let _ = reply.send(Ok(report));
             }
+            // Freeing thousands of label sets is work the next group need not wait for.
+            tokio::task::spawn_blocking(move || drop(batches));
             bytes
         }
         Err(e) => {
