@@ -9,7 +9,7 @@ pub mod otlp;
 pub mod remote_write;
 pub mod wire;
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
 use flate2::read::GzDecoder;
@@ -72,6 +72,9 @@ pub struct BatchBuilder {
     earlier: Vec<usize>,
     series: Vec<Series>,
     budget: SampleBudget,
+    /// Label sets come from the symbol table ([`crate::model::intern`]): equal strings are
+    /// the same pointer, so sets hash and compare by address.
+    interned: bool,
 }
 
 impl BatchBuilder {
@@ -82,6 +85,19 @@ impl BatchBuilder {
             earlier: Vec::new(),
             series: Vec::new(),
             budget: SampleBudget::new(max_samples),
+            interned: false,
+        }
+    }
+
+    /// An empty batch for about `series` label sets made by the symbol table only.
+    pub fn interned(max_samples: usize, series: usize) -> Self {
+        let series = series.min(max_samples);
+        Self {
+            newest: FxHashMap::with_capacity_and_hasher(series, FxBuild::default()),
+            earlier: Vec::with_capacity(series),
+            series: Vec::with_capacity(series),
+            budget: SampleBudget::new(max_samples),
+            interned: true,
         }
     }
 
@@ -93,14 +109,18 @@ impl BatchBuilder {
     /// Adds samples to the series `labels`.
     pub fn push_all(&mut self, labels: Labels, samples: &[Sample]) -> Result<(), IngestError> {
         self.budget.take(samples.len())?;
-        let hash = FxBuild::default().hash_one(&labels);
+        let hash = match self.interned {
+            true => address_hash(&labels),
+            false => FxBuild::default().hash_one(&labels),
+        };
         let mut i = self.newest.get(&hash).copied().unwrap_or(NONE);
-        while i != NONE && self.series[i].labels != labels {
+        while i != NONE && !self.same(&self.series[i].labels, &labels) {
             i = self.earlier[i];
         }
         if i == NONE {
             i = self.series.len();
-            self.earlier.push(self.newest.insert(hash, i).unwrap_or(NONE));
+            self.earlier
+                .push(self.newest.insert(hash, i).unwrap_or(NONE));
             self.series.push(Series {
                 labels,
                 samples: Vec::with_capacity(samples.len()),
@@ -108,6 +128,13 @@ impl BatchBuilder {
         }
         self.series[i].samples.extend_from_slice(samples);
         Ok(())
+    }
+
+    fn same(&self, a: &Labels, b: &Labels) -> bool {
+        match self.interned {
+            true => addresses(a).eq(addresses(b)),
+            false => a == b,
+        }
     }
 
     /// The batch, each series' samples oldest first.
@@ -122,6 +149,18 @@ impl BatchBuilder {
             series: self.series,
         }
     }
+}
+
+/// A label set's string addresses, in order.
+fn addresses(labels: &Labels) -> impl Iterator<Item = usize> + '_ {
+    (labels.as_slice().iter()).flat_map(|l| [l.name.addr(), l.value.addr()])
+}
+
+/// The hash of a label set made by the symbol table: of its string addresses.
+fn address_hash(labels: &Labels) -> u64 {
+    let mut hasher = FxBuild::default().build_hasher();
+    addresses(labels).for_each(|a| hasher.write_usize(a));
+    hasher.finish()
 }
 
 /// Gunzips `body`, refusing to produce more than `max` bytes (a few KB of gzip can expand to GBs).

@@ -19,7 +19,7 @@ pub fn decode(
     max_samples: usize,
 ) -> Result<WriteBatch, IngestError> {
     let raw = unsnappy(body, max_bytes)?;
-    let mut batch = BatchBuilder::new(max_samples);
+    let mut batch = BatchBuilder::interned(max_samples, series_count(&raw));
     let mut series = SeriesBuf::default();
     let mut request = Reader::new(&raw);
     while let Some((field, value)) = request.next_field().map_err(malformed)? {
@@ -27,7 +27,7 @@ pub fn decode(
             continue;
         }
         series.read(value.bytes(field).map_err(malformed)?)?;
-        let labels = series.labels();
+        let labels = series.labels()?;
         if labels.metric_name().is_none() {
             return Err(IngestError::Malformed(format!(
                 "a series has no {METRIC_NAME} label: {labels}"
@@ -38,6 +38,16 @@ pub fn decode(
     Ok(batch.finish(None))
 }
 
+/// How many `TimeSeries` the request holds (0 when it is malformed: the decoder will say why).
+fn series_count(raw: &[u8]) -> usize {
+    let mut reader = Reader::new(raw);
+    let mut n = 0;
+    while let Ok(Some((field, _))) = reader.next_field() {
+        n += usize::from(field == 1);
+    }
+    n
+}
+
 fn malformed(e: WireError) -> IngestError {
     IngestError::Malformed(format!("not a remote_write WriteRequest: {e}"))
 }
@@ -45,7 +55,7 @@ fn malformed(e: WireError) -> IngestError {
 /// One `TimeSeries` as read from the body: labels borrowed, samples copied.
 #[derive(Default)]
 struct SeriesBuf<'a> {
-    pairs: Vec<(&'a str, &'a str)>,
+    pairs: Vec<(&'a [u8], &'a [u8])>,
     samples: Vec<Sample>,
 }
 
@@ -57,31 +67,41 @@ impl<'a> SeriesBuf<'a> {
         let mut fields = Reader::new(message);
         while let Some((field, value)) = fields.next_field().map_err(malformed)? {
             match field {
-                1 => self.pairs.push(label(value.bytes(field).map_err(malformed)?)?),
-                2 => self.samples.push(sample(value.bytes(field).map_err(malformed)?)?),
+                1 => self
+                    .pairs
+                    .push(label(value.bytes(field).map_err(malformed)?)?),
+                2 => self
+                    .samples
+                    .push(sample(value.bytes(field).map_err(malformed)?)?),
                 _ => {}
             }
         }
         Ok(())
     }
 
-    /// The label set, its strings from the symbol table (one lock for the whole set).
-    fn labels(&self) -> Labels {
+    /// The label set, its strings from the symbol table (one lock for the whole set; UTF-8
+    /// is checked only for strings the table has not seen).
+    fn labels(&self) -> Result<Labels, IngestError> {
         let labels = with_interner(|table| {
             self.pairs
                 .iter()
-                .map(|(name, value)| Label {
-                    name: table.intern(name),
-                    value: table.intern(value),
+                .map(|(name, value)| {
+                    Ok(Label {
+                        name: table.intern_bytes(name)?,
+                        value: table.intern_bytes(value)?,
+                    })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, std::str::Utf8Error>>()
         });
-        Labels::new(labels)
+        let labels = labels.map_err(|_| {
+            IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
+        })?;
+        Ok(Labels::new(labels))
     }
 }
 
-/// A `prometheus.Label`: name and value, UTF-8 checked (missing fields are empty, as in proto3).
-fn label(message: &[u8]) -> Result<(&str, &str), IngestError> {
+/// A `prometheus.Label`: name and value bytes (missing fields are empty, as in proto3).
+fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
     let (mut name, mut value) = (&b""[..], &b""[..]);
     let mut fields = Reader::new(message);
     while let Some((field, v)) = fields.next_field().map_err(malformed)? {
@@ -91,12 +111,7 @@ fn label(message: &[u8]) -> Result<(&str, &str), IngestError> {
             _ => {}
         }
     }
-    let text = |b| {
-        std::str::from_utf8(b).map_err(|_| {
-            IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
-        })
-    };
-    Ok((text(name)?, text(value)?))
+    Ok((name, value))
 }
 
 /// A `prometheus.Sample`: value (double) and timestamp (int64 ms).
@@ -165,6 +180,48 @@ mod tests {
         assert_eq!(batch.series.len(), 1);
         assert_eq!(batch.series[0].labels.to_string(), r#"up{job="node"}"#);
         assert_eq!(batch.series[0].samples[1], Sample { t: 2_000, v: 0.0 });
+    }
+
+    #[test]
+    fn a_label_that_is_not_utf8_is_malformed() {
+        let mut raw = WriteRequest {
+            timeseries: vec![series(
+                &[("__name__", "up"), ("job", "n\u{e9}")],
+                &[(1, 1.0)],
+            )],
+        }
+        .encode_to_vec();
+        let at = raw
+            .windows(2)
+            .position(|w| w == "\u{e9}".as_bytes())
+            .unwrap();
+        raw[at] = 0xff;
+        let b = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let err = decode(&b, 1 << 20, 100).unwrap_err();
+
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn repeated_label_sets_merge_and_unknown_fields_are_skipped() {
+        let mut raw = WriteRequest {
+            timeseries: vec![
+                series(&[("__name__", "up"), ("job", "a")], &[(2, 2.0)]),
+                series(&[("__name__", "up"), ("job", "b")], &[(1, 1.0)]),
+                series(&[("job", "a"), ("__name__", "up")], &[(1, 1.0)]),
+            ],
+        }
+        .encode_to_vec();
+        raw.extend_from_slice(b"\x1a\x03abc\x20\x05"); // metadata (3) and a varint field 4
+        let b = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let batch = decode(&b, 1 << 20, 100).unwrap();
+
+        assert_eq!(batch.series.len(), 2);
+        assert_eq!(batch.series[0].labels.to_string(), r#"up{job="a"}"#);
+        let times: Vec<i64> = batch.series[0].samples.iter().map(|s| s.t).collect();
+        assert_eq!(times, [1, 2]);
     }
 
     #[test]

@@ -175,7 +175,12 @@ mod tests {
             (b"\x09\x01\x02", WireError::Truncated),
             (b"\x08", WireError::Truncated),
             (b"\x0b", WireError::Invalid),
-            (&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], WireError::Invalid),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+                WireError::Invalid,
+            ),
         ];
 
         for (data, want) in cases {

@@ -5,6 +5,9 @@
 //! Strings only the table still holds (label values that churned away, such as old pod names)
 //! are swept out whenever the table has doubled since the last sweep.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::str::Utf8Error;
 use std::sync::{LazyLock, Mutex};
 
 use super::Sym;
@@ -20,25 +23,53 @@ static TABLE: LazyLock<Mutex<Interner>> = LazyLock::new(|| {
     })
 });
 
+/// A table entry, found by its bytes, so that a decoder checks UTF-8 only for new strings.
+#[derive(Debug, PartialEq, Eq)]
+struct Entry(Sym);
+
+impl Hash for Entry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 /// The locked symbol table (see [`with_interner`]).
 #[derive(Debug)]
 pub struct Interner {
-    strings: FxHashSet<Sym>,
+    strings: FxHashSet<Entry>,
     sweep_at: usize,
 }
 
 impl Interner {
     /// The shared symbol for `s`, made on first sight.
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(sym) = self.strings.get(s) {
-            return sym.clone();
+        match self.strings.get(s.as_bytes()) {
+            Some(entry) => entry.0.clone(),
+            None => self.insert(s),
         }
+    }
+
+    /// The shared symbol for the text `bytes`, or why they are not UTF-8.
+    pub fn intern_bytes(&mut self, bytes: &[u8]) -> Result<Sym, Utf8Error> {
+        match self.strings.get(bytes) {
+            Some(entry) => Ok(entry.0.clone()),
+            None => Ok(self.insert(std::str::from_utf8(bytes)?)),
+        }
+    }
+
+    fn insert(&mut self, s: &str) -> Sym {
         if self.strings.len() >= self.sweep_at {
-            self.strings.retain(|sym| !sym.is_unique());
+            self.strings.retain(|entry| !entry.0.is_unique());
             self.sweep_at = (self.strings.len() * 2).max(MIN_SWEEP);
         }
         let sym = Sym::from(s);
-        self.strings.insert(sym.clone());
+        self.strings.insert(Entry(sym.clone()));
         sym
     }
 
@@ -66,13 +97,17 @@ mod tests {
     #[test]
     fn the_same_text_interns_to_the_same_shared_string() {
         // Act
-        let (a, b) = with_interner(|t| (t.intern("intern-test-node"), t.intern("intern-test-node")));
+        let (a, b) =
+            with_interner(|t| (t.intern("intern-test-node"), t.intern("intern-test-node")));
         let other = Sym::interned("intern-test-pod");
 
         // Assert
         assert!(a.ptr_eq(&b));
         assert_eq!(a, "intern-test-node");
         assert!(!a.ptr_eq(&other));
+        let from_bytes = with_interner(|t| t.intern_bytes(b"intern-test-node"));
+        assert!(from_bytes.unwrap().ptr_eq(&a));
+        assert!(with_interner(|t| t.intern_bytes(b"\xff\xfe")).is_err());
     }
 
     #[test]

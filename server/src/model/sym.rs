@@ -31,6 +31,11 @@ impl Sym {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The address of the shared text: equal for clones and interned equal strings.
+    pub fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// True when no other clone of this string exists.
     pub(super) fn is_unique(&self) -> bool {
         Arc::strong_count(&self.0) == 1

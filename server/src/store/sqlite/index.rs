@@ -460,7 +460,10 @@ mod tests {
         // Arrange
         let mut index = index_of(&[&[("__name__", "shared_test_metric"), ("job", "x")]]);
         let decoded = Labels::from_pairs([
-            (Sym::interned("__name__"), Sym::interned("shared_test_metric")),
+            (
+                Sym::interned("__name__"),
+                Sym::interned("shared_test_metric"),
+            ),
             (Sym::interned("job"), Sym::interned("x")),
         ]);
 
@@ -470,7 +473,12 @@ mod tests {
 
         // Assert
         assert_eq!(id, Some(0));
-        assert!(stored.iter().zip(decoded.iter()).all(|(a, b)| a.value.ptr_eq(&b.value)));
+        assert!(
+            stored
+                .iter()
+                .zip(decoded.iter())
+                .all(|(a, b)| a.value.ptr_eq(&b.value))
+        );
         index.remove(&HashSet::from([0]));
     }
 
