@@ -83,15 +83,14 @@ impl<'a> SeriesBuf<'a> {
     /// is checked only for strings the table has not seen).
     fn labels(&self) -> Result<Labels, IngestError> {
         let labels = with_interner(|table| {
-            self.pairs
-                .iter()
-                .map(|(name, value)| {
-                    Ok(Label {
-                        name: table.intern_bytes(name)?,
-                        value: table.intern_bytes(value)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, std::str::Utf8Error>>()
+            let mut labels = Vec::with_capacity(self.pairs.len());
+            for (name, value) in &self.pairs {
+                labels.push(Label {
+                    name: table.intern_bytes(name)?,
+                    value: table.intern_bytes(value)?,
+                });
+            }
+            Ok::<_, std::str::Utf8Error>(labels)
         });
         let labels = labels.map_err(|_| {
             IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
