@@ -67,6 +67,10 @@ impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64, WireError> {
         let mut v = 0u64;
         for (i, &b) in self.data.iter().enumerate().take(10) {
+            if i == 9 && b > 1 {
+                // The tenth byte holds bit 63 only: more would overflow a u64, as prost refuses.
+                return Err(WireError::Invalid);
+            }
             v |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
                 self.data = &self.data[i + 1..];
@@ -170,11 +174,17 @@ mod tests {
     #[test]
     fn truncated_inputs_groups_and_overlong_varints_are_errors() {
         // Arrange
-        let cases: [(&[u8], WireError); 5] = [
+        let cases: [(&[u8], WireError); 6] = [
             (b"\x0a\x05abc", WireError::Truncated),
             (b"\x09\x01\x02", WireError::Truncated),
             (b"\x08", WireError::Truncated),
             (b"\x0b", WireError::Invalid),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+                ],
+                WireError::Invalid,
+            ),
             (
                 &[
                     0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
