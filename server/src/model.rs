@@ -1,5 +1,7 @@
 //! The data every part of the server shares: labels, samples, series, matchers and write batches.
 
+pub mod hash;
+pub mod intern;
 mod sym;
 
 use std::fmt;

@@ -7,12 +7,14 @@
 
 pub mod otlp;
 pub mod remote_write;
+pub mod wire;
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
 use flate2::read::GzDecoder;
 
+use crate::model::hash::{FxBuild, FxHashMap};
 use crate::model::{BatchId, Labels, Sample, Series, WriteBatch};
 
 /// Why a body was refused; each maps to one 4xx at the HTTP edge.
@@ -58,48 +60,107 @@ impl SampleBudget {
     }
 }
 
+/// No earlier series in a [`BatchBuilder`] chain.
+const NONE: usize = usize::MAX;
+
 /// Gathers samples into one [`Series`] per label set, within a [`SampleBudget`].
 #[derive(Debug)]
 pub struct BatchBuilder {
-    index: HashMap<Labels, usize>,
+    /// Label-set hash → the newest series with that hash; `earlier[i]` links to the one before,
+    /// so the label sets themselves are stored once, in `series`.
+    newest: FxHashMap<u64, usize>,
+    earlier: Vec<usize>,
     series: Vec<Series>,
     budget: SampleBudget,
+    /// Label sets come from the symbol table ([`crate::model::intern`]): equal strings are
+    /// the same pointer, so sets hash and compare by address.
+    interned: bool,
 }
 
 impl BatchBuilder {
     /// An empty batch that may take up to `max_samples` samples.
     pub fn new(max_samples: usize) -> Self {
         Self {
-            index: HashMap::new(),
+            newest: FxHashMap::default(),
+            earlier: Vec::new(),
             series: Vec::new(),
             budget: SampleBudget::new(max_samples),
+            interned: false,
+        }
+    }
+
+    /// An empty batch for about `series` label sets made by the symbol table only.
+    pub fn interned(max_samples: usize, series: usize) -> Self {
+        let series = series.min(max_samples);
+        Self {
+            newest: FxHashMap::with_capacity_and_hasher(series, FxBuild::default()),
+            earlier: Vec::with_capacity(series),
+            series: Vec::with_capacity(series),
+            budget: SampleBudget::new(max_samples),
+            interned: true,
         }
     }
 
     /// Adds one sample to the series `labels`.
     pub fn push(&mut self, labels: Labels, sample: Sample) -> Result<(), IngestError> {
-        self.budget.take(1)?;
-        let i = *self.index.entry(labels).or_insert_with_key(|labels| {
+        self.push_all(labels, &[sample])
+    }
+
+    /// Adds samples to the series `labels`.
+    pub fn push_all(&mut self, labels: Labels, samples: &[Sample]) -> Result<(), IngestError> {
+        self.budget.take(samples.len())?;
+        let hash = match self.interned {
+            true => address_hash(&labels),
+            false => FxBuild::default().hash_one(&labels),
+        };
+        let mut i = self.newest.get(&hash).copied().unwrap_or(NONE);
+        while i != NONE && !self.same(&self.series[i].labels, &labels) {
+            i = self.earlier[i];
+        }
+        if i == NONE {
+            i = self.series.len();
+            self.earlier
+                .push(self.newest.insert(hash, i).unwrap_or(NONE));
             self.series.push(Series {
-                labels: labels.clone(),
-                samples: Vec::new(),
+                labels,
+                samples: Vec::with_capacity(samples.len()),
             });
-            self.series.len() - 1
-        });
-        self.series[i].samples.push(sample);
+        }
+        self.series[i].samples.extend_from_slice(samples);
         Ok(())
+    }
+
+    fn same(&self, a: &Labels, b: &Labels) -> bool {
+        match self.interned {
+            true => addresses(a).eq(addresses(b)),
+            false => a == b,
+        }
     }
 
     /// The batch, each series' samples oldest first.
     pub fn finish(mut self, id: Option<BatchId>) -> WriteBatch {
         for s in &mut self.series {
-            s.samples.sort_by_key(|s| s.t);
+            if !s.samples.is_sorted_by_key(|s| s.t) {
+                s.samples.sort_by_key(|s| s.t);
+            }
         }
         WriteBatch {
             id,
             series: self.series,
         }
     }
+}
+
+/// A label set's string addresses, in order.
+fn addresses(labels: &Labels) -> impl Iterator<Item = usize> + '_ {
+    (labels.as_slice().iter()).flat_map(|l| [l.name.addr(), l.value.addr()])
+}
+
+/// The hash of a label set made by the symbol table: of its string addresses.
+fn address_hash(labels: &Labels) -> u64 {
+    let mut hasher = FxBuild::default().build_hasher();
+    addresses(labels).for_each(|a| hasher.write_usize(a));
+    hasher.finish()
 }
 
 /// Gunzips `body`, refusing to produce more than `max` bytes (a few KB of gzip can expand to GBs).

@@ -1,12 +1,15 @@
 //! Prometheus remote_write 1.0 → [`WriteBatch`]: a snappy *block* (not framed) holding a
 //! `prompb::WriteRequest`. The block's header states its decompressed length, so a bomb is
 //! refused before anything is allocated. Batches have no id: remote_write has no replay identity.
+//!
+//! The message is read in place ([`super::wire`]): label names and values are looked up in the
+//! symbol table as slices of the body, so a label seen before costs no allocation, and the
+//! fields warroom ignores (exemplars, native histograms, metadata) are skipped.
 
-use prost::Message;
-
+use super::wire::{Reader, WireError};
 use super::{BatchBuilder, IngestError, too_large_decompressed};
-use crate::model::{Labels, METRIC_NAME, Sample, WriteBatch};
-use crate::prompb::WriteRequest;
+use crate::model::intern::with_interner;
+use crate::model::{Label, Labels, METRIC_NAME, Sample, WriteBatch};
 
 /// Decodes a snappy-compressed `WriteRequest` that inflates to at most `max_bytes` and carries
 /// at most `max_samples` samples.
@@ -16,25 +19,112 @@ pub fn decode(
     max_samples: usize,
 ) -> Result<WriteBatch, IngestError> {
     let raw = unsnappy(body, max_bytes)?;
-    let req = WriteRequest::decode(raw.as_slice())
-        .map_err(|e| IngestError::Malformed(format!("not a remote_write WriteRequest: {e}")))?;
-    let mut batch = BatchBuilder::new(max_samples);
-    for ts in req.timeseries {
-        let labels = Labels::from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)));
+    let mut batch = BatchBuilder::interned(max_samples, series_count(&raw));
+    let mut series = SeriesBuf::default();
+    let mut request = Reader::new(&raw);
+    while let Some((field, value)) = request.next_field().map_err(malformed)? {
+        if field != 1 {
+            continue;
+        }
+        series.read(value.bytes(field).map_err(malformed)?)?;
+        let labels = series.labels()?;
         if labels.metric_name().is_none() {
             return Err(IngestError::Malformed(format!(
                 "a series has no {METRIC_NAME} label: {labels}"
             )));
         }
-        for s in ts.samples {
-            let sample = Sample {
-                t: s.timestamp,
-                v: s.value,
-            };
-            batch.push(labels.clone(), sample)?;
-        }
+        batch.push_all(labels, &series.samples)?;
     }
     Ok(batch.finish(None))
+}
+
+/// How many `TimeSeries` the request holds (0 when it is malformed: the decoder will say why).
+fn series_count(raw: &[u8]) -> usize {
+    let mut reader = Reader::new(raw);
+    let mut n = 0;
+    while let Ok(Some((field, _))) = reader.next_field() {
+        n += usize::from(field == 1);
+    }
+    n
+}
+
+fn malformed(e: WireError) -> IngestError {
+    IngestError::Malformed(format!("not a remote_write WriteRequest: {e}"))
+}
+
+/// One `TimeSeries` as read from the body: labels borrowed, samples copied.
+#[derive(Default)]
+struct SeriesBuf<'a> {
+    pairs: Vec<(&'a [u8], &'a [u8])>,
+    samples: Vec<Sample>,
+}
+
+impl<'a> SeriesBuf<'a> {
+    /// Reads a `prometheus.TimeSeries` message.
+    fn read(&mut self, message: &'a [u8]) -> Result<(), IngestError> {
+        self.pairs.clear();
+        self.samples.clear();
+        let mut fields = Reader::new(message);
+        while let Some((field, value)) = fields.next_field().map_err(malformed)? {
+            match field {
+                1 => self
+                    .pairs
+                    .push(label(value.bytes(field).map_err(malformed)?)?),
+                2 => self
+                    .samples
+                    .push(sample(value.bytes(field).map_err(malformed)?)?),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The label set, its strings from the symbol table (one lock for the whole set; UTF-8
+    /// is checked only for strings the table has not seen).
+    fn labels(&self) -> Result<Labels, IngestError> {
+        let labels = with_interner(|table| {
+            let mut labels = Vec::with_capacity(self.pairs.len());
+            for (name, value) in &self.pairs {
+                labels.push(Label {
+                    name: table.intern_bytes(name)?,
+                    value: table.intern_bytes(value)?,
+                });
+            }
+            Ok::<_, std::str::Utf8Error>(labels)
+        });
+        let labels = labels.map_err(|_| {
+            IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
+        })?;
+        Ok(Labels::new(labels))
+    }
+}
+
+/// A `prometheus.Label`: name and value bytes (missing fields are empty, as in proto3).
+fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
+    let (mut name, mut value) = (&b""[..], &b""[..]);
+    let mut fields = Reader::new(message);
+    while let Some((field, v)) = fields.next_field().map_err(malformed)? {
+        match field {
+            1 => name = v.bytes(field).map_err(malformed)?,
+            2 => value = v.bytes(field).map_err(malformed)?,
+            _ => {}
+        }
+    }
+    Ok((name, value))
+}
+
+/// A `prometheus.Sample`: value (double) and timestamp (int64 ms).
+fn sample(message: &[u8]) -> Result<Sample, IngestError> {
+    let mut s = Sample { t: 0, v: 0.0 };
+    let mut fields = Reader::new(message);
+    while let Some((field, v)) = fields.next_field().map_err(malformed)? {
+        match field {
+            1 => s.v = f64::from_bits(v.fixed64(field).map_err(malformed)?),
+            2 => s.t = v.varint(field).map_err(malformed)? as i64,
+            _ => {}
+        }
+    }
+    Ok(s)
 }
 
 /// Inflates a snappy block after checking the length its header claims.
@@ -52,7 +142,8 @@ fn unsnappy(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, IngestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompb::{self, TimeSeries};
+    use crate::prompb::{self, TimeSeries, WriteRequest};
+    use prost::Message;
 
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {
@@ -88,6 +179,48 @@ mod tests {
         assert_eq!(batch.series.len(), 1);
         assert_eq!(batch.series[0].labels.to_string(), r#"up{job="node"}"#);
         assert_eq!(batch.series[0].samples[1], Sample { t: 2_000, v: 0.0 });
+    }
+
+    #[test]
+    fn a_label_that_is_not_utf8_is_malformed() {
+        let mut raw = WriteRequest {
+            timeseries: vec![series(
+                &[("__name__", "up"), ("job", "n\u{e9}")],
+                &[(1, 1.0)],
+            )],
+        }
+        .encode_to_vec();
+        let at = raw
+            .windows(2)
+            .position(|w| w == "\u{e9}".as_bytes())
+            .unwrap();
+        raw[at] = 0xff;
+        let b = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let err = decode(&b, 1 << 20, 100).unwrap_err();
+
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn repeated_label_sets_merge_and_unknown_fields_are_skipped() {
+        let mut raw = WriteRequest {
+            timeseries: vec![
+                series(&[("__name__", "up"), ("job", "a")], &[(2, 2.0)]),
+                series(&[("__name__", "up"), ("job", "b")], &[(1, 1.0)]),
+                series(&[("job", "a"), ("__name__", "up")], &[(1, 1.0)]),
+            ],
+        }
+        .encode_to_vec();
+        raw.extend_from_slice(b"\x1a\x03abc\x20\x05"); // metadata (3) and a varint field 4
+        let b = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let batch = decode(&b, 1 << 20, 100).unwrap();
+
+        assert_eq!(batch.series.len(), 2);
+        assert_eq!(batch.series[0].labels.to_string(), r#"up{job="a"}"#);
+        let times: Vec<i64> = batch.series[0].samples.iter().map(|s| s.t).collect();
+        assert_eq!(times, [1, 2]);
     }
 
     #[test]

@@ -18,6 +18,28 @@ impl Sym {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared symbol for `s` from the process-wide table ([`super::intern`]): the same
+    /// text gives the same pointer, without a new allocation once seen.
+    pub fn interned(s: &str) -> Sym {
+        super::intern::with_interner(|table| table.intern(s))
+    }
+
+    /// True when both are the same shared string (then their texts are equal; the converse
+    /// does not hold).
+    pub fn ptr_eq(&self, other: &Sym) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The address of the shared text: equal for clones and interned equal strings.
+    pub fn addr(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    /// True when no other clone of this string exists.
+    pub(super) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
 }
 
 impl Default for Sym {

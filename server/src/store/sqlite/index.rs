@@ -1,7 +1,9 @@
 //! The in-memory label index: series id ↔ label set, and postings (name → value → sorted ids).
 //!
 //! Label names and values are interned once ([`Symbols`]), so a series costs two `u32`s per label
-//! plus one posting entry per label, whatever the length of its strings. Matchers are answered by
+//! plus one posting entry per label, whatever the length of its strings. The strings themselves
+//! are the process-wide symbols ([`crate::model::intern`]) that ingest decodes into, so looking
+//! up a known label set mostly compares pointers, not text. Matchers are answered by
 //! intersecting the postings of the matchers that cannot match an empty value, then filtering the
 //! candidates by the others (negative and empty-matching matchers), each evaluated once per
 //! distinct value rather than once per series.
@@ -9,7 +11,7 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use super::hash::{FxBuild, FxHashMap};
 use crate::model::{Label, Labels, Matcher, Sym};
@@ -17,8 +19,8 @@ use crate::model::{Label, Labels, Matcher, Sym};
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Debug, Default)]
 struct Symbols {
-    ids: FxHashMap<Arc<str>, u32>,
-    strings: Vec<Arc<str>>,
+    ids: FxHashMap<Sym, u32>,
+    strings: Vec<Sym>,
 }
 
 impl Symbols {
@@ -27,10 +29,16 @@ impl Symbols {
             return id;
         }
         let id = self.strings.len() as u32;
-        let shared: Arc<str> = Arc::from(s);
+        let shared = Sym::interned(s);
         self.strings.push(shared.clone());
         self.ids.insert(shared, id);
         id
+    }
+
+    /// Whether symbol `id` is `s`: by pointer when both come from the symbol table.
+    fn is(&self, id: u32, s: &Sym) -> bool {
+        let mine = &self.strings[id as usize];
+        mine.ptr_eq(s) || mine.as_str() == s.as_str()
     }
 
     fn get(&self, s: &str) -> Option<u32> {
@@ -43,7 +51,7 @@ impl Symbols {
 
     /// The shared string itself, for label sets handed out without copying text.
     fn sym(&self, id: u32) -> Sym {
-        Sym::from(self.strings[id as usize].clone())
+        self.strings[id as usize].clone()
     }
 
     /// Each symbol's position in string order, so that label sets sort without string compares.
@@ -66,7 +74,9 @@ type Interned = Box<[(u32, u32)]>;
 pub struct Index {
     symbols: Symbols,
     series: Vec<Option<Interned>>,
-    by_hash: FxHashMap<u64, Vec<u32>>,
+    /// Label-set hash → a series with that hash; `collisions` holds any others.
+    by_hash: FxHashMap<u64, u32>,
+    collisions: FxHashMap<u64, Vec<u32>>,
     postings: FxHashMap<u32, FxHashMap<u32, Vec<u32>>>,
     live: usize,
     /// [`Symbols::ranks`], computed by the first sort after a new symbol.
@@ -109,8 +119,12 @@ impl Index {
 
     /// The id of a known label set (`hash` from [`labels_hash`]).
     pub fn lookup(&self, labels: &Labels, hash: u64) -> Option<u32> {
-        let ids = self.by_hash.get(&hash)?;
-        ids.iter().copied().find(|&id| self.equals(id, labels))
+        let first = *self.by_hash.get(&hash)?;
+        if self.equals(first, labels) {
+            return Some(first);
+        }
+        let others = self.collisions.get(&hash)?;
+        others.iter().copied().find(|&id| self.equals(id, labels))
     }
 
     fn equals(&self, id: u32, labels: &Labels) -> bool {
@@ -121,7 +135,7 @@ impl Index {
             && interned
                 .iter()
                 .zip(labels.iter())
-                .all(|(&(n, v), l)| self.symbols.str(n) == l.name && self.symbols.str(v) == l.value)
+                .all(|(&(n, v), l)| self.symbols.is(n, &l.name) && self.symbols.is(v, &l.value))
     }
 
     /// Adds a series under `id` (ids at or past [`Index::next_id`]; gaps are allowed).
@@ -142,7 +156,12 @@ impl Index {
         }
         self.series[id as usize] = Some(interned);
         self.order = OnceLock::new();
-        self.by_hash.entry(hash).or_default().push(id);
+        if let Some(&first) = self.by_hash.get(&hash) {
+            debug_assert_ne!(first, id);
+            self.collisions.entry(hash).or_default().push(id);
+        } else {
+            self.by_hash.insert(hash, id);
+        }
         self.live += 1;
     }
 
@@ -169,11 +188,32 @@ impl Index {
                 }
             }
         }
-        self.by_hash.retain(|_, list| {
+        self.forget_hashes(ids);
+        // Slots stay empty: ids are never reused while the process runs.
+    }
+
+    /// Drops `ids` from the hash maps, promoting a colliding series where the first one went.
+    fn forget_hashes(&mut self, ids: &HashSet<u32>) {
+        self.by_hash.retain(|_, id| !ids.contains(id));
+        self.collisions.retain(|_, list| {
             list.retain(|id| !ids.contains(id));
             !list.is_empty()
         });
-        // Slots stay empty: ids are never reused while the process runs.
+        let orphans: Vec<u64> = (self.collisions.keys())
+            .filter(|h| !self.by_hash.contains_key(h))
+            .copied()
+            .collect();
+        for hash in orphans {
+            let Some(list) = self.collisions.get_mut(&hash) else {
+                continue;
+            };
+            if let Some(id) = list.pop() {
+                self.by_hash.insert(hash, id);
+            }
+            if list.is_empty() {
+                self.collisions.remove(&hash);
+            }
+        }
     }
 
     /// The label set of a live series.
@@ -323,18 +363,18 @@ pub fn decode_labels(mut data: &[u8]) -> Option<Labels> {
         let name = take_str(&mut data)?;
         let value = take_str(&mut data)?;
         labels.push(Label {
-            name: name.into(),
-            value: value.into(),
+            name: Sym::interned(name),
+            value: Sym::interned(value),
         });
     }
     Some(Labels::new(labels))
 }
 
-fn take_str(data: &mut &[u8]) -> Option<String> {
+fn take_str<'a>(data: &mut &'a [u8]) -> Option<&'a str> {
     let len = super::wal::get_varint(data)? as usize;
     let bytes = data.get(..len)?;
     *data = &data[len..];
-    String::from_utf8(bytes.to_vec()).ok()
+    std::str::from_utf8(bytes).ok()
 }
 
 #[cfg(test)]
@@ -393,6 +433,53 @@ mod tests {
         assert_eq!(index.lookup(&one, labels_hash(&one)), None);
         assert_eq!(index.select(&[m("a", MatchOp::Regex, ".*")]), vec![1]);
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn label_sets_sharing_a_hash_are_told_apart_and_survive_removals() {
+        // Arrange: three sets under one hash, as a collision would file them.
+        let sets = [("a", "1"), ("a", "2"), ("a", "3")].map(|p| Labels::from_pairs([p]));
+        let mut index = Index::new();
+        for (id, labels) in sets.iter().enumerate() {
+            index.insert(id as u32, labels, 7);
+        }
+
+        // Act
+        let before: Vec<_> = sets.iter().map(|l| index.lookup(l, 7)).collect();
+        index.remove(&HashSet::from([0]));
+        let after: Vec<_> = sets.iter().map(|l| index.lookup(l, 7)).collect();
+
+        // Assert
+        assert_eq!(before, [Some(0), Some(1), Some(2)]);
+        assert_eq!(after, [None, Some(1), Some(2)]);
+        assert_eq!(index.lookup(&sets[1], 8), None);
+    }
+
+    #[test]
+    fn a_decoded_label_set_shares_the_index_strings() {
+        // Arrange
+        let mut index = index_of(&[&[("__name__", "shared_test_metric"), ("job", "x")]]);
+        let decoded = Labels::from_pairs([
+            (
+                Sym::interned("__name__"),
+                Sym::interned("shared_test_metric"),
+            ),
+            (Sym::interned("job"), Sym::interned("x")),
+        ]);
+
+        // Act
+        let id = index.lookup(&decoded, labels_hash(&decoded));
+        let stored = index.labels(0).expect("live");
+
+        // Assert
+        assert_eq!(id, Some(0));
+        assert!(
+            stored
+                .iter()
+                .zip(decoded.iter())
+                .all(|(a, b)| a.value.ptr_eq(&b.value))
+        );
+        index.remove(&HashSet::from([0]));
     }
 
     #[test]

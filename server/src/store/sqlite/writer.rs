@@ -130,6 +130,8 @@ async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64
             for (reply, report) in replies.into_iter().zip(plan.reports) {
                 let _ = reply.send(Ok(report));
             }
+            // Freeing thousands of label sets is work the next group need not wait for.
+            tokio::task::spawn_blocking(move || drop(batches));
             bytes
         }
         Err(e) => {
@@ -194,8 +196,14 @@ async fn record_batch_ids(
 
 /// Resolves (or creates) series and judges every sample, without touching the head.
 fn plan_group(state: &mut State, batches: &[WriteBatch], replayed: &[bool]) -> Plan {
-    let mut plan = Plan::default();
-    let mut newest: FxHashMap<u32, (i64, u64)> = FxHashMap::default();
+    let series: usize = batches.iter().map(|b| b.series.len()).sum();
+    let samples: usize = batches.iter().map(WriteBatch::sample_count).sum();
+    let mut plan = Plan {
+        entries: Vec::with_capacity(samples),
+        ..Plan::default()
+    };
+    let mut newest: FxHashMap<u32, (i64, u64)> =
+        FxHashMap::with_capacity_and_hasher(series, Default::default());
     for (batch, &replayed) in batches.iter().zip(replayed) {
         let mut report = AppendReport {
             replayed,
