@@ -4,7 +4,8 @@
 //! counters, constants, ±1.00 gauges, all at a regular 15 s), plus two harder mixes (timestamps
 //! with a few ms of scrape jitter; arbitrary floats), and prints per mix: bytes per sample after
 //! `compact` (payload, and with ~24 B of row per chunk), `compact` time, and decode time per sample
-//! through `decode` (a `Vec`), `ChunkIter` and the open chunk's `iter`. Best of `BENCH_REPEAT` (5).
+//! through `decode` (a `Vec`), `ChunkIter`, a range read through `ChunkIter` (as `head::cut_into`
+//! does) and through `decode_range`, and the open chunk's `iter`. Best of `BENCH_REPEAT` (5).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -111,6 +112,31 @@ fn run(mix: Mix, name: &str, count: usize, repeat: usize) {
         }
         black_box(sum);
     });
+    // A range read as `head::cut_into` does it (`ChunkIter`, push what is in range) against
+    // `decode_range`, over the middle half of every chunk.
+    let (start, end) = (BASE + 60 * STEP, BASE + 180 * STEP);
+    let cut_ns = best_ns(repeat, total, || {
+        let mut out = Vec::new();
+        for data in &packed {
+            for s in ChunkIter::new(black_box(data)).unwrap() {
+                let s = s.unwrap();
+                if s.t > end {
+                    break;
+                }
+                if s.t >= start {
+                    out.push(s);
+                }
+            }
+        }
+        black_box(out);
+    });
+    let range_ns = best_ns(repeat, total, || {
+        let mut out = Vec::new();
+        for data in &packed {
+            chunk::decode_range(black_box(data), start, end, &mut out).unwrap();
+        }
+        black_box(out);
+    });
     let open: Vec<ChunkEncoder> = raw
         .iter()
         .map(|c| {
@@ -135,7 +161,8 @@ fn run(mix: Mix, name: &str, count: usize, repeat: usize) {
     });
     println!(
         "{name:>7}: {:.3} B/sample payload ({:.3} with 24 B a row); compact {compact_ns:.1} ns/sample; \
-         decode {decode_ns:.2} ns/sample, ChunkIter {iter_ns:.2}; open chunk iter {open_ns:.2}, bytes+decode {open_vec_ns:.2}",
+         decode {decode_ns:.2} ns/sample, ChunkIter {iter_ns:.2}; range via ChunkIter {cut_ns:.2}, \
+         decode_range {range_ns:.2}; open chunk iter {open_ns:.2}, bytes+decode {open_vec_ns:.2}",
         payload as f64 / total as f64,
         (payload + 24 * count) as f64 / total as f64,
     );
