@@ -44,7 +44,10 @@ pub struct ChunkEncoder {
     min_t: i64,
     prev_t: i64,
     prev_delta: i64,
-    xor: Option<XorWriter>,
+    /// The XOR window ([`XorWriter`]'s fields, kept flat so that `count` fits their padding).
+    prev_v: u64,
+    leading: u8,
+    trailing: u8,
     /// The two newest marks, older first: enough for the last `MARK_EVERY` samples or more.
     marks: [Mark; 2],
 }
@@ -78,33 +81,36 @@ impl ChunkEncoder {
     /// Appends one sample; the chunk holds at most `u16::MAX` samples, callers cut far earlier.
     pub fn push(&mut self, t: i64, v: f64) {
         let bits = v.to_bits();
-        match &mut self.xor {
-            None => {
-                self.w.write(t as u64, 64);
-                self.w.write(bits, 64);
-                self.min_t = t;
-                self.xor = Some(XorWriter::new(bits));
+        if self.count == 0 {
+            self.w.write(t as u64, 64);
+            self.w.write(bits, 64);
+            self.min_t = t;
+            (self.prev_v, self.leading) = (bits, 0xff);
+        } else {
+            if self.count.is_multiple_of(MARK_EVERY) {
+                self.marks[0] = self.marks[1];
+                self.marks[1] = Mark {
+                    done: self.count,
+                    // 0xff ("no window yet") is never read: the decoder only uses a window it read.
+                    leading: self.leading,
+                    trailing: self.trailing,
+                    pos: u32::try_from(self.w.len_bits()).unwrap_or(u32::MAX),
+                    t: self.prev_t,
+                    dt: self.prev_delta,
+                    v: self.prev_v,
+                };
             }
-            Some(xor) => {
-                if self.count.is_multiple_of(MARK_EVERY) {
-                    self.marks[0] = self.marks[1];
-                    self.marks[1] = Mark {
-                        done: self.count,
-                        // 0xff ("no window yet") is never read: the decoder only uses a window it read.
-                        leading: xor.leading,
-                        trailing: xor.trailing,
-                        pos: u32::try_from(self.w.len_bits()).unwrap_or(u32::MAX),
-                        t: self.prev_t,
-                        dt: self.prev_delta,
-                        v: xor.prev,
-                    };
-                }
-                let delta = t.wrapping_sub(self.prev_t);
-                self.w
-                    .signed(delta.wrapping_sub(self.prev_delta), &TS_WIDTHS);
-                xor.write(&mut self.w, bits);
-                self.prev_delta = delta;
-            }
+            let delta = t.wrapping_sub(self.prev_t);
+            self.w
+                .signed(delta.wrapping_sub(self.prev_delta), &TS_WIDTHS);
+            let mut xor = XorWriter {
+                prev: self.prev_v,
+                leading: self.leading,
+                trailing: self.trailing,
+            };
+            xor.write(&mut self.w, bits);
+            (self.prev_v, self.leading, self.trailing) = (xor.prev, xor.leading, xor.trailing);
+            self.prev_delta = delta;
         }
         self.prev_t = t;
         self.count += 1;
@@ -287,6 +293,12 @@ mod tests {
 
     fn bits(samples: &[Sample]) -> Vec<(i64, u64)> {
         samples.iter().map(|s| (s.t, s.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn the_open_chunk_encoder_is_no_bigger_than_before_the_packed_encoding() {
+        // Every active series holds one; 136 bytes is what it took before this module existed.
+        assert!(std::mem::size_of::<ChunkEncoder>() <= 136);
     }
 
     #[test]
