@@ -52,7 +52,8 @@ pub enum ChunkError {
     Malformed(&'static str),
 }
 
-/// The smallest encoding of `samples` that decodes to the same bits (packed unless empty).
+/// The smallest encoding of `samples` (at most `u16::MAX`, as every chunk) that decodes to the
+/// same bits: packed unless empty.
 pub fn compact(samples: &[Sample]) -> Vec<u8> {
     if samples.is_empty() {
         return ChunkEncoder::new().bytes();
@@ -97,8 +98,9 @@ pub fn decode_range(
 ) -> Result<(), ChunkError> {
     let before = out.len();
     decode_into(data, out)?;
-    let first = before + out[before..].partition_point(|s| s.t < start);
     let last = before + out[before..].partition_point(|s| s.t <= end);
+    // Clamped: an empty range (`start > end`) keeps nothing rather than panicking.
+    let first = (before + out[before..].partition_point(|s| s.t < start)).min(last);
     out.truncate(last);
     out.drain(before..first);
     Ok(())
@@ -412,6 +414,35 @@ mod tests {
     }
 
     #[test]
+    fn random_and_bit_flipped_bytes_decode_or_fail_without_panicking() {
+        let mut rng = Rng::new(13);
+        for round in 0..3000 {
+            // Arrange: garbage after a valid encoding byte, or a valid chunk with one bit flipped.
+            let mut data = if round % 2 == 0 {
+                let len = rng.below(64) as usize;
+                let mut d: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                d.insert(0, rng.below(4) as u8);
+                d
+            } else {
+                let samples = random_samples(&mut rng, round % 4 == 1);
+                let mut d = encodings(&samples).swap_remove(1);
+                let bit = rng.below(d.len() as u64 * 8) as usize;
+                d[bit / 8] ^= 1 << (bit % 8);
+                d
+            };
+            data.truncate(data.len().min(4096));
+
+            // Act
+            let whole = decode(&data).map(|s| bits(&s));
+            let iterated: Result<Vec<Sample>, _> =
+                ChunkIter::new(&data).and_then(|it| it.collect());
+
+            // Assert: no panic, and both readers reach the same verdict.
+            assert_eq!(whole.ok(), iterated.ok().map(|s| bits(&s)), "round {round}");
+        }
+    }
+
+    #[test]
     fn unknown_encodings_and_value_kinds_are_errors() {
         // Arrange
         let mut packed = compact(&[Sample { t: 1, v: 1.0 }, Sample { t: 2, v: 2.0 }]);
@@ -447,6 +478,7 @@ mod tests {
             (-5, 3),
             (14_999, 30_000),
             (3_000_000, 4_000_000),
+            (60_000, 30_000),
         ] {
             // Act
             let mut out = vec![Sample { t: -1, v: 0.0 }];
