@@ -11,22 +11,29 @@ pub struct BitWriter {
 
 impl BitWriter {
     /// Writes the low `n` bits of `value` (`n` ≤ 64).
-    pub fn write(&mut self, value: u64, mut n: u32) {
-        while n > 0 {
-            let used = (self.bits % 8) as u32;
-            if used == 0 {
-                self.grow();
-                self.buf.push(0);
-            }
-            let free = 8 - used;
-            let take = free.min(n);
-            let part = (value >> (n - take)) & ((1u64 << take) - 1);
-            if let Some(last) = self.buf.last_mut() {
-                *last |= (part as u8) << (free - take);
-            }
-            self.bits += take as usize;
-            n -= take;
+    pub fn write(&mut self, value: u64, n: u32) {
+        if n == 0 {
+            return;
         }
+        let value = if n == 64 {
+            value
+        } else {
+            value & ((1 << n) - 1)
+        };
+        let used = (self.bits % 8) as u32;
+        // The last byte's used bits, then the new ones: at most 71 bits, flushed as whole bytes.
+        let partial = if used > 0 {
+            self.buf.pop().unwrap_or(0) >> (8 - used)
+        } else {
+            0
+        };
+        let total = used + n;
+        let bytes = total.div_ceil(8);
+        let wide = ((u128::from(partial) << n) | u128::from(value)) << (bytes * 8 - total);
+        self.grow(bytes as usize);
+        self.buf
+            .extend_from_slice(&wide.to_be_bytes()[16 - bytes as usize..]);
+        self.bits += n as usize;
     }
 
     /// Bits written so far.
@@ -39,11 +46,12 @@ impl BitWriter {
         self.write(u64::from(on), 1);
     }
 
-    /// Grows the buffer by a quarter instead of doubling: an open chunk lives for an hour in
-    /// every series, so slack costs RAM per series while a few more reallocations cost nothing.
-    fn grow(&mut self) {
-        if self.buf.len() == self.buf.capacity() {
-            self.buf.reserve_exact(self.buf.len() / 4 + 16);
+    /// Makes room for `more` bytes, growing by a quarter instead of doubling: an open chunk lives
+    /// for an hour in every series, so slack costs RAM per series while a few more reallocations
+    /// cost nothing.
+    fn grow(&mut self, more: usize) {
+        if self.buf.len() + more > self.buf.capacity() {
+            self.buf.reserve_exact(more.max(self.buf.len() / 4 + 16));
         }
     }
 
@@ -62,19 +70,49 @@ impl BitWriter {
                     4 => self.write(0b1111, 4),
                     _ => self.write(((1u64 << ones) - 1) << 1, ones + 1),
                 }
-                let mask = if width == 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << width) - 1
-                };
-                self.write(v as u64 & mask, width);
+                self.write(v as u64, width);
                 return;
             }
         }
     }
 }
 
+/// The 64 bits of `data` from byte `byte` on, zero-padded past its end.
+#[inline]
+pub fn word_at(data: &[u8], byte: usize) -> u64 {
+    match data.get(byte..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) => u64::from_be_bytes(*w),
+        None => tail_word(data, byte),
+    }
+}
+
+/// The slow path of [`word_at`], within 8 bytes of the end.
+#[cold]
+fn tail_word(data: &[u8], byte: usize) -> u64 {
+    let mut word = [0u8; 8];
+    let rest = data.get(byte..).unwrap_or_default();
+    word[..rest.len()].copy_from_slice(rest);
+    u64::from_be_bytes(word)
+}
+
+/// The `n` bits (≤ 64) of `data` at bit `pos` as a number, zero-padded past its end: one
+/// unaligned big-endian load (two when `n` > 56).
+#[inline]
+pub fn bits_at(data: &[u8], pos: usize, n: u32) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let shift = (pos % 8) as u32;
+    let mut word = word_at(data, pos / 8) << shift;
+    if n + shift > 64 {
+        let next = data.get(pos / 8 + 8).copied().unwrap_or(0);
+        word |= u64::from(next) >> (8 - shift);
+    }
+    word >> (64 - n)
+}
+
 /// Reads bits written by [`BitWriter`]; every read past the end is `None`.
+#[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -84,11 +122,7 @@ pub struct BitReader<'a> {
 impl<'a> BitReader<'a> {
     /// Reads from the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self {
-            buf,
-            pos: 0,
-            len: buf.len() * 8,
-        }
+        Self::at(buf, 0)
     }
 
     /// Reads from bit `pos` of `buf` on (a position [`BitWriter::len_bits`] reported).
@@ -100,60 +134,38 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// The 64 bits starting at the current position, zero-padded past the end.
+    /// The next `n` bits (1 ≤ `n` ≤ 57) without consuming them, zero-padded past the end.
     #[inline]
-    fn peek(&self) -> u64 {
-        let byte = self.pos / 8;
-        let word = match self.buf.get(byte..byte + 8) {
-            Some(b) => b.try_into().map_or(0, u64::from_be_bytes),
-            None => self.tail_word(byte),
-        };
-        word << (self.pos % 8)
+    pub fn peek_bits(&self, n: u32) -> u64 {
+        (word_at(self.buf, self.pos / 8) << (self.pos % 8)) >> (64 - n)
     }
 
-    /// The last bytes of the buffer as the high bytes of a word (the slow path of `peek`).
-    fn tail_word(&self, byte: usize) -> u64 {
-        let mut word = [0u8; 8];
-        let rest = self.buf.get(byte..).unwrap_or_default();
-        word[..rest.len()].copy_from_slice(rest);
-        u64::from_be_bytes(word)
+    /// Consumes `n` bits.
+    #[inline]
+    pub fn skip(&mut self, n: u32) -> Option<()> {
+        let pos = self.pos + n as usize;
+        if pos > self.len {
+            return None;
+        }
+        self.pos = pos;
+        Some(())
     }
 
     /// Reads `n` bits (`n` ≤ 64).
     #[inline]
     pub fn read(&mut self, n: u32) -> Option<u64> {
-        if n > 56 {
-            let high = self.read(n - 32)?;
-            let low = self.read(32)?;
-            return Some((high << 32) | low);
-        }
-        if n == 0 {
-            return Some(0);
-        }
-        if self.pos + n as usize > self.len {
-            return None;
-        }
-        let w = self.peek();
-        self.pos += n as usize;
-        Some(w >> (64 - n))
-    }
-
-    /// Reads one bit.
-    #[inline]
-    pub fn bit(&mut self) -> Option<bool> {
-        self.read(1).map(|b| b == 1)
+        let value = bits_at(self.buf, self.pos, n);
+        self.skip(n)?;
+        Some(value)
     }
 
     /// Reads a value written by [`BitWriter::signed`] with the same `widths`.
     #[inline]
     pub fn signed(&mut self, widths: &[u32; 4]) -> Option<i64> {
         // The 1–4 bit prefix is decoded from one peeked word rather than bit by bit.
-        let ones = (self.peek() & !(1 << 59)).leading_ones() as usize;
+        let ones = ((self.peek_bits(4) as u8) << 4).leading_ones() as usize;
         let prefix = if ones == 4 { 4 } else { ones + 1 };
-        if self.pos + prefix > self.len {
-            return None;
-        }
-        self.pos += prefix;
+        self.skip(prefix as u32)?;
         if ones == 0 {
             return Some(0);
         }

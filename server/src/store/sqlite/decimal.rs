@@ -1,17 +1,27 @@
-//! The decimal chunk encodings' writer: values that are integers over 10^k, for small k, are
-//! stored as the scaled integers' deltas or delta-of-deltas (see [`super::chunk`] for the layout).
+//! Decimal values: those that are integers over 10^k, for small k, are stored as the scaled
+//! integers (see [`super::packed`]; [`encode`] writes the older stream encodings, see
+//! [`super::chunk`], kept for tests of the reader).
 
+#[cfg(test)]
 use super::bits::BitWriter;
-use super::chunk::{DEC_WIDTHS, Encoding, TS_WIDTHS};
+#[cfg(test)]
+use super::chunk::Encoding;
+#[cfg(test)]
+use super::stream::{DEC_WIDTHS, TS_WIDTHS};
 use crate::model::Sample;
 
 /// Largest decimal scale tried (10^6: microseconds, ppm).
-const MAX_SCALE: u8 = 6;
+pub const MAX_SCALE: u8 = 6;
+
+/// 10^k as a decoder divides by it: every value is checked to come back bit for bit this way.
+pub fn pow10(k: u8) -> f64 {
+    10f64.powi(i32::from(k))
+}
 
 /// The smallest `k` for which every value is an integer over 10^k, and those integers.
 pub fn scale(samples: &[Sample]) -> Option<(u8, Vec<i64>)> {
     'scale: for k in 0..=MAX_SCALE {
-        let pow = 10f64.powi(i32::from(k));
+        let pow = pow10(k);
         let mut ints = Vec::with_capacity(samples.len());
         for s in samples {
             let scaled = (s.v * pow).round();
@@ -29,7 +39,8 @@ pub fn scale(samples: &[Sample]) -> Option<(u8, Vec<i64>)> {
     None
 }
 
-/// Encodes samples whose values are `ints / 10^k` with `enc` (a decimal encoding).
+/// Encodes samples whose values are `ints / 10^k` with `enc` (a decimal stream encoding).
+#[cfg(test)]
 pub fn encode(samples: &[Sample], ints: &[i64], k: u8, enc: Encoding) -> Vec<u8> {
     let mut w = BitWriter::default();
     let (mut prev_t, mut prev_dt, mut prev_v, mut prev_dv) = (0i64, 0i64, 0i64, 0i64);

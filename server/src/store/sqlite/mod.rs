@@ -29,18 +29,22 @@
 mod bits;
 mod checkpoint;
 pub mod chunk;
+mod column;
 mod decimal;
 mod hash;
 pub mod head;
 pub mod index;
 mod load;
+mod packed;
 mod read;
 mod read_rollup;
 mod retention;
 pub mod rollup;
 mod rollup_write;
+mod stream;
 pub mod wal;
 mod writer;
+mod xor;
 
 #[cfg(test)]
 mod rollup_tests;
