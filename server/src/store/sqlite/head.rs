@@ -185,7 +185,7 @@ pub fn cut_into(
     end: i64,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkError> {
-    cut(chunk::ChunkIter::new(data)?, start, end, out)
+    chunk::decode_range(data, start, end, out)
 }
 
 fn cut(
