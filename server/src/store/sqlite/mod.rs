@@ -30,7 +30,7 @@ mod bits;
 mod checkpoint;
 pub mod chunk;
 mod decimal;
-mod hash;
+pub(crate) mod hash;
 pub mod head;
 pub mod index;
 mod load;
@@ -206,6 +206,15 @@ impl Querier for SqliteStore {
         end: i64,
     ) -> Result<Vec<Series>, StoreError> {
         read::select(&self.shared, matchers, start, end).await
+    }
+
+    async fn select_newest(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        read::select_newest(&self.shared, matchers, start, end).await
     }
 
     async fn series(
