@@ -4,7 +4,8 @@
 //! every 15 s, concurrent batches of a few thousand samples), bytes per sample on disk after
 //! checkpoint + VACUUM, RSS per active series, and two select timings. Sizes come from
 //! `BENCH_SERIES` (100000), `BENCH_ROUNDS` (samples per series, 240), `BENCH_LONG_SERIES`
-//! (1000, written for 24 h) and `BENCH_NODE_SERIES` (series per node = samples per batch, 2000).
+//! (1000, written for 24 h), `BENCH_NODE_SERIES` (series per node = samples per batch, 2000)
+//! and `BENCH_QUERY_RUNS` (timings per read, best printed, 3).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -24,6 +25,12 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// How many times each read is timed (the best is printed): `BENCH_QUERY_RUNS`, default 3;
+/// more gives a profiler something to sample.
+fn query_runs() -> usize {
+    env("BENCH_QUERY_RUNS", 3).max(1)
 }
 
 fn rss_bytes() -> u64 {
@@ -178,7 +185,7 @@ async fn time_select(
 ) -> (Duration, usize, usize) {
     let mut best = Duration::MAX;
     let mut shape = (0, 0);
-    for _ in 0..3 {
+    for _ in 0..query_runs() {
         let started = Instant::now();
         let got = store.select(matchers, start, end).await.unwrap();
         best = best.min(started.elapsed());
@@ -191,7 +198,7 @@ async fn time_select(
 async fn time_instant(engine: &Engine, query: &str, t: i64) -> (Duration, usize) {
     let mut best = Duration::MAX;
     let mut n = 0;
-    for _ in 0..3 {
+    for _ in 0..query_runs() {
         let started = Instant::now();
         let got = engine.instant(query, t).await.unwrap();
         best = best.min(started.elapsed());
@@ -212,7 +219,7 @@ async fn time_range(
 ) -> (Duration, usize, usize) {
     let mut best = Duration::MAX;
     let mut shape = (0, 0);
-    for _ in 0..3 {
+    for _ in 0..query_runs() {
         let started = Instant::now();
         let got = engine.range(query, start, end, STEP).await.unwrap();
         best = best.min(started.elapsed());
@@ -315,7 +322,7 @@ async fn run() {
     for res in [Resolution::OneHour] {
         let mut best = Duration::MAX;
         let mut shape = (0, 0);
-        for _ in 0..3 {
+        for _ in 0..query_runs() {
             let started = Instant::now();
             let got = store
                 .select_rollup(&name, BASE, BASE + day * STEP, res)

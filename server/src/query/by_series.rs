@@ -12,9 +12,9 @@ use std::collections::HashSet;
 use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
 
 use super::eval::Evaluator;
-use super::functions::{self, unwrap_parens};
+use super::functions::{self, unwrap_parens, without_stale};
 use super::plan::millis;
-use super::range_fns::Window;
+use super::range_fns::{self, Window};
 use super::{LOOKBACK_MS, is_stale};
 use crate::model::{Sample, Series};
 
@@ -30,6 +30,11 @@ pub(crate) struct Steps {
 }
 
 impl Steps {
+    /// How many evaluation times there are.
+    fn count(self) -> usize {
+        usize::try_from((self.end - self.start) / self.step + 1).unwrap_or(0)
+    }
+
     fn iter(self) -> impl Iterator<Item = i64> {
         let Steps { start, end, step } = self;
         std::iter::successors(Some(start), move |t| t.checked_add(step))
@@ -58,16 +63,17 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series
         .iter()
         .filter_map(|s| {
             let mut upto = 0;
-            let samples: Vec<Sample> = steps
-                .iter()
-                .filter_map(|t| {
-                    let te = ev.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-                    upto = advance(&s.samples, upto, |x| x.t <= te);
-                    let last = s.samples.get(upto.checked_sub(1)?)?;
-                    (last.t >= te - LOOKBACK_MS && !is_stale(last.v))
-                        .then_some(Sample { t, v: last.v })
-                })
-                .collect();
+            let mut samples = Vec::with_capacity(steps.count().min(s.samples.len()));
+            for t in steps.iter() {
+                let te = ev.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
+                upto = advance(&s.samples, upto, |x| x.t <= te);
+                let Some(last) = upto.checked_sub(1).map(|i| s.samples[i]) else {
+                    continue;
+                };
+                if last.t >= te - LOOKBACK_MS && !is_stale(last.v) {
+                    samples.push(Sample { t, v: last.v });
+                }
+            }
             (!samples.is_empty()).then(|| Series {
                 labels: s.labels.clone(),
                 samples,
@@ -134,23 +140,56 @@ fn windows(
     name: &str,
 ) -> Vec<Sample> {
     let range = millis(&ms.range);
+    let any_stale = samples.iter().any(|x| is_stale(x.v));
+    let counter = matches!(name, "rate" | "increase") && !any_stale;
+    let drops = if counter { drops(samples) } else { Vec::new() };
     let (mut from, mut to) = (0, 0);
     let mut scratch = Vec::new();
-    steps
-        .iter()
-        .filter_map(|t| {
-            let te = ev.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
-            let lo = te - range;
-            from = advance(samples, from, |x| x.t < lo);
-            to = advance(samples, to.max(from), |x| x.t <= te);
-            let window = without_stale(&samples[from..to], &mut scratch);
-            if window.is_empty() {
-                return None;
-            }
-            let w = Window { start: lo, end: te };
-            functions::apply(name, window, w, 0.0, t).map(|v| Sample { t, v })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(steps.count().min(samples.len()));
+    for t in steps.iter() {
+        let te = ev.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+        let lo = te - range;
+        from = advance(samples, from, |x| x.t < lo);
+        to = advance(samples, to.max(from), |x| x.t <= te);
+        let window = if any_stale {
+            without_stale(&samples[from..to], &mut scratch)
+        } else {
+            &samples[from..to]
+        };
+        if window.is_empty() {
+            continue;
+        }
+        let w = Window { start: lo, end: te };
+        let v = if counter && !resets(samples, &drops, from, to) {
+            range_fns::unreset_rate(window, w, name == "rate")
+        } else {
+            functions::apply(name, window, w, 0.0, t)
+        };
+        out.extend(v.map(|v| Sample { t, v }));
+    }
+    out
+}
+
+/// For each sample, how many samples up to it are below their predecessor: with it, whether a
+/// window has a counter reset is a subtraction instead of a scan.
+fn drops(samples: &[Sample]) -> Vec<u32> {
+    let mut n = 0;
+    let mut out = Vec::with_capacity(samples.len());
+    out.push(0);
+    for pair in samples.windows(2) {
+        n += u32::from(pair[1].v < pair[0].v);
+        out.push(n);
+    }
+    out
+}
+
+/// Whether `rate`'s reset scan over `samples[from..to]` would add anything: a sample below its
+/// predecessor, or a first sample below zero (which adds `0.0`, turning `-0.0` into `0.0`).
+fn resets(samples: &[Sample], drops: &[u32], from: usize, to: usize) -> bool {
+    if to <= from {
+        return false;
+    }
+    samples[from].v < 0.0 || drops[to - 1] != drops[from]
 }
 
 /// The first index at or after `i` whose sample fails `before`: a linear walk, since evaluation
@@ -161,16 +200,6 @@ fn advance(samples: &[Sample], mut i: usize, before: impl Fn(&Sample) -> bool) -
         i += 1;
     }
     i
-}
-
-/// `samples` without stale markers, borrowed when there is none (the common case).
-fn without_stale<'s>(samples: &'s [Sample], scratch: &'s mut Vec<Sample>) -> &'s [Sample] {
-    if !samples.iter().any(|x| is_stale(x.v)) {
-        return samples;
-    }
-    scratch.clear();
-    scratch.extend(samples.iter().filter(|x| !is_stale(x.v)));
-    scratch
 }
 
 #[cfg(test)]
@@ -215,6 +244,15 @@ mod tests {
                     &[("__name__", "c"), ("i", "c")],
                     (0..30).map(|i| (i * 20_000, 0.5 * i as f64)),
                 ),
+                series(
+                    &[("__name__", "c"), ("i", "d")],
+                    (0..90).map(|i| {
+                        (
+                            i * 15_000,
+                            if i % 5 == 0 { -0.0 } else { -((i % 3) as f64) },
+                        )
+                    }),
+                ),
             ],
         };
         store.append(batch).await.expect("append");
@@ -248,6 +286,8 @@ mod tests {
             "c @ 600",
             "rate(c[5m])",
             "increase(c[1m] offset 1m)",
+            "increase(c[45s])",
+            "rate(c[30s])",
             "irate(c[2m])",
             "deriv(c[3m])",
             "resets(c[10m])",

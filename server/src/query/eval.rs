@@ -13,6 +13,7 @@ use super::{
     functions, is_stale,
 };
 use crate::model::{Labels, Sample, Series};
+use crate::store::sqlite::hash::FxBuild;
 
 /// Evaluates expressions of one query; `start`/`end` are the query's range (for `@ start()`).
 pub(crate) struct Evaluator<'a> {
@@ -93,11 +94,7 @@ impl<'a> Evaluator<'a> {
         self.data
             .series(vs)
             .iter()
-            .filter_map(|s| {
-                let idx = s.samples.partition_point(|x| x.t <= t);
-                let last = *s.samples.get(idx.checked_sub(1)?)?;
-                (last.t >= t - LOOKBACK_MS && !is_stale(last.v)).then(|| (s.labels.clone(), last))
-            })
+            .filter_map(|s| Some((s.labels.clone(), newest(&s.samples, t)?)))
             .collect()
     }
 
@@ -167,6 +164,13 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// The newest of `samples` at or before `t` within the lookback, unless it is a stale marker.
+pub(crate) fn newest(samples: &[Sample], t: i64) -> Option<Sample> {
+    let idx = samples.partition_point(|x| x.t <= t);
+    let last = *samples.get(idx.checked_sub(1)?)?;
+    (last.t >= t - LOOKBACK_MS && !is_stale(last.v)).then_some(last)
+}
+
 /// Unary minus: negates values and drops metric names.
 fn negate(value: Value) -> Result<Value, QueryError> {
     match value {
@@ -189,7 +193,8 @@ fn negate(value: Value) -> Result<Value, QueryError> {
 /// Prometheus refuses a result in which two elements have the same labels (e.g. after a
 /// function dropped the metric names that told them apart).
 pub(crate) fn check_unique(v: &[Element]) -> Result<(), QueryError> {
-    let mut seen = HashSet::with_capacity(v.len());
+    // Fx, not SipHash: this hashes every label of every element of every step.
+    let mut seen = HashSet::with_capacity_and_hasher(v.len(), FxBuild::default());
     if v.iter().all(|e| seen.insert(&e.labels)) {
         Ok(())
     } else {

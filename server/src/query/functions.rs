@@ -4,13 +4,13 @@
 mod date;
 pub(crate) mod labels;
 
-use promql_parser::parser::{Call, Expr};
+use promql_parser::parser::{Call, Expr, MatrixSelector};
 
 use super::eval::{Evaluator, check_unique};
 use super::histogram::histogram_quantile;
 use super::plan::millis;
 use super::range_fns::{self as rf, Window};
-use super::{Element, QueryError, Value};
+use super::{Element, QueryError, Value, is_stale};
 use crate::model::{Labels, Sample};
 
 /// Evaluates a function call at time `t`.
@@ -296,6 +296,11 @@ fn over_range(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<
         _ => 0.0,
     };
     let window = window(ev, m, t)?;
+    if let Expr::MatrixSelector(ms) = unwrap_parens(m)
+        && name != "absent_over_time"
+    {
+        return Ok(Value::Vector(over_selector(ev, ms, name, window, param, t)));
+    }
     let Value::Matrix(series) = ev.eval(m, t)? else {
         return Err(QueryError::exec(format!("{name}() expects a range vector")));
     };
@@ -317,6 +322,53 @@ fn over_range(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<
             })
             .collect(),
     ))
+}
+
+/// `name` over a matrix selector's series, read in place: what [`Evaluator::range`] would
+/// select, without copying each window's samples and label set first.
+fn over_selector(
+    ev: &Evaluator<'_>,
+    ms: &MatrixSelector,
+    name: &str,
+    w: Window,
+    param: f64,
+    t: i64,
+) -> Vec<Element> {
+    let mut scratch = Vec::new();
+    ev.series(&ms.vs)
+        .iter()
+        .filter_map(|s| {
+            let window = without_stale(in_window(&s.samples, w), &mut scratch);
+            let v = apply(name, window, w, param, t)?;
+            // Prometheus 2.42 keeps the name for `last_over_time` only.
+            let labels = if name == "last_over_time" {
+                s.labels.clone()
+            } else {
+                s.labels.without_metric_name()
+            };
+            Some(Element { labels, v })
+        })
+        .collect()
+}
+
+/// The samples within `[w.start, w.end]`, both ends inclusive as in Prometheus 2.42.
+pub(crate) fn in_window(samples: &[Sample], w: Window) -> &[Sample] {
+    let from = samples.partition_point(|x| x.t < w.start);
+    let to = samples.partition_point(|x| x.t <= w.end);
+    &samples[from..to.max(from)]
+}
+
+/// `samples` without stale markers, borrowed when there is none (the common case).
+pub(crate) fn without_stale<'s>(
+    samples: &'s [Sample],
+    scratch: &'s mut Vec<Sample>,
+) -> &'s [Sample] {
+    if !samples.iter().any(|x| is_stale(x.v)) {
+        return samples;
+    }
+    scratch.clear();
+    scratch.extend(samples.iter().filter(|x| !is_stale(x.v)));
+    scratch
 }
 
 /// The range a matrix argument covers at time `t`.

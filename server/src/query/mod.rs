@@ -29,7 +29,7 @@ mod range_fns;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use promql_parser::parser::{self, Expr, value::ValueType};
+use promql_parser::parser::{self, Expr, VectorSelector, value::ValueType};
 
 pub use error::QueryError;
 pub use functions::labels::valid_label_name;
@@ -131,7 +131,10 @@ impl Engine {
     /// Evaluates `query` at `time_ms`, as `/api/v1/query` does.
     pub async fn instant(&self, query: &str, time_ms: i64) -> Result<Value, QueryError> {
         let expr = parse(query)?;
-        let data = self.fetch(&expr, time_ms, time_ms).await?;
+        let mut data = self.fetch(&expr, time_ms, time_ms).await?;
+        if let Expr::VectorSelector(vs) = functions::unwrap_parens(&expr) {
+            return Ok(Value::Vector(instant_selector(vs, data.take(vs), time_ms)));
+        }
         let evaluator = eval::Evaluator::new(&data, time_ms, time_ms);
         let value = evaluator.eval(&expr, time_ms)?;
         if let Value::Vector(v) = &value {
@@ -187,6 +190,23 @@ fn by_steps(
         .into_iter()
         .map(|(labels, samples)| Series { labels, samples })
         .collect())
+}
+
+/// A query that is one selector, evaluated at `t` from its own series, whose label sets move
+/// into the result instead of being copied; the store's label sets are distinct, so there is
+/// nothing to check for duplicates.
+fn instant_selector(vs: &VectorSelector, series: Vec<Series>, t: i64) -> Vec<Element> {
+    let t = plan::shift(vs.at.as_ref(), vs.offset.as_ref(), t, t, (t, t)).0;
+    series
+        .into_iter()
+        .filter_map(|s| {
+            let v = eval::newest(&s.samples, t)?.v;
+            Some(Element {
+                labels: s.labels,
+                v,
+            })
+        })
+        .collect()
 }
 
 /// Parses a series selector such as `up{job="node"}` (the API's `match[]`) into store matchers.

@@ -21,6 +21,11 @@ impl Fetched {
         self.0.values().flatten().map(|s| s.samples.len()).sum()
     }
 
+    /// Takes the series fetched for `vs` out (none when it was not planned).
+    pub(crate) fn take(&mut self, vs: &VectorSelector) -> Vec<Series> {
+        self.0.remove(&key(vs)).unwrap_or_default()
+    }
+
     /// The series fetched for `vs` (none when it was not planned).
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[Series] {
         self.0.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])
@@ -36,6 +41,8 @@ struct Need<'a> {
     vs: &'a VectorSelector,
     lo: i64,
     hi: i64,
+    /// An instant selector evaluated at one time only: its newest sample in range is enough.
+    newest: bool,
 }
 
 /// Plans and fetches everything `expr` reads when evaluated from `start` to `end`.
@@ -50,7 +57,11 @@ pub(crate) async fn fetch(
     let mut fetched = Fetched::default();
     for need in needs {
         let matchers = matchers(need.vs)?;
-        let series = querier.select(&matchers, need.lo, need.hi).await?;
+        let series = if need.newest {
+            querier.select_newest(&matchers, need.lo, need.hi).await?
+        } else {
+            querier.select(&matchers, need.lo, need.hi).await?
+        };
         fetched.0.insert(key(need.vs), series);
     }
     Ok(fetched)
@@ -77,7 +88,11 @@ fn walk<'a>(expr: &'a Expr, lo: i64, hi: i64, query: (i64, i64), out: &mut Vec<N
             walk(&s.expr, lo - millis(&s.range), hi, query, out);
         }
         Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, lo, hi, query, out)),
-        Expr::VectorSelector(vs) => out.push(need(vs, lo, hi, query, LOOKBACK_MS)),
+        Expr::VectorSelector(vs) => {
+            let mut need = need(vs, lo, hi, query, LOOKBACK_MS);
+            need.newest = need.hi - need.lo == LOOKBACK_MS;
+            out.push(need);
+        }
         Expr::MatrixSelector(ms) => out.push(need(&ms.vs, lo, hi, query, millis(&ms.range))),
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
@@ -89,6 +104,7 @@ fn need(vs: &VectorSelector, lo: i64, hi: i64, query: (i64, i64), back: i64) -> 
         vs,
         lo: lo - back,
         hi,
+        newest: false,
     }
 }
 

@@ -31,6 +31,23 @@ pub(crate) fn extrapolated_rate(s: &[Sample], w: Window, counter: bool, rate: bo
             prev = x.v;
         }
     }
+    extrapolate(s, w, result, counter, rate)
+}
+
+/// `rate` (or `increase`) of a window in which no sample is below its predecessor and the
+/// first is not below zero: [`extrapolated_rate`] without the reset scan, which would add
+/// nothing.
+pub(crate) fn unreset_rate(s: &[Sample], w: Window, rate: bool) -> Option<f64> {
+    let (first, last) = (s.first()?, s.last()?);
+    if s.len() < 2 {
+        return None;
+    }
+    extrapolate(s, w, last.v - first.v, true, rate)
+}
+
+/// The extrapolation of [`extrapolated_rate`] once the (reset-corrected) change is known.
+fn extrapolate(s: &[Sample], w: Window, mut result: f64, counter: bool, rate: bool) -> Option<f64> {
+    let (first, last) = (s.first()?, s.last()?);
     let mut to_start = (first.t - w.start) as f64 / 1000.0;
     let to_end = (w.end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;

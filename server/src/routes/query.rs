@@ -121,12 +121,17 @@ async fn instant(State(s): Shared, RawQuery(q): RawQuery, h: HeaderMap, body: By
     Ok(Json(json::success(json::instant_result(&value, t))))
 }
 
-async fn range(State(s): Shared, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> ApiResult {
+async fn range(
+    State(s): Shared,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<json::Text, ApiError> {
     let p = Params::collect(q.as_deref(), &h, &body);
     let query = required_query(&p)?;
     let (start, end, step) = range_params(&p)?;
     let series = s.engine.range(query, start, end, step).await?;
-    Ok(Json(json::success(json::range_result(&series))))
+    Ok(json::Text(json::range_body(&series)))
 }
 
 fn required_query(p: &Params) -> Result<&str, ApiError> {

@@ -97,6 +97,23 @@ pub trait Querier: Send + Sync {
         end: i64,
     ) -> Result<Vec<Series>, StoreError>;
 
+    /// What [`Querier::select`] returns, but each series with only its newest sample in
+    /// `[start, end]`: all an instant selector evaluated at one time reads, which a store may
+    /// answer without decoding the older samples.
+    async fn select_newest(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        let mut series = self.select(matchers, start, end).await?;
+        for s in &mut series {
+            let newest = s.samples.len().saturating_sub(1);
+            s.samples.drain(..newest);
+        }
+        Ok(series)
+    }
+
     /// Label sets of the series matching every matcher with samples in `[start, end]`, sorted.
     async fn series(
         &self,

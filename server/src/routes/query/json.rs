@@ -21,6 +21,59 @@ impl IntoResponse for Json {
     }
 }
 
+/// A JSON response body already rendered as text.
+pub(super) struct Text(pub(super) String);
+
+impl IntoResponse for Text {
+    fn into_response(self) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+/// `success(range_result(series))` as text, written straight out: a day of points per series
+/// would otherwise become millions of small JSON values (and strings) first.
+pub(super) fn range_body(series: &[Series]) -> String {
+    let points: usize = series.iter().map(|s| s.samples.len()).sum();
+    let mut out = String::with_capacity(64 + points * 24);
+    out.push_str(r#"{"data":{"result":["#);
+    for (i, s) in series.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"metric":"#);
+        out.push_str(&labels(&s.labels).to_string());
+        out.push_str(r#","values":["#);
+        for (j, x) in s.samples.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            point(&mut out, x.t, x.v);
+        }
+        out.push_str("]}");
+    }
+    out.push_str(r#"],"resultType":"matrix"},"status":"success"}"#);
+    out
+}
+
+/// `[seconds,"value"]` as [`timestamp`] and [`format_float`] render them.
+fn point(out: &mut String, t: i64, v: f64) {
+    use std::fmt::Write;
+    out.push('[');
+    if t % 1000 == 0 {
+        let _ = write!(out, "{}", t / 1000);
+    } else {
+        out.push_str(&timestamp(t).to_string());
+    }
+    out.push_str(",\"");
+    if v.is_finite() {
+        // `format_float` without its allocation: the same shortest round-trip digits.
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(&format_float(v));
+    }
+    out.push_str("\"]");
+}
+
 /// `{"status":"success","data":data}`.
 pub(super) fn success(data: JsonValue) -> JsonValue {
     json!({ "status": "success", "data": data })
@@ -37,7 +90,8 @@ pub(super) fn instant_result(value: &Value, t: i64) -> JsonValue {
     json!({ "resultType": value.type_name(), "result": result })
 }
 
-/// A range query's `data`: always a matrix.
+/// A range query's `data`: always a matrix (the reference [`range_body`] is tested against).
+#[cfg(test)]
 pub(super) fn range_result(series: &[Series]) -> JsonValue {
     json!({ "resultType": "matrix", "result": matrix(series) })
 }
@@ -83,6 +137,52 @@ fn timestamp(t: i64) -> JsonValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_body_is_the_json_of_the_range_result() {
+        // Arrange
+        let series = vec![
+            Series {
+                labels: Labels::from_pairs([("__name__", "up"), ("job", "a \"q\" \\ é")]),
+                samples: vec![
+                    crate::model::Sample { t: 1_000, v: 1.0 },
+                    crate::model::Sample { t: 1_500, v: -0.0 },
+                    crate::model::Sample {
+                        t: -2_250,
+                        v: f64::NAN,
+                    },
+                    crate::model::Sample {
+                        t: 3_000,
+                        v: f64::INFINITY,
+                    },
+                    crate::model::Sample {
+                        t: 4_000,
+                        v: f64::NEG_INFINITY,
+                    },
+                    crate::model::Sample {
+                        t: 1_435_781_451_781,
+                        v: 1e-7,
+                    },
+                    crate::model::Sample {
+                        t: 5_000,
+                        v: 123_456_789.125,
+                    },
+                    crate::model::Sample { t: 6_000, v: 1e300 },
+                ],
+            },
+            Series {
+                labels: Labels::default(),
+                samples: vec![crate::model::Sample { t: 0, v: 0.1 }],
+            },
+        ];
+
+        // Act
+        let body = range_body(&series);
+
+        // Assert
+        assert_eq!(body, success(range_result(&series)).to_string());
+        assert_eq!(range_body(&[]), success(range_result(&[])).to_string());
+    }
 
     #[test]
     fn a_vector_renders_metric_and_value_with_string_values() {

@@ -31,7 +31,7 @@ mod checkpoint;
 pub mod chunk;
 mod column;
 mod decimal;
-mod hash;
+pub(crate) mod hash;
 pub mod head;
 pub mod index;
 mod load;
@@ -210,6 +210,15 @@ impl Querier for SqliteStore {
         end: i64,
     ) -> Result<Vec<Series>, StoreError> {
         read::select(&self.shared, matchers, start, end).await
+    }
+
+    async fn select_newest(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Series>, StoreError> {
+        read::select_newest(&self.shared, matchers, start, end).await
     }
 
     async fn series(
