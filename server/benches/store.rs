@@ -228,6 +228,16 @@ async fn time_range(
     (best, shape.0, shape.1)
 }
 
+/// The database's size once checkpointed data is vacuumed and the SQLite WAL folded in.
+async fn compacted_bytes(store: &SqliteStore, pool: &sqlx::SqlitePool) -> u64 {
+    sqlx::query("VACUUM").execute(pool).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await
+        .unwrap();
+    store.stats().await.unwrap().disk_bytes
+}
+
 async fn run() {
     let series = env("BENCH_SERIES", 100_000);
     let rounds = env("BENCH_ROUNDS", 240) as i64;
@@ -268,12 +278,7 @@ async fn run() {
     let started = Instant::now();
     store.checkpoint().await.unwrap();
     let checkpointed = started.elapsed();
-    sqlx::query("VACUUM").execute(&pool).await.unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let disk = store.stats().await.unwrap().disk_bytes;
+    let disk = compacted_bytes(&store, &pool).await;
     let chunk_bytes: i64 =
         sqlx::query_scalar("SELECT SUM(length(data)) + 24 * COUNT(*) FROM chunks")
             .fetch_one(&pool)
@@ -315,6 +320,11 @@ async fn run() {
     println!(
         "append (1 batch of {long_series} per scrape, 24 h): {long_samples} samples in {long_busy:.2?}: {:.0} samples/s",
         long_samples as f64 / long_busy.as_secs_f64()
+    );
+    let grown = compacted_bytes(&store, &pool).await.saturating_sub(disk);
+    println!(
+        "disk: {:.2} bytes/sample for a day of {long_series} series (the file's growth: chunks, rollups, series index)",
+        grown as f64 / long_samples as f64
     );
     let name = [Matcher::new("__name__", MatchOp::Regex, "long_.*").unwrap()];
     let (took, n, s) = time_select(&store, &name, BASE, BASE + day * STEP).await;
