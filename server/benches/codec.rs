@@ -14,31 +14,12 @@ use std::time::{Duration, Instant};
 use warroom_server::model::Sample;
 use warroom_server::store::sqlite::chunk::{self, ChunkEncoder, ChunkIter};
 
+mod values;
+use values::{Rng, next_value};
+
 const STEP: i64 = 15_000;
 const BASE: i64 = 1_700_000_000_000;
 const CHUNK: usize = 240;
-
-/// xorshift64, as in the store bench.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-/// The store bench's `next_value`: kind by `i % 10`.
-fn next_value(i: usize, v: f64, rng: &mut Rng) -> f64 {
-    match i % 10 {
-        0..=3 => v + rng.below(100_000) as f64,
-        4 | 5 => ((v * 100.0).round() + rng.below(1500) as f64) / 100.0,
-        6 | 7 => v,
-        _ => ((v * 100.0).round() + rng.below(201) as f64 - 100.0) / 100.0,
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Mix {

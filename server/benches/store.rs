@@ -17,6 +17,9 @@ use warroom_server::store::sqlite::SqliteStore;
 use warroom_server::store::sqlite::rollup::Resolution;
 use warroom_server::store::{MetricStore, Querier, StoreConfig};
 
+mod values;
+use values::{Rng, next_value};
+
 const STEP: i64 = 15_000;
 const BASE: i64 = 1_700_000_000_000;
 
@@ -56,18 +59,6 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Cheap deterministic randomness for values.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 const METRICS: [&str; 10] = [
     "node_network_receive_bytes_total",
     "node_network_transmit_bytes_total",
@@ -94,16 +85,6 @@ fn labels(prefix: &str, node: usize, i: usize) -> Labels {
         ("pod", format!("app-{}-7f9c{:05}", i % 41, i / 10)),
         ("container", format!("c{}", i % 3)),
     ])
-}
-
-/// The next value of series `i` (kind by `i % 10`: byte counters, cpu seconds, constants, gauges).
-fn next_value(i: usize, v: f64, rng: &mut Rng) -> f64 {
-    match i % 10 {
-        0..=3 => v + rng.below(100_000) as f64,
-        4 | 5 => ((v * 100.0).round() + rng.below(1500) as f64) / 100.0,
-        6 | 7 => v,
-        _ => ((v * 100.0).round() + rng.below(201) as f64 - 100.0) / 100.0,
-    }
 }
 
 struct Fleet {

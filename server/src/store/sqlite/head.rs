@@ -129,7 +129,7 @@ impl HeadSeries {
     ) -> Result<(), ChunkError> {
         for s in &self.sealed {
             if s.max_t >= start && s.min_t <= end {
-                cut_into(&s.data, start, end, out)?;
+                chunk::decode_range(&s.data, start, end, out)?;
             }
         }
         if !self.open.is_empty() && self.open.max_t() >= start && self.open.min_t() <= end {
@@ -176,16 +176,6 @@ impl HeadSeries {
     pub fn active_since(&self, since: i64) -> bool {
         self.last.is_some_and(|(t, _)| t >= since)
     }
-}
-
-/// Decodes the samples of `data` within `[start, end]` onto `out`.
-pub fn cut_into(
-    data: &[u8],
-    start: i64,
-    end: i64,
-    out: &mut Vec<Sample>,
-) -> Result<(), ChunkError> {
-    chunk::decode_range(data, start, end, out)
 }
 
 fn cut(

@@ -4,7 +4,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::Row;
 
-use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS, cut_into};
+use super::chunk;
+use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS};
 use super::load::corrupt_chunk;
 use super::{Shared, State};
 use crate::model::{Labels, Matcher, Sample, Series};
@@ -116,7 +117,7 @@ async fn complete(
             });
             for (min_t, data) in chunks {
                 if min_t < p.head_min_t {
-                    cut_into(&data, start, end, &mut samples)
+                    chunk::decode_range(&data, start, end, &mut samples)
                         .map_err(|e| corrupt_chunk(p.labels.to_string(), e))?;
                 }
             }
@@ -253,20 +254,10 @@ mod tests {
     use tempfile::TempDir;
 
     use super::super::SqliteStore;
-    use super::super::testutil::Rng;
+    use super::super::testutil::{Rng, bits};
     use crate::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
     use crate::store::mem::MemStore;
     use crate::store::{MetricStore, Querier, StoreConfig};
-
-    fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
-        series
-            .iter()
-            .map(|s| {
-                let samples = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
-                (s.labels.to_string(), samples)
-            })
-            .collect()
-    }
 
     /// Series that stop at different times (some with a stale marker last), written in rounds.
     fn round(rng: &mut Rng, r: i64) -> WriteBatch {

@@ -131,23 +131,32 @@ async fn retention_deletes_rollups_with_their_chunks() {
     assert_equal_to_raw(&store, &[(now - 3_600_000, now)]).await;
 }
 
-#[tokio::test]
-async fn a_database_from_before_the_rollups_migration_gets_them_at_open() {
-    // Arrange: a store whose rollups table (and its migration) never existed.
-    let dir = TempDir::new().expect("dir");
-    let store = open(&dir, StoreConfig::default()).await;
+/// Writes 1,000 scrapes, closes the store, then turns the file back into an older database.
+async fn downgraded(dir: &TempDir, statements: &[&str]) {
+    let store = open(dir, StoreConfig::default()).await;
     write(&store, 0, 1_000).await;
     store.close().await.expect("close");
-    for sql in [
-        "DROP TABLE rollups",
-        "DELETE FROM _sqlx_migrations WHERE version = 4",
-    ] {
-        sqlx::query(sql)
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(*sql))
             .execute(&store.shared.pool)
             .await
             .expect("downgrade");
     }
     store.shared.pool.close().await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_rollups_migration_gets_them_at_open() {
+    // Arrange: a store whose rollups table (and its migration) never existed.
+    let dir = TempDir::new().expect("dir");
+    downgraded(
+        &dir,
+        &[
+            "DROP TABLE rollups",
+            "DELETE FROM _sqlx_migrations WHERE version = 4",
+        ],
+    )
+    .await;
 
     // Act
     let store = open(&dir, StoreConfig::default()).await;
@@ -160,19 +169,14 @@ async fn a_database_from_before_the_rollups_migration_gets_them_at_open() {
 async fn rollups_in_the_former_five_minute_layout_are_rebuilt_at_open() {
     // Arrange: rows that hold some other layout, from a database before migration 6.
     let dir = TempDir::new().expect("dir");
-    let store = open(&dir, StoreConfig::default()).await;
-    write(&store, 0, 1_000).await;
-    store.close().await.expect("close");
-    for sql in [
-        "UPDATE rollups SET data = X'0100'",
-        "DELETE FROM _sqlx_migrations WHERE version = 6",
-    ] {
-        sqlx::query(sql)
-            .execute(&store.shared.pool)
-            .await
-            .expect("downgrade");
-    }
-    store.shared.pool.close().await;
+    downgraded(
+        &dir,
+        &[
+            "UPDATE rollups SET data = X'0100'",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+        ],
+    )
+    .await;
 
     // Act
     let store = open(&dir, StoreConfig::default()).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::SqliteStore;
-use super::testutil::Rng;
+use super::testutil::{Rng, bits};
 use crate::model::{BatchId, Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
 use crate::store::mem::MemStore;
 use crate::store::{MetricStore, Querier, StoreConfig, StoreError};
@@ -41,16 +41,6 @@ fn batch(seq: Option<u64>, series: Vec<Series>) -> WriteBatch {
 
 fn all() -> Vec<Matcher> {
     vec![Matcher::new("__name__", MatchOp::Regex, ".+").expect("matcher")]
-}
-
-fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
-    series
-        .iter()
-        .map(|s| {
-            let samples = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
-            (s.labels.to_string(), samples)
-        })
-        .collect()
 }
 
 /// A random batch over a small universe of series, with some old and repeated timestamps.

@@ -1,4 +1,6 @@
-//! Helpers shared by the store's tests: a seeded random generator and a fresh database.
+//! Helpers shared by the store's tests: a seeded random generator and a bit-exact view of series.
+
+use crate::model::Series;
 
 /// SplitMix64: tiny, seeded and good enough to generate test data.
 pub struct Rng(u64);
@@ -22,4 +24,15 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// Each series as its label text and `(t, value bits)` pairs, so NaN payloads compare exactly.
+pub fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
+    series
+        .iter()
+        .map(|s| {
+            let samples = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+            (s.labels.to_string(), samples)
+        })
+        .collect()
 }
