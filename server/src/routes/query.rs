@@ -113,12 +113,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn instant(State(s): Shared, RawQuery(q): RawQuery, h: HeaderMap, body: Bytes) -> ApiResult {
+async fn instant(
+    State(s): Shared,
+    RawQuery(q): RawQuery,
+    h: HeaderMap,
+    body: Bytes,
+) -> Result<json::Text, ApiError> {
     let p = Params::collect(q.as_deref(), &h, &body);
     let query = required_query(&p)?;
     let t = p.time_or("time", now_ms()).map_err(ApiError::BadData)?;
     let value = s.engine.instant(query, t).await?;
-    Ok(Json(json::success(json::instant_result(&value, t))))
+    Ok(json::Text(json::instant_body(&value, t)))
 }
 
 async fn range(

@@ -22,7 +22,7 @@ impl IntoResponse for Json {
 }
 
 /// A JSON response body already rendered as text.
-pub(super) struct Text(pub(super) String);
+pub(super) struct Text(pub(super) Vec<u8>);
 
 impl IntoResponse for Text {
     fn into_response(self) -> Response {
@@ -32,46 +32,88 @@ impl IntoResponse for Text {
 
 /// `success(range_result(series))` as text, written straight out: a day of points per series
 /// would otherwise become millions of small JSON values (and strings) first.
-pub(super) fn range_body(series: &[Series]) -> String {
+pub(super) fn range_body(series: &[Series]) -> Vec<u8> {
     let points: usize = series.iter().map(|s| s.samples.len()).sum();
-    let mut out = String::with_capacity(64 + points * 24);
-    out.push_str(r#"{"data":{"result":["#);
+    let mut out = Vec::with_capacity(64 + points * 24);
+    out.extend_from_slice(br#"{"data":{"result":["#);
     for (i, s) in series.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(r#"{"metric":"#);
-        out.push_str(&labels(&s.labels).to_string());
-        out.push_str(r#","values":["#);
+        out.extend_from_slice(br#"{"metric":"#);
+        write_labels(&mut out, &s.labels);
+        out.extend_from_slice(br#","values":["#);
         for (j, x) in s.samples.iter().enumerate() {
             if j > 0 {
-                out.push(',');
+                out.push(b',');
             }
             point(&mut out, x.t, x.v);
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"]}");
     }
-    out.push_str(r#"],"resultType":"matrix"},"status":"success"}"#);
+    out.extend_from_slice(br#"],"resultType":"matrix"},"status":"success"}"#);
     out
 }
 
+/// `success(instant_result(value, t))` as text. A vector (100k elements for a fleet-wide
+/// selector) is written straight out as [`range_body`] writes a matrix; other results are small.
+pub(super) fn instant_body(value: &Value, t: i64) -> Vec<u8> {
+    let Value::Vector(elements) = value else {
+        return success(instant_result(value, t)).to_string().into_bytes();
+    };
+    let mut out = Vec::with_capacity(64 + elements.len() * 128);
+    out.extend_from_slice(br#"{"data":{"result":["#);
+    for (i, e) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"metric":"#);
+        write_labels(&mut out, &e.labels);
+        out.extend_from_slice(br#","value":"#);
+        point(&mut out, t, e.v);
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#"],"resultType":"vector"},"status":"success"}"#);
+    out
+}
+
+/// [`labels`] as text: the names are sorted, as a JSON object's keys print.
+fn write_labels(out: &mut Vec<u8>, labels: &Labels) {
+    out.push(b'{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, &l.name);
+        out.push(b':');
+        write_str(out, &l.value);
+    }
+    out.push(b'}');
+}
+
+/// A JSON string, escaped as serde_json escapes it.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
 /// `[seconds,"value"]` as [`timestamp`] and [`format_float`] render them.
-fn point(out: &mut String, t: i64, v: f64) {
-    use std::fmt::Write;
-    out.push('[');
+fn point(out: &mut Vec<u8>, t: i64, v: f64) {
+    use std::io::Write;
+    out.push(b'[');
+    // Writes to a Vec cannot fail.
     if t % 1000 == 0 {
         let _ = write!(out, "{}", t / 1000);
     } else {
-        out.push_str(&timestamp(t).to_string());
+        let _ = write!(out, "{}", timestamp(t));
     }
-    out.push_str(",\"");
+    out.extend_from_slice(b",\"");
     if v.is_finite() {
         // `format_float` without its allocation: the same shortest round-trip digits.
         let _ = write!(out, "{v}");
     } else {
-        out.push_str(&format_float(v));
+        out.extend_from_slice(format_float(v).as_bytes());
     }
-    out.push_str("\"]");
+    out.extend_from_slice(b"\"]");
 }
 
 /// `{"status":"success","data":data}`.
@@ -180,8 +222,54 @@ mod tests {
         let body = range_body(&series);
 
         // Assert
-        assert_eq!(body, success(range_result(&series)).to_string());
-        assert_eq!(range_body(&[]), success(range_result(&[])).to_string());
+        assert_eq!(
+            body,
+            success(range_result(&series)).to_string().into_bytes()
+        );
+        assert_eq!(
+            range_body(&[]),
+            success(range_result(&[])).to_string().into_bytes()
+        );
+    }
+
+    #[test]
+    fn an_instant_body_is_the_json_of_the_instant_result() {
+        // Arrange
+        let odd = Labels::from_pairs([
+            ("zeta", "\u{1}\n\t"),
+            ("__name__", "x"),
+            ("job", "a \"q\" \\ é"),
+        ]);
+        let vector = Value::Vector(
+            [1.0, -0.0, f64::NAN, f64::INFINITY, 1e-7, 123_456_789.125]
+                .into_iter()
+                .map(|v| Element {
+                    labels: odd.clone(),
+                    v,
+                })
+                .chain([Element {
+                    labels: Labels::default(),
+                    v: 0.1,
+                }])
+                .collect(),
+        );
+        let others = [
+            vector,
+            Value::Vector(Vec::new()),
+            Value::Scalar(f64::NEG_INFINITY),
+            Value::String("s".into()),
+        ];
+
+        for value in &others {
+            for t in [1_435_781_451_781, 2_000, -2_250] {
+                // Act
+                let body = instant_body(value, t);
+
+                // Assert
+                let expected = success(instant_result(value, t)).to_string();
+                assert_eq!(String::from_utf8(body).expect("utf-8"), expected);
+            }
+        }
     }
 
     #[test]
