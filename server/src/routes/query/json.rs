@@ -99,21 +99,30 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// `[seconds,"value"]` as [`timestamp`] and [`format_float`] render them.
 fn point(out: &mut Vec<u8>, t: i64, v: f64) {
     use std::io::Write;
+    let mut digits = itoa::Buffer::new();
     out.push(b'[');
     // Writes to a Vec cannot fail.
     if t % 1000 == 0 {
-        let _ = write!(out, "{}", t / 1000);
+        out.extend_from_slice(digits.format(t / 1000).as_bytes());
     } else {
         let _ = write!(out, "{}", timestamp(t));
     }
     out.extend_from_slice(b",\"");
-    if v.is_finite() {
+    if is_small_integer(v) {
+        // Counters and byte gauges: the same digits as the float's, without float formatting.
+        out.extend_from_slice(digits.format(v as i64).as_bytes());
+    } else if v.is_finite() {
         // `format_float` without its allocation: the same shortest round-trip digits.
         let _ = write!(out, "{v}");
     } else {
         out.extend_from_slice(format_float(v).as_bytes());
     }
     out.extend_from_slice(b"\"]");
+}
+
+/// A whole number an `i64` holds exactly, other than −0 (which prints as "-0").
+fn is_small_integer(v: f64) -> bool {
+    v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative())
 }
 
 /// `{"status":"success","data":data}`.
@@ -241,17 +250,29 @@ mod tests {
             ("job", "a \"q\" \\ é"),
         ]);
         let vector = Value::Vector(
-            [1.0, -0.0, f64::NAN, f64::INFINITY, 1e-7, 123_456_789.125]
-                .into_iter()
-                .map(|v| Element {
-                    labels: odd.clone(),
-                    v,
-                })
-                .chain([Element {
-                    labels: Labels::default(),
-                    v: 0.1,
-                }])
-                .collect(),
+            [
+                1.0,
+                -0.0,
+                0.0,
+                -3.0,
+                999_999_999_999_999.0,
+                1e15,
+                1e21,
+                f64::NAN,
+                f64::INFINITY,
+                1e-7,
+                123_456_789.125,
+            ]
+            .into_iter()
+            .map(|v| Element {
+                labels: odd.clone(),
+                v,
+            })
+            .chain([Element {
+                labels: Labels::default(),
+                v: 0.1,
+            }])
+            .collect(),
         );
         let others = [
             vector,
