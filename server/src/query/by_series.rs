@@ -84,26 +84,11 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series
 
 /// Range functions without a parameter, whose result for a series depends on that series only.
 fn is_per_series(name: &str) -> bool {
-    matches!(
-        name,
-        "rate"
-            | "increase"
-            | "delta"
-            | "irate"
-            | "idelta"
-            | "deriv"
-            | "changes"
-            | "resets"
-            | "present_over_time"
-            | "avg_over_time"
-            | "min_over_time"
-            | "max_over_time"
-            | "sum_over_time"
-            | "count_over_time"
-            | "last_over_time"
-            | "stddev_over_time"
-            | "stdvar_over_time"
-    )
+    super::functions::is_range_function(name)
+        && !matches!(
+            name,
+            "predict_linear" | "quantile_over_time" | "absent_over_time"
+        )
 }
 
 /// `f(x[range])`: the function over each series' window at every step.

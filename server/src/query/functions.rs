@@ -261,7 +261,8 @@ pub(crate) fn unwrap_parens(mut e: &Expr) -> &Expr {
     e
 }
 
-fn is_range_function(name: &str) -> bool {
+/// Functions whose argument (or one of them) is a range vector.
+pub(super) fn is_range_function(name: &str) -> bool {
     matches!(
         name,
         "rate"

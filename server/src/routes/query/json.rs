@@ -34,25 +34,17 @@ impl IntoResponse for Text {
 /// would otherwise become millions of small JSON values (and strings) first.
 pub(super) fn range_body(series: &[Series]) -> Vec<u8> {
     let points: usize = series.iter().map(|s| s.samples.len()).sum();
-    let mut out = Vec::with_capacity(64 + points * 24);
-    out.extend_from_slice(br#"{"data":{"result":["#);
-    for (i, s) in series.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"metric":"#);
-        write_labels(&mut out, &s.labels);
+    result_body("matrix", series, 64 + points * 24, |out, s| {
+        write_labels(out, &s.labels);
         out.extend_from_slice(br#","values":["#);
         for (j, x) in s.samples.iter().enumerate() {
             if j > 0 {
                 out.push(b',');
             }
-            point(&mut out, x.t, x.v);
+            point(out, x.t, x.v);
         }
-        out.extend_from_slice(b"]}");
-    }
-    out.extend_from_slice(br#"],"resultType":"matrix"},"status":"success"}"#);
-    out
+        out.push(b']');
+    })
 }
 
 /// `success(instant_result(value, t))` as text. A vector (100k elements for a fleet-wide
@@ -61,19 +53,34 @@ pub(super) fn instant_body(value: &Value, t: i64) -> Vec<u8> {
     let Value::Vector(elements) = value else {
         return success(instant_result(value, t)).to_string().into_bytes();
     };
-    let mut out = Vec::with_capacity(64 + elements.len() * 128);
+    result_body("vector", elements, 64 + elements.len() * 128, |out, e| {
+        write_labels(out, &e.labels);
+        out.extend_from_slice(br#","value":"#);
+        point(out, t, e.v);
+    })
+}
+
+/// `{"data":{"result":[{"metric":…},…],"resultType":kind},"status":"success"}`, with `item`
+/// writing each result after its `"metric":` key, in the key order serde_json prints.
+fn result_body<T>(
+    kind: &str,
+    items: &[T],
+    capacity: usize,
+    mut item: impl FnMut(&mut Vec<u8>, &T),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(br#"{"data":{"result":["#);
-    for (i, e) in elements.iter().enumerate() {
+    for (i, x) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(br#"{"metric":"#);
-        write_labels(&mut out, &e.labels);
-        out.extend_from_slice(br#","value":"#);
-        point(&mut out, t, e.v);
+        item(&mut out, x);
         out.push(b'}');
     }
-    out.extend_from_slice(br#"],"resultType":"vector"},"status":"success"}"#);
+    out.extend_from_slice(br#"],"resultType":""#);
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(br#""},"status":"success"}"#);
     out
 }
 

@@ -1,6 +1,15 @@
 //! Bit-level writing and reading for chunks, and the variable-width signed integer code that
 //! timestamps and decimal values share.
 
+/// The low `n` bits of `value` (`n` ≤ 64).
+pub fn low_bits(value: u64, n: u32) -> u64 {
+    if n == 64 {
+        value
+    } else {
+        value & ((1 << n) - 1)
+    }
+}
+
 /// Appends bits to a byte vector, most significant bit first.
 #[derive(Debug, Clone, Default)]
 pub struct BitWriter {
@@ -15,11 +24,7 @@ impl BitWriter {
         if n == 0 {
             return;
         }
-        let value = if n == 64 {
-            value
-        } else {
-            value & ((1 << n) - 1)
-        };
+        let value = low_bits(value, n);
         let used = (self.bits % 8) as u32;
         // The last byte's used bits, then the new ones: at most 71 bits, flushed as whole bytes.
         let partial = if used > 0 {

@@ -128,11 +128,7 @@ impl Packer<'_> {
         if n == 0 {
             return;
         }
-        let value = if n == 64 {
-            value
-        } else {
-            value & ((1 << n) - 1)
-        };
+        let value = super::bits::low_bits(value, n);
         let total = self.held + n;
         // Up to 71 bits: the held ones above the new ones, flushed whole bytes at a time.
         let wide = (u128::from(self.acc) << n) | u128::from(value);
