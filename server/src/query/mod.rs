@@ -13,6 +13,7 @@
 //! - [`aggregate`]: `sum`, `avg`, `topk`, `count_values`, ... with `by` / `without`.
 //! - [`binary`]: arithmetic, comparison and set operators with vector matching.
 //! - [`error`]: the error type, `QueryError`.
+//! - [`float`]: floats printed as Prometheus prints them.
 //! - [`limits`]: the query timeout and the most samples a query may load.
 
 mod aggregate;
@@ -20,11 +21,14 @@ mod binary;
 mod by_series;
 mod error;
 mod eval;
+mod float;
 mod functions;
 mod histogram;
 mod limits;
 mod plan;
 mod range_fns;
+
+pub use float::{format_float, write_float};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,20 +87,6 @@ impl Value {
             Value::Vector(_) => "vector",
             Value::Matrix(_) => "matrix",
         }
-    }
-}
-
-/// Formats a float as Prometheus does in JSON and labels: shortest round-trip decimal without an
-/// exponent, `+Inf`, `-Inf`, `NaN`.
-pub fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_owned()
-    } else if v == f64::INFINITY {
-        "+Inf".to_owned()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".to_owned()
-    } else {
-        v.to_string()
     }
 }
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as JsonValue, json};
 
 use crate::model::{Labels, Series};
-use crate::query::{Element, Value, format_float};
+use crate::query::{Element, Value, format_float, write_float};
 
 /// A JSON response body (axum's `Json` needs a feature this workspace leaves off).
 pub(super) struct Json(pub(super) serde_json::Value);
@@ -118,11 +118,8 @@ fn point(out: &mut Vec<u8>, t: i64, v: f64) {
     if is_small_integer(v) {
         // Counters and byte gauges: the same digits as the float's, without float formatting.
         out.extend_from_slice(digits.format(v as i64).as_bytes());
-    } else if v.is_finite() {
-        // `format_float` without its allocation: the same shortest round-trip digits.
-        let _ = write!(out, "{v}");
     } else {
-        out.extend_from_slice(format_float(v).as_bytes());
+        write_float(out, v);
     }
     out.extend_from_slice(b"\"]");
 }
@@ -317,9 +314,9 @@ mod tests {
     fn special_floats_render_as_prometheus_writes_them() {
         let v = Value::Scalar(f64::INFINITY);
         assert_eq!(instant_result(&v, 2000)["result"], json!([2, "+Inf"]));
-        assert_eq!(format_float(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(format_float(f64::NAN), "NaN");
-        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_float(1e21), "1000000000000000000000");
+        assert_eq!(
+            instant_body(&v, 2000),
+            br#"{"data":{"result":[2,"+Inf"],"resultType":"scalar"},"status":"success"}"#
+        );
     }
 }
