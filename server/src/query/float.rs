@@ -61,7 +61,10 @@ mod tests {
     fn exact_ties_round_to_even_as_go_does() {
         // 1658206780088562.25 and 1 + 2^-17 = 1.00000762939453125 sit exactly between two
         // 17-digit candidates that both read back as themselves.
-        assert_eq!(format_float(1_658_206_780_088_562.0 + 0.25), "1658206780088562.2");
+        assert_eq!(
+            format_float(1_658_206_780_088_562.0 + 0.25),
+            "1658206780088562.2"
+        );
         assert_eq!(format_float(1.0 + 2f64.powi(-17)), "1.0000076293945312");
     }
 

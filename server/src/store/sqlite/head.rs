@@ -48,6 +48,44 @@ pub struct Sealed {
     pub data: Box<[u8]>,
 }
 
+/// A series' chunks changed since the last checkpoint, copied out of the head.
+#[derive(Debug)]
+pub struct Dirty {
+    /// Sealed chunks, as stored.
+    pub sealed: Vec<ChunkRow>,
+    /// The open chunk's encoder bytes, not yet compacted.
+    pub open: Option<ChunkRow>,
+    /// The newest sample when copied.
+    pub last: Option<(i64, u64)>,
+}
+
+impl Dirty {
+    /// What [`HeadSeries::checkpointed`] needs once these chunks are stored.
+    pub fn stored(&self) -> Stored {
+        Stored {
+            sealed: self.sealed.len(),
+            last: self.last,
+        }
+    }
+
+    /// The rows to store: the sealed chunks, then the open one compacted.
+    pub fn into_rows(self) -> Vec<ChunkRow> {
+        let mut rows = self.sealed;
+        if let Some((min_t, max_t, bytes)) = self.open {
+            let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
+            rows.push((min_t, max_t, data));
+        }
+        rows
+    }
+}
+
+/// What a checkpoint stored of one series: how many sealed chunks, as of which newest sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored {
+    sealed: usize,
+    last: Option<(i64, u64)>,
+}
+
 /// One series' in-memory state.
 #[derive(Debug, Default)]
 pub struct HeadSeries {
@@ -138,28 +176,34 @@ impl HeadSeries {
         Ok(())
     }
 
-    /// Chunks changed since the last checkpoint, as `(min_t, max_t, data)`.
-    pub fn dirty_chunks(&self) -> Vec<ChunkRow> {
+    /// What changed since the last checkpoint, copied so that it can be stored while appends go
+    /// on; `None` when nothing did.
+    pub fn dirty(&self) -> Option<Dirty> {
         if !self.dirty {
-            return Vec::new();
+            return None;
         }
-        let mut out: Vec<_> = self
+        let sealed = self
             .sealed
             .iter()
             .map(|s| (s.min_t, s.max_t, s.data.to_vec()))
             .collect();
-        if !self.open.is_empty() {
-            let bytes = self.open.bytes();
-            let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
-            out.push((self.open.min_t(), self.open.max_t(), data));
-        }
-        out
+        let open = (!self.open.is_empty())
+            .then(|| (self.open.min_t(), self.open.max_t(), self.open.bytes()));
+        Some(Dirty {
+            sealed,
+            open,
+            last: self.last,
+        })
     }
 
-    /// Forgets the sealed chunks once a checkpoint has stored them.
-    pub fn checkpointed(&mut self) {
-        self.sealed = Vec::new();
-        self.dirty = false;
+    /// Forgets what a checkpoint stored from [`HeadSeries::dirty`]: its `sealed` oldest sealed
+    /// chunks (later ones were sealed since), and the dirty mark unless a sample came since
+    /// (every append moves `last`).
+    pub fn checkpointed(&mut self, stored: &Stored) {
+        self.sealed.drain(..stored.sealed.min(self.sealed.len()));
+        if self.last == stored.last {
+            self.dirty = false;
+        }
     }
 
     /// True when the newest sample is older than `cutoff` (or there is none).
@@ -227,6 +271,34 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_forgets_only_what_it_stored() {
+        // Arrange: two sealed chunks copied, then a third sealed and more samples appended.
+        let mut head = HeadSeries::default();
+        let mut t = 0;
+        let mut push = |head: &mut HeadSeries, n: usize| {
+            for _ in 0..n {
+                head.append(t, t as f64);
+                t += 15_000;
+            }
+        };
+        push(&mut head, CHUNK_SAMPLES * 2 + 1);
+        let stored = head.dirty().expect("dirty").stored();
+        push(&mut head, CHUNK_SAMPLES);
+
+        // Act
+        head.checkpointed(&stored);
+
+        // Assert: the chunk sealed since is kept, and the series stays dirty.
+        let rest = head.dirty().expect("still dirty");
+        assert_eq!(rest.sealed.len(), 1);
+        assert_eq!(rest.sealed[0].0, (CHUNK_SAMPLES as i64 * 2) * 15_000);
+        assert_eq!(head.min_t(), rest.sealed[0].0);
+        let stored = rest.stored();
+        head.checkpointed(&stored);
+        assert!(head.dirty().is_none());
+    }
+
+    #[test]
     fn full_chunks_are_sealed_and_every_sample_stays_readable() {
         // Arrange
         let mut head = HeadSeries::default();
@@ -239,7 +311,7 @@ mod tests {
         head.samples_in(15_000, i64::MAX, &mut out).expect("decode");
 
         // Assert
-        assert_eq!(head.dirty_chunks().len(), 3);
+        assert_eq!(head.dirty().expect("dirty").into_rows().len(), 3);
         assert_eq!(out.len(), CHUNK_SAMPLES * 2 + 4);
         assert_eq!(head.min_t(), 0);
     }

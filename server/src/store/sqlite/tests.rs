@@ -325,3 +325,64 @@ async fn concurrent_appends_from_many_tasks_all_land() {
     assert_eq!(got.len(), 8);
     assert!(got.iter().all(|s| s.samples.len() == 50));
 }
+
+#[tokio::test]
+async fn checkpoints_running_beside_appends_keep_every_acked_sample_through_a_crash() {
+    // Arrange: a checkpoint starts every millisecond, so they overlap the appends; 300 series
+    // span several copy slices, and 300 samples each seal a chunk mid-run.
+    let dir = TempDir::new().expect("tempdir");
+    let config = StoreConfig {
+        checkpoint_interval: Duration::from_millis(1),
+        ..StoreConfig::default()
+    };
+    let store = open_with(&dir, config).await;
+    let nodes: Vec<String> = (0..300).map(|n| format!("n{n:03}")).collect();
+    let mut crashes = Vec::new();
+
+    // Act: after every 25 acked batches, a consistent copy of what is committed: a crash's.
+    for k in 0..300i64 {
+        let list = nodes
+            .iter()
+            .enumerate()
+            .map(|(n, node)| series("up", node, &[(k * 15_000, k as f64 + n as f64 / 1e3)]))
+            .collect();
+        store.append(batch(None, list)).await.expect("append");
+        if k % 25 == 24 {
+            let copy = TempDir::new().expect("tempdir");
+            let file = copy.path().join("warroom.db");
+            sqlx::query("VACUUM INTO ?")
+                .bind(file.to_string_lossy().into_owned())
+                .execute(&store.shared.pool)
+                .await
+                .expect("vacuum into");
+            crashes.push((k + 1, copy));
+        }
+    }
+
+    // Assert: every copy reopens with exactly the batches acked before it was taken.
+    for (acked, copy) in &crashes {
+        let reopened = open(copy).await;
+        let got = reopened.select(&all(), 0, i64::MAX).await.expect("select");
+        assert_eq!(got.len(), nodes.len(), "after {acked} batches");
+        for (n, s) in got.iter().enumerate() {
+            let want: Vec<Sample> = (0..*acked)
+                .map(|k| Sample {
+                    t: k * 15_000,
+                    v: k as f64 + n as f64 / 1e3,
+                })
+                .collect();
+            assert_eq!(s.samples, want, "series {} after {acked} batches", s.labels);
+        }
+        reopened.close().await.expect("close");
+    }
+    let live = store.select(&all(), 0, i64::MAX).await.expect("select");
+    assert!(
+        live.iter().all(|s| s.samples.len() == 300),
+        "the live store lost samples"
+    );
+    let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
+        .fetch_one(&store.shared.pool)
+        .await
+        .expect("count");
+    assert!(chunks >= nodes.len() as i64 * 2, "{chunks} chunks stored");
+}

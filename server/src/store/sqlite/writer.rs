@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::checkpoint;
+use super::checkpoint::{Background, checkpoint, log_failure};
 use super::head::{Verdict, judge};
 use super::index::{encode_labels, labels_hash};
 use super::wal::{self, Entry};
@@ -28,12 +28,14 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let mut wal_bytes = 0u64;
+    let mut background = Background::default();
     loop {
         let first = tokio::select! {
             cmd = rx.recv() => match cmd { Some(cmd) => cmd, None => break },
             _ = ticker.tick() => {
-                log_failure(checkpoint(&shared).await);
-                wal_bytes = 0;
+                if background.start(&shared).await {
+                    wal_bytes = 0;
+                }
                 continue;
             }
         };
@@ -41,23 +43,18 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
         if !appends.is_empty() {
             wal_bytes += commit_group(&shared, appends).await;
         }
-        if wal_bytes > WAL_CHECKPOINT_BYTES {
-            log_failure(checkpoint(&shared).await);
+        if wal_bytes > WAL_CHECKPOINT_BYTES && background.start(&shared).await {
             wal_bytes = 0;
         }
         for cmd in controls {
+            background.finish().await;
             if !control(&shared, cmd, &mut wal_bytes).await {
                 return;
             }
         }
     }
+    background.finish().await;
     log_failure(checkpoint(&shared).await);
-}
-
-fn log_failure(result: Result<(), StoreError>) {
-    if let Err(e) = result {
-        tracing::error!(error = %e, "store checkpoint failed");
-    }
 }
 
 /// The first command plus whatever else is already waiting, split into appends and the rest.
