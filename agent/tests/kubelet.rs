@@ -396,7 +396,9 @@ async fn a_kubelet_certificate_signed_by_the_configured_ca_file_is_verified() {
         labels_of(&inventory, &fx.containers[0].id)[2],
         ("pod", "web-0".into())
     );
-    let refused = other.expect_err("another CA's certificate is refused").to_string();
+    let refused = other
+        .expect_err("another CA's certificate is refused")
+        .to_string();
     assert!(refused.contains("certificate"), "{refused}");
 }
 

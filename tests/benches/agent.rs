@@ -1,8 +1,10 @@
 //! The agent's budget against its peer, measured in one run on this machine:
 //! node_exporter (Debian's `prometheus-node-exporter`) scraped N times vs. the agent collecting
 //! and being scraped N times, both as real processes read from `/proc`; the agent's RSS after
-//! 1,000 collections; whether it does any work between collections; and 500 containers (fixture
-//! trees in the real v1, v2 and hybrid layouts) collected and rendered, in-process.
+//! 1,000 collections; whether it does any work between collections; what serving `/metrics`
+//! alone costs it, plain and gzip'd (no collection due), next to node_exporter's scrape with and
+//! without gzip; and 500 containers (fixture trees in the real v1, v2 and hybrid layouts)
+//! collected and rendered, in-process.
 //!
 //! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
 //! (`BENCH_SCRAPES` sets N, default 300; `BENCH_PART=containers` or `BENCH_PART=host` runs one half,
@@ -30,6 +32,10 @@ impl Drop for Proc {
 /// One side's figures.
 struct Figures {
     cpu_per_scrape: Duration,
+    /// node_exporter: CPU per scrape asking for gzip; the agent: CPU per `/metrics` request with
+    /// no collection due (serving alone), plain and gzip'd.
+    cpu_per_gzip_scrape: Duration,
+    serving: Option<(Duration, Duration)>,
     rss: u64,
     series: usize,
     host_series: usize,
@@ -60,6 +66,22 @@ fn count_series(text: &str) -> (usize, usize) {
     (samples.len(), host)
 }
 
+/// The whole-process CPU per request of `n` `GET /metrics` to `pid` at `addr`, after 5 warm-up
+/// requests, with request `headers`; and the last body.
+fn cpu_per_request(pid: u32, addr: SocketAddr, n: u32, headers: &[&str]) -> (Duration, String) {
+    for _ in 0..5 {
+        http::get(addr, "/metrics", headers).expect("warm-up scrape");
+    }
+    let before = cpu_time(pid).expect("cpu");
+    let mut last = String::new();
+    for _ in 0..n {
+        last = http::get(addr, "/metrics", headers).expect("scrape").body;
+    }
+    ((cpu_time(pid).expect("cpu") - before) / n, last)
+}
+
+const GZIP: &[&str] = &["Accept-Encoding: gzip"];
+
 fn measure_node_exporter(n: u32) -> Figures {
     let addr = http::free_addr();
     let child = Command::new("prometheus-node-exporter")
@@ -71,18 +93,13 @@ fn measure_node_exporter(n: u32) -> Figures {
     let proc = Proc(child);
     let pid = proc.0.id();
     wait_ready(addr);
-    for _ in 0..5 {
-        http::get(addr, "/metrics", &[]).expect("warm-up scrape");
-    }
-    let before = cpu_time(pid).expect("cpu");
-    let mut last = String::new();
-    for _ in 0..n {
-        last = http::get(addr, "/metrics", &[]).expect("scrape").body;
-    }
-    let cpu = cpu_time(pid).expect("cpu") - before;
+    let (cpu_per_scrape, last) = cpu_per_request(pid, addr, n, &[]);
+    let (cpu_per_gzip_scrape, _) = cpu_per_request(pid, addr, n, GZIP);
     let (series, host_series) = count_series(&last);
     Figures {
-        cpu_per_scrape: cpu / n,
+        cpu_per_scrape,
+        cpu_per_gzip_scrape,
+        serving: None,
         rss: rss_bytes(pid).expect("rss"),
         series,
         host_series,
@@ -129,12 +146,27 @@ fn measure_agent(n: u32) -> Figures {
     // collects and renders on every scrape.
     let per = cpu.div_f64(passes.max(f64::from(n)));
     let (series, host_series) = count_series(&last);
+    let serving = measure_serving(n);
     Figures {
         cpu_per_scrape: per,
+        cpu_per_gzip_scrape: serving.1,
+        serving: Some(serving),
         rss: rss_bytes(pid).expect("rss"),
         series,
         host_series,
     }
+}
+
+/// CPU per `/metrics` request of an agent with no collection due (it collected at start):
+/// serving alone, plain and gzip'd.
+fn measure_serving(n: u32) -> (Duration, Duration) {
+    let addr = http::free_addr();
+    let proc = Proc(spawn_agent("1h", addr));
+    let pid = proc.0.id();
+    wait_ready(addr);
+    let (plain, _) = cpu_per_request(pid, addr, n, &[]);
+    let (gzip, _) = cpu_per_request(pid, addr, n, GZIP);
+    (plain, gzip)
 }
 
 /// RSS after 1,000 collections, and CPU used during 3 s with no collection due.
@@ -249,13 +281,27 @@ fn report_host(n: u32) {
     let peer = measure_node_exporter(n);
     let agent = measure_agent(n);
     let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
-    println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
+    println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat);");
+    println!("`/metrics` rows: the agent serving with no collection due, node_exporter collecting");
     println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
     println!(
         "{:<28} {:>14.3} {:>14.3}",
         "CPU ms per collect+render",
         ms(agent.cpu_per_scrape),
         ms(peer.cpu_per_scrape)
+    );
+    let (serve_plain, serve_gzip) = agent.serving.unwrap_or_default();
+    println!(
+        "{:<28} {:>14.3} {:>14.3}",
+        "CPU ms per /metrics, plain",
+        ms(serve_plain),
+        ms(peer.cpu_per_scrape)
+    );
+    println!(
+        "{:<28} {:>14.3} {:>14.3}",
+        "CPU ms per /metrics, gzip",
+        ms(serve_gzip),
+        ms(peer.cpu_per_gzip_scrape)
     );
     println!(
         "{:<28} {:>14} {:>14}",
