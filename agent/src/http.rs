@@ -33,10 +33,10 @@ async fn metrics(State(exposition): State<Arc<Exposition>>, headers: HeaderMap) 
     let vary = (header::VARY, "Accept-Encoding");
     if accepts_gzip(header(header::ACCEPT_ENCODING)) {
         let encoding = (header::CONTENT_ENCODING, "gzip");
-        let body = exposition.render_gzip(format);
+        let body = exposition.body(format, true);
         return ([content_type, encoding, vary], body).into_response();
     }
-    ([content_type, vary], exposition.render(format)).into_response()
+    ([content_type, vary], exposition.body(format, false)).into_response()
 }
 
 /// Whether an `Accept-Encoding` value lists `gzip` (or `*`) without `q=0`.

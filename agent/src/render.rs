@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::body::Bytes;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{Buffer, Family, FastHash, HistogramValue, Kind, Labels, SharedLabels, Value};
@@ -114,34 +115,34 @@ impl Exposition {
 
     /// The latest snapshot and the agent's own metrics as `format` text.
     pub fn render(&self, format: Format) -> String {
-        let (text, _) = self.snapshot_text(format);
-        let own = self.own_text(format);
-        let mut out = String::with_capacity(text.len() + own.len());
-        out.push_str(&text);
-        out.push_str(&own);
+        let (snapshot, _) = self.snapshot.numbered();
+        let mut out = self.snapshot_text(&snapshot, format);
+        out.push_str(&self.own_text(format));
         out
     }
 
-    /// [`Self::render`] gzip'd, the snapshot's part compressed once per collection.
-    pub fn render_gzip(&self, format: Format) -> Vec<u8> {
-        let (text, generation) = self.snapshot_text(format);
+    /// What `GET /metrics` answers: [`Self::render`]'s text, gzip'd when `gzip`, kept while the
+    /// collection and the own metrics stay the same (see `served`).
+    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+        let (snapshot, generation) = self.snapshot.numbered();
         let own = self.own_text(format);
-        self.served.gzip(generation, format, &text, &own)
+        let render = || self.snapshot_text(&snapshot, format);
+        if gzip {
+            self.served.gzip((generation, format), &own, render)
+        } else {
+            self.served.text((generation, format), &own, render)
+        }
     }
 
-    /// The latest snapshot as `format` text, rendered once per collection, and its number.
-    fn snapshot_text(&self, format: Format) -> (Arc<str>, u64) {
-        let (snapshot, generation) = self.snapshot.numbered();
-        let text = self.served.text(generation, format, || {
-            let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
-            let mut shared = SharedText::default();
-            for family in snapshot.families() {
-                write_family(&mut out, family, &self.const_labels, format, &mut shared);
-            }
-            self.last_len.store(out.len(), Ordering::Relaxed);
-            out
-        });
-        (text, generation)
+    /// `snapshot` as `format` text.
+    fn snapshot_text(&self, snapshot: &Buffer, format: Format) -> String {
+        let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
+        let mut shared = SharedText::default();
+        for family in snapshot.families() {
+            write_family(&mut out, family, &self.const_labels, format, &mut shared);
+        }
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        out
     }
 
     /// The agent's own metrics as `format` text.

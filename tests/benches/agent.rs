@@ -197,18 +197,23 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     (rss, collections, idle_cpu)
 }
 
-/// One layout's figures: medians of collect + render, of collect alone, and the series count.
+/// One layout's figures: medians of collect + render, of collect alone, and the series count;
+/// and of `/metrics` bodies after the collection: the first (rendered), a repeated one (kept),
+/// and a gzip'd one, with the plain and gzip'd sizes.
 struct ContainerFigures {
     layout: &'static str,
     total: Duration,
     collect: Duration,
     series: usize,
+    bodies: [Duration; 3],
+    sizes: (usize, usize),
 }
 
 /// CPU per collect + render of `n` containers, median of `passes`, for each cgroup layout.
 fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
     use warroom_agent::agent::Agent;
     use warroom_agent::collect::cgroups::{Cgroups, fixtures};
+    use warroom_agent::render::Format;
     type Builder = fn(&std::path::Path, usize) -> std::io::Result<fixtures::Fixture>;
     let layouts: [(&str, Builder); 3] = [
         ("v1", fixtures::v1_cgroupfs),
@@ -236,8 +241,10 @@ fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
         let mut agent =
             Agent::with_collectors(&cfg, vec![Box::new(Cgroups::new(fx.roots.clone()))])
                 .expect("agent");
+        let exposition = agent.exposition();
         let (mut totals, mut collects) = (Vec::new(), Vec::new());
-        let mut series = 0;
+        let mut bodies: [Vec<Duration>; 3] = Default::default();
+        let (mut series, mut sizes) = (0, (0, 0));
         for _ in 0..passes {
             let start = warroom_tests::procstat::thread_cpu_time();
             series = runtime.block_on(agent.collect()).series_count();
@@ -246,14 +253,30 @@ fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
             totals.push(warroom_tests::procstat::thread_cpu_time() - start);
             collects.push(collected - start);
             assert!(text.len() > series * 50);
+            let mut at = warroom_tests::procstat::thread_cpu_time();
+            for (i, gzip) in [false, false, true].into_iter().enumerate() {
+                let body = exposition.body(Format::Prometheus, gzip);
+                let now = warroom_tests::procstat::thread_cpu_time();
+                bodies[i].push(now - at);
+                at = now;
+                if gzip {
+                    sizes.1 = body.len();
+                } else {
+                    sizes.0 = body.len();
+                }
+            }
         }
-        totals.sort();
-        collects.sort();
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[passes / 2]
+        };
         rows.push(ContainerFigures {
             layout: name,
-            total: totals[passes / 2],
-            collect: collects[passes / 2],
+            total: median(&mut totals),
+            collect: median(&mut collects),
             series,
+            bodies: bodies.each_mut().map(median),
+            sizes,
         });
     }
     rows
@@ -341,6 +364,14 @@ fn report_containers() {
             ms(f.total),
             ms(f.collect),
             f.series
+        );
+        println!(
+            "  /metrics body: first {:.2} ms, again {:.3} ms, gzip'd {:.2} ms ({} KB -> {} KB)",
+            ms(f.bodies[0]),
+            ms(f.bodies[1]),
+            ms(f.bodies[2]),
+            f.sizes.0 / 1000,
+            f.sizes.1 / 1000
         );
     }
 }

@@ -1,36 +1,34 @@
-//! What `/metrics` serves, made once per collection: the snapshot's text in each format is
-//! rendered at the first request for it and reused until the next collection, so a second
-//! scraper (a Prometheus HA pair) or a scrape more often than the collection costs a copy, not a
-//! rendering. The agent's own metrics are few and may move between collections (a push), so
-//! they are rendered per request and appended.
-//!
-//! Gzip, for a scraper that asks for it as node_exporter's does: the snapshot's text is
-//! deflated once, ending in a sync flush (byte-aligned, not final), and each request appends
-//! its own metrics deflated by a fresh compressor (which refers back to nothing) and the gzip
-//! trailer, whose CRC-32 combines the cached part's with the tail's: one valid gzip member.
+//! What `/metrics` serves, kept per collection: the body made at the first request for a format
+//! (the collection's text, then the agent's own metrics) is served again, without a copy, while
+//! no new collection came and the own metrics read the same, so a second scraper (a Prometheus
+//! HA pair) or a scrape more often than the collection costs no rendering. Own metrics that moved
+//! (a push's counters) replace the body's tail: one copy, no rendering. The gzip'd body, for a
+//! scraper that asks as node_exporter's does, is compressed once per body.
 
-use std::sync::{Arc, Mutex};
+use std::io::Write as _;
+use std::sync::Mutex;
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use axum::body::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use super::Format;
 
-/// The gzip header: deflate, no name or time, unknown OS.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-
-/// The snapshot's text in one format, for one collection.
-struct Rendered {
+/// One collection's body in one format.
+struct Body {
     generation: u64,
     format: Format,
-    text: Arc<str>,
-    /// The gzip header and the text deflated up to a sync flush, with the text's CRC-32; made
-    /// at the first request asking for gzip.
-    gzip: Option<Arc<(Vec<u8>, Crc)>>,
+    /// The collection's text then the own metrics' text.
+    text: Bytes,
+    /// Where the own metrics' text starts in `text`.
+    own_at: usize,
+    /// `text` gzip'd, once asked for.
+    gzip: Option<Bytes>,
 }
 
-/// The renderings of the latest collection, one per format asked for.
+/// The bodies of the latest collection, one per format asked for.
 #[derive(Default)]
-pub struct Served(Mutex<Vec<Rendered>>);
+pub struct Served(Mutex<Vec<Body>>);
 
 impl std::fmt::Debug for Served {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,90 +37,75 @@ impl std::fmt::Debug for Served {
 }
 
 impl Served {
-    /// The text of collection `generation` in `format`, from `render` when not made yet.
+    /// The body of collection `generation` in `format` ending with `own`; `render` writes the
+    /// collection's text when this collection has no body in `format` yet.
     pub fn text(
         &self,
-        generation: u64,
-        format: Format,
+        (generation, format): (u64, Format),
+        own: &str,
         render: impl FnOnce() -> String,
-    ) -> Arc<str> {
+    ) -> Bytes {
         let mut cache = self.lock();
-        cache.retain(|r| r.generation == generation);
-        if let Some(r) = cache.iter().find(|r| r.format == format) {
-            return r.text.clone();
-        }
-        let text: Arc<str> = render().into();
-        cache.push(Rendered {
-            generation,
-            format,
-            text: text.clone(),
-            gzip: None,
-        });
-        text
+        body(&mut cache, (generation, format), own, render)
+            .text
+            .clone()
     }
 
-    /// A gzip body of `text` (collection `generation` in `format`, as [`Self::text`] gave it)
-    /// followed by `tail`.
-    pub fn gzip(&self, generation: u64, format: Format, text: &str, tail: &str) -> Vec<u8> {
-        let head = {
-            let mut cache = self.lock();
-            let slot = cache
-                .iter_mut()
-                .find(|r| r.generation == generation && r.format == format);
-            match slot {
-                Some(Rendered { gzip: Some(g), .. }) => g.clone(),
-                Some(r) => r.gzip.insert(Arc::new(deflate_head(text))).clone(),
-                // Replaced by a newer collection meanwhile: made for this request alone.
-                None => Arc::new(deflate_head(text)),
-            }
-        };
-        let (deflated, crc) = &*head;
-        let mut body = Vec::with_capacity(deflated.len() + tail.len() / 4 + 64);
-        body.extend_from_slice(deflated);
-        deflate(tail.as_bytes(), FlushCompress::Finish, &mut body);
-        let mut all = Crc::new();
-        all.combine(crc);
-        let mut tail_crc = Crc::new();
-        tail_crc.update(tail.as_bytes());
-        all.combine(&tail_crc);
-        body.extend_from_slice(&all.sum().to_le_bytes());
-        body.extend_from_slice(&all.amount().to_le_bytes());
-        body
+    /// [`Self::text`] gzip'd.
+    pub fn gzip(
+        &self,
+        (generation, format): (u64, Format),
+        own: &str,
+        render: impl FnOnce() -> String,
+    ) -> Bytes {
+        let mut cache = self.lock();
+        let body = body(&mut cache, (generation, format), own, render);
+        let text = &body.text;
+        body.gzip.get_or_insert_with(|| gzip(text)).clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Rendered>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Body>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The gzip header and `text` deflated up to a sync flush, and the text's CRC-32.
-fn deflate_head(text: &str) -> (Vec<u8>, Crc) {
-    let mut out = Vec::with_capacity(text.len() / 8 + 64);
-    out.extend_from_slice(&GZIP_HEADER);
-    deflate(text.as_bytes(), FlushCompress::Sync, &mut out);
-    let mut crc = Crc::new();
-    crc.update(text.as_bytes());
-    (out, crc)
+/// The cached body of `generation` in `format`, made or given the tail `own` as needed.
+fn body<'c>(
+    cache: &'c mut Vec<Body>,
+    (generation, format): (u64, Format),
+    own: &str,
+    render: impl FnOnce() -> String,
+) -> &'c mut Body {
+    cache.retain(|b| b.generation == generation);
+    let Some(at) = cache.iter().position(|b| b.format == format) else {
+        let mut text = render();
+        let own_at = text.len();
+        text.push_str(own);
+        cache.push(Body {
+            generation,
+            format,
+            text: Bytes::from(text),
+            own_at,
+            gzip: None,
+        });
+        return cache.last_mut().expect("just pushed");
+    };
+    let body = &mut cache[at];
+    if body.text[body.own_at..] != *own.as_bytes() {
+        let mut text = Vec::with_capacity(body.own_at + own.len());
+        text.extend_from_slice(&body.text[..body.own_at]);
+        text.extend_from_slice(own.as_bytes());
+        body.text = Bytes::from(text);
+        body.gzip = None;
+    }
+    body
 }
 
-/// Appends `input` deflated by a fresh raw compressor to `out`, ending with `flush`.
-fn deflate(input: &[u8], flush: FlushCompress, out: &mut Vec<u8>) {
-    let mut c = Compress::new(Compression::fast(), false);
-    loop {
-        out.reserve(input.len() / 8 + 1024);
-        let consumed = usize::try_from(c.total_in()).unwrap_or(input.len());
-        let status = c
-            .compress_vec(&input[consumed..], out, flush)
-            .expect("deflating into a growing buffer cannot fail");
-        let done = match flush {
-            FlushCompress::Finish => status == Status::StreamEnd,
-            // All input taken and room left: the flush is complete.
-            _ => c.total_in() as usize == input.len() && out.len() < out.capacity(),
-        };
-        if done {
-            return;
-        }
-    }
+/// `text` gzip'd at the fast level: a scrape's text is repetitive enough to shrink ~10x.
+fn gzip(text: &[u8]) -> Bytes {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
+    let out = encoder.write_all(text).and_then(|()| encoder.finish());
+    Bytes::from(out.expect("writing to a Vec cannot fail"))
 }
 
 #[cfg(test)]
@@ -130,9 +113,10 @@ mod tests {
     use super::*;
     use std::io::Read;
 
+    const KEY: (u64, Format) = (1, Format::Prometheus);
+
     fn gunzip(body: &[u8]) -> String {
         let mut text = String::new();
-        // A single-member reader: the body must be one gzip member, not several.
         flate2::read::GzDecoder::new(body)
             .read_to_string(&mut text)
             .expect("valid gzip");
@@ -140,17 +124,16 @@ mod tests {
     }
 
     #[test]
-    fn a_gzip_body_is_one_member_holding_the_text_then_the_tail() {
-        // Arrange: a long, repetitive text like a rendering, and a short tail.
+    fn a_gzip_body_holds_the_text_then_the_own_metrics_and_follows_them() {
+        // Arrange: a long, repetitive text like a rendering.
         let text: String = (0..5000)
             .map(|i| format!("container_cpu_usage_seconds_total{{id=\"/c{i}\"}} {i}\n"))
             .collect();
         let served = Served::default();
-        served.text(1, Format::Prometheus, || text.clone());
 
         // Act
-        let first = served.gzip(1, Format::Prometheus, &text, "own_a 1\n");
-        let second = served.gzip(1, Format::Prometheus, &text, "own_a 2\n");
+        let first = served.gzip(KEY, "own_a 1\n", || text.clone());
+        let second = served.gzip(KEY, "own_a 2\n", || unreachable!("rendered once"));
 
         // Assert
         assert_eq!(gunzip(&first), format!("{text}own_a 1\n"));
@@ -159,33 +142,29 @@ mod tests {
     }
 
     #[test]
-    fn a_text_is_rendered_once_per_collection_and_format() {
+    fn a_body_is_rendered_once_per_collection_and_format_and_shared_while_unchanged() {
         let served = Served::default();
         let mut renders = 0;
-        let mut text = |generation, format| {
-            served.text(generation, format, || {
+        let mut text = |(generation, format): (u64, Format), own: &str| {
+            served.text((generation, format), own, || {
                 renders += 1;
-                format!("{generation} {format:?}")
+                format!("{generation} {format:?}\n")
             })
         };
 
-        let a = text(1, Format::Prometheus);
-        let b = text(1, Format::Prometheus);
-        let c = text(1, Format::OpenMetrics);
-        let d = text(2, Format::Prometheus);
+        let a = text(KEY, "x\n");
+        let b = text(KEY, "x\n");
+        let c = text(KEY, "y\n");
+        let d = text((1, Format::OpenMetrics), "x\n");
+        let e = text((2, Format::Prometheus), "x\n");
 
-        assert_eq!((&*a, &*b), ("1 Prometheus", "1 Prometheus"));
-        assert_eq!((&*c, &*d), ("1 OpenMetrics", "2 Prometheus"));
+        assert_eq!(&a[..], b"1 Prometheus\nx\n");
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
+        assert_eq!(&c[..], b"1 Prometheus\ny\n");
+        assert_eq!(
+            (&d[..], &e[..]),
+            (&b"1 OpenMetrics\nx\n"[..], &b"2 Prometheus\nx\n"[..])
+        );
         assert_eq!(renders, 3);
-    }
-
-    #[test]
-    fn an_empty_text_and_tail_still_make_valid_gzip() {
-        let served = Served::default();
-        served.text(1, Format::OpenMetrics, String::new);
-
-        let body = served.gzip(1, Format::OpenMetrics, "", "");
-
-        assert_eq!(gunzip(&body), "");
     }
 }
