@@ -2,8 +2,9 @@
 //! thousands of series on a busy node, so no per-sample trait objects or second pass), followed by
 //! the agent's own metrics from a prometheus-client registry. Every sample carries the constant
 //! labels `node`, `cluster` and `env`; the output is OpenMetrics or the Prometheus 0.0.4 text
-//! format, byte for byte what prometheus-client and [`to_prometheus_text`] would write. The
-//! collection's part is rendered (and gzip'd) once per collection and format (`served`).
+//! format, byte for byte what prometheus-client and [`to_prometheus_text`] would write.
+//! `/metrics` bodies (and their gzip'd form) are kept per collection and format while the own
+//! metrics read the same (`served`).
 
 mod served;
 

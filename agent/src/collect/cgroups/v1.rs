@@ -1,5 +1,6 @@
 //! cgroup v1 files, one function per controller: `cpuacct.usage` and `cpu.stat` count
-//! nanoseconds (`cpu.stat` is not read while `cpu.cfs_quota_us` says the kernel leaves it still); memory comes from `memory.usage_in_bytes`, `memory.limit_in_bytes`,
+//! nanoseconds (`cpu.stat` is not read while `cpu.cfs_quota_us` says the kernel leaves it
+//! still); memory comes from `memory.usage_in_bytes`, `memory.limit_in_bytes`,
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
@@ -30,9 +31,9 @@ const QUOTA: &str = "cpu.cfs_quota_us";
 /// at once when the quota is `RUNTIME_INF`) and nothing is throttled, so `nr_periods`,
 /// `nr_throttled` and `throttled_time` keep the values they had (0 for a cgroup that never had a
 /// quota). The quota is read as a limit is (every `LIMIT_READ_EVERY` passes, so a new quota shows
-/// within that many); once two reads in a row found none, the `cpu.stat` read after the second,
-/// a pass or more after removing a quota ended (its last unthrottle adds `throttled_time`), is
-/// kept and served until a quota shows again.
+/// within that many). The `cpu.stat` read in the second pass in a row that finds no quota, a
+/// pass or more after it was read as none (so the last unthrottle of its removal, which adds to
+/// `throttled_time`, is in), is kept and served until a quota shows again.
 pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<(), CollectError> {
     const FILE: &str = "cpu.stat";
     let unlimited = |quota: Option<f64>| quota.is_some_and(|q| q < 0.0);
