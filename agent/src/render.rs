@@ -3,6 +3,10 @@
 //! the agent's own metrics from a prometheus-client registry. Every sample carries the constant
 //! labels `node`, `cluster` and `env`; the output is OpenMetrics or the Prometheus 0.0.4 text
 //! format, byte for byte what prometheus-client and [`to_prometheus_text`] would write.
+//! `/metrics` bodies (and their gzip'd form) are kept per collection and format while the own
+//! metrics read the same (`served`).
+
+mod served;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -10,9 +14,11 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::body::Bytes;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{Buffer, Family, FastHash, HistogramValue, Kind, Labels, SharedLabels, Value};
+use served::Served;
 
 /// The content type of OpenMetrics output.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -48,19 +54,27 @@ impl Format {
     }
 }
 
-/// The latest finished collection, shared between the collection loop and `/metrics`.
+/// The latest finished collection, shared between the collection loop and `/metrics`, with its
+/// number (the renderings of `/metrics` are kept per collection).
 #[derive(Debug, Default, Clone)]
-pub struct Snapshot(Arc<RwLock<Arc<Buffer>>>);
+pub struct Snapshot(Arc<RwLock<(Arc<Buffer>, u64)>>);
 
 impl Snapshot {
     /// Replaces the latest collection and returns the one it replaces (to be freed or reused
     /// outside the lock, so a scrape never waits for that).
     pub fn publish(&self, buf: Arc<Buffer>) -> Arc<Buffer> {
-        std::mem::replace(&mut *self.0.write().unwrap_or_else(|e| e.into_inner()), buf)
+        let mut latest = self.0.write().unwrap_or_else(|e| e.into_inner());
+        latest.1 += 1;
+        std::mem::replace(&mut latest.0, buf)
     }
 
     /// The latest collection.
     pub fn latest(&self) -> Arc<Buffer> {
+        self.numbered().0
+    }
+
+    /// The latest collection and its number.
+    fn numbered(&self) -> (Arc<Buffer>, u64) {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -74,6 +88,8 @@ pub struct Exposition {
     const_labels: Arc<str>,
     /// Length of the last rendering, to allocate the next one once.
     last_len: Arc<AtomicUsize>,
+    /// The latest collection's renderings.
+    served: Arc<Served>,
 }
 
 impl Exposition {
@@ -94,23 +110,49 @@ impl Exposition {
             registry: Arc::new(registry),
             const_labels: const_labels[1..].into(),
             last_len: Arc::default(),
+            served: Arc::default(),
         }
     }
 
     /// The latest snapshot and the agent's own metrics as `format` text.
     pub fn render(&self, format: Format) -> String {
+        let (snapshot, _) = self.snapshot.numbered();
+        let mut out = self.snapshot_text(&snapshot, format);
+        out.push_str(&self.own_text(format));
+        out
+    }
+
+    /// What `GET /metrics` answers: [`Self::render`]'s text, gzip'd when `gzip`, kept while the
+    /// collection and the own metrics stay the same (see `served`).
+    pub fn body(&self, format: Format, gzip: bool) -> Bytes {
+        let (snapshot, generation) = self.snapshot.numbered();
+        let own = self.own_text(format);
+        let render = || self.snapshot_text(&snapshot, format);
+        if gzip {
+            self.served.gzip((generation, format), &own, render)
+        } else {
+            self.served.text((generation, format), &own, render)
+        }
+    }
+
+    /// `snapshot` as `format` text.
+    fn snapshot_text(&self, snapshot: &Buffer, format: Format) -> String {
         let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed) + 4096);
         let mut shared = SharedText::default();
-        for family in self.snapshot.latest().families() {
+        for family in snapshot.families() {
             write_family(&mut out, family, &self.const_labels, format, &mut shared);
-        }
-        let own = encode(&self.registry);
-        match format {
-            Format::OpenMetrics => out.push_str(&own),
-            Format::Prometheus => out.push_str(&to_prometheus_text(&own)),
         }
         self.last_len.store(out.len(), Ordering::Relaxed);
         out
+    }
+
+    /// The agent's own metrics as `format` text.
+    fn own_text(&self, format: Format) -> String {
+        let own = encode(&self.registry);
+        match format {
+            Format::OpenMetrics => own,
+            Format::Prometheus => to_prometheus_text(&own),
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! The agent's budget against its peer, measured in one run on this machine:
 //! node_exporter (Debian's `prometheus-node-exporter`) scraped N times vs. the agent collecting
 //! and being scraped N times, both as real processes read from `/proc`; the agent's RSS after
-//! 1,000 collections; whether it does any work between collections; and 500 containers (fixture
-//! trees in the real v1, v2 and hybrid layouts) collected and rendered, in-process.
+//! 1,000 collections; whether it does any work between collections; what serving `/metrics`
+//! alone costs it, plain and gzip'd (no collection due), next to node_exporter's scrape with and
+//! without gzip; and 500 containers (fixture trees in the real v1, v2 and hybrid layouts)
+//! collected and rendered, in-process.
 //!
 //! Run: `cargo build --release -p warroom-agent && cargo bench -p warroom-tests --bench agent`
 //! (`BENCH_SCRAPES` sets N, default 300; `BENCH_PART=containers` or `BENCH_PART=host` runs one half,
@@ -30,6 +32,10 @@ impl Drop for Proc {
 /// One side's figures.
 struct Figures {
     cpu_per_scrape: Duration,
+    /// node_exporter: CPU per scrape asking for gzip; the agent: CPU per `/metrics` request with
+    /// no collection due (serving alone), plain and gzip'd.
+    cpu_per_gzip_scrape: Duration,
+    serving: Option<(Duration, Duration)>,
     rss: u64,
     series: usize,
     host_series: usize,
@@ -60,6 +66,22 @@ fn count_series(text: &str) -> (usize, usize) {
     (samples.len(), host)
 }
 
+/// The whole-process CPU per request of `n` `GET /metrics` to `pid` at `addr`, after 5 warm-up
+/// requests, with request `headers`; and the last body.
+fn cpu_per_request(pid: u32, addr: SocketAddr, n: u32, headers: &[&str]) -> (Duration, String) {
+    for _ in 0..5 {
+        http::get(addr, "/metrics", headers).expect("warm-up scrape");
+    }
+    let before = cpu_time(pid).expect("cpu");
+    let mut last = String::new();
+    for _ in 0..n {
+        last = http::get(addr, "/metrics", headers).expect("scrape").body;
+    }
+    ((cpu_time(pid).expect("cpu") - before) / n, last)
+}
+
+const GZIP: &[&str] = &["Accept-Encoding: gzip"];
+
 fn measure_node_exporter(n: u32) -> Figures {
     let addr = http::free_addr();
     let child = Command::new("prometheus-node-exporter")
@@ -71,18 +93,13 @@ fn measure_node_exporter(n: u32) -> Figures {
     let proc = Proc(child);
     let pid = proc.0.id();
     wait_ready(addr);
-    for _ in 0..5 {
-        http::get(addr, "/metrics", &[]).expect("warm-up scrape");
-    }
-    let before = cpu_time(pid).expect("cpu");
-    let mut last = String::new();
-    for _ in 0..n {
-        last = http::get(addr, "/metrics", &[]).expect("scrape").body;
-    }
-    let cpu = cpu_time(pid).expect("cpu") - before;
+    let (cpu_per_scrape, last) = cpu_per_request(pid, addr, n, &[]);
+    let (cpu_per_gzip_scrape, _) = cpu_per_request(pid, addr, n, GZIP);
     let (series, host_series) = count_series(&last);
     Figures {
-        cpu_per_scrape: cpu / n,
+        cpu_per_scrape,
+        cpu_per_gzip_scrape,
+        serving: None,
         rss: rss_bytes(pid).expect("rss"),
         series,
         host_series,
@@ -129,12 +146,28 @@ fn measure_agent(n: u32) -> Figures {
     // collects and renders on every scrape.
     let per = cpu.div_f64(passes.max(f64::from(n)));
     let (series, host_series) = count_series(&last);
+    let serving = measure_serving(n);
     Figures {
         cpu_per_scrape: per,
+        cpu_per_gzip_scrape: serving.1,
+        serving: Some(serving),
         rss: rss_bytes(pid).expect("rss"),
         series,
         host_series,
     }
+}
+
+/// CPU per `/metrics` request of an agent with no collection due (it collected at start):
+/// serving alone, plain and gzip'd, over `5 * n` requests each.
+fn measure_serving(n: u32) -> (Duration, Duration) {
+    let addr = http::free_addr();
+    let proc = Proc(spawn_agent("1h", addr));
+    let pid = proc.0.id();
+    wait_ready(addr);
+    // 5n requests: one costs about a tenth of a 10 ms clock tick of /proc/<pid>/stat.
+    let (plain, _) = cpu_per_request(pid, addr, 5 * n, &[]);
+    let (gzip, _) = cpu_per_request(pid, addr, 5 * n, GZIP);
+    (plain, gzip)
 }
 
 /// RSS after 1,000 collections, and CPU used during 3 s with no collection due.
@@ -165,18 +198,23 @@ fn measure_rss_and_idle() -> (u64, f64, Duration) {
     (rss, collections, idle_cpu)
 }
 
-/// One layout's figures: medians of collect + render, of collect alone, and the series count.
+/// One layout's figures: medians of collect + render, of collect alone, and the series count;
+/// and of `/metrics` bodies after the collection: the first (rendered), a repeated one (kept),
+/// and a gzip'd one, with the plain and gzip'd sizes.
 struct ContainerFigures {
     layout: &'static str,
     total: Duration,
     collect: Duration,
     series: usize,
+    bodies: [Duration; 3],
+    sizes: (usize, usize),
 }
 
 /// CPU per collect + render of `n` containers, median of `passes`, for each cgroup layout.
 fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
     use warroom_agent::agent::Agent;
     use warroom_agent::collect::cgroups::{Cgroups, fixtures};
+    use warroom_agent::render::Format;
     type Builder = fn(&std::path::Path, usize) -> std::io::Result<fixtures::Fixture>;
     let layouts: [(&str, Builder); 3] = [
         ("v1", fixtures::v1_cgroupfs),
@@ -204,8 +242,10 @@ fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
         let mut agent =
             Agent::with_collectors(&cfg, vec![Box::new(Cgroups::new(fx.roots.clone()))])
                 .expect("agent");
+        let exposition = agent.exposition();
         let (mut totals, mut collects) = (Vec::new(), Vec::new());
-        let mut series = 0;
+        let mut bodies: [Vec<Duration>; 3] = Default::default();
+        let (mut series, mut sizes) = (0, (0, 0));
         for _ in 0..passes {
             let start = warroom_tests::procstat::thread_cpu_time();
             series = runtime.block_on(agent.collect()).series_count();
@@ -215,13 +255,34 @@ fn measure_containers(n: usize, passes: usize) -> Vec<ContainerFigures> {
             collects.push(collected - start);
             assert!(text.len() > series * 50);
         }
-        totals.sort();
-        collects.sort();
+        // The bodies in passes of their own, so their work (a 3 MB text, its gzip) does not
+        // cool the caches the timed collections above run with.
+        for _ in 0..passes {
+            runtime.block_on(agent.collect());
+            let mut at = warroom_tests::procstat::thread_cpu_time();
+            for (i, gzip) in [false, false, true].into_iter().enumerate() {
+                let body = exposition.body(Format::Prometheus, gzip);
+                let now = warroom_tests::procstat::thread_cpu_time();
+                bodies[i].push(now - at);
+                at = now;
+                if gzip {
+                    sizes.1 = body.len();
+                } else {
+                    sizes.0 = body.len();
+                }
+            }
+        }
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[passes / 2]
+        };
         rows.push(ContainerFigures {
             layout: name,
-            total: totals[passes / 2],
-            collect: collects[passes / 2],
+            total: median(&mut totals),
+            collect: median(&mut collects),
             series,
+            bodies: bodies.each_mut().map(median),
+            sizes,
         });
     }
     rows
@@ -249,13 +310,27 @@ fn report_host(n: u32) {
     let peer = measure_node_exporter(n);
     let agent = measure_agent(n);
     let (rss_1000, collections, idle_cpu) = measure_rss_and_idle();
-    println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat)");
+    println!("agent vs node_exporter, {n} scrapes each (whole-process CPU from /proc/<pid>/stat);");
+    println!("`/metrics` rows: the agent serving with no collection due, node_exporter collecting");
     println!("{:<28} {:>14} {:>14}", "", "warroom-agent", "node_exporter");
     println!(
         "{:<28} {:>14.3} {:>14.3}",
         "CPU ms per collect+render",
         ms(agent.cpu_per_scrape),
         ms(peer.cpu_per_scrape)
+    );
+    let (serve_plain, serve_gzip) = agent.serving.unwrap_or_default();
+    println!(
+        "{:<28} {:>14.3} {:>14.3}",
+        "CPU ms per /metrics, plain",
+        ms(serve_plain),
+        ms(peer.cpu_per_scrape)
+    );
+    println!(
+        "{:<28} {:>14.3} {:>14.3}",
+        "CPU ms per /metrics, gzip",
+        ms(serve_gzip),
+        ms(peer.cpu_per_gzip_scrape)
     );
     println!(
         "{:<28} {:>14} {:>14}",
@@ -295,6 +370,14 @@ fn report_containers() {
             ms(f.total),
             ms(f.collect),
             f.series
+        );
+        println!(
+            "  /metrics body: first {:.2} ms, again {:.3} ms, gzip'd {:.2} ms ({} KB -> {} KB)",
+            ms(f.bodies[0]),
+            ms(f.bodies[1]),
+            ms(f.bodies[2]),
+            f.sizes.0 / 1000,
+            f.sizes.1 / 1000
         );
     }
 }

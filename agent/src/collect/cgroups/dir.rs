@@ -33,6 +33,9 @@ pub struct CgroupDir {
     limits: RefCell<Vec<(&'static str, Option<f64>, u32)>>,
     /// The OOM kill count last read by [`oom_kills`]; `None` before the first read.
     oom_kills: Cell<Option<Option<f64>>>,
+    /// Counters last read from a file the kernel has stopped moving, served instead of reading
+    /// it (see `v1::read_cpu`).
+    frozen: Cell<Option<[f64; 3]>>,
 }
 
 impl Drop for CgroupDir {
@@ -61,6 +64,7 @@ impl CgroupDir {
                     files: RefCell::new(Vec::new()),
                     limits: RefCell::new(Vec::new()),
                     oom_kills: Cell::new(None),
+                    frozen: Cell::new(None),
                 }))
             }
             Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -116,6 +120,16 @@ impl CgroupDir {
         std::str::from_utf8(buf)
             .map(Some)
             .map_err(|_| CollectError::parse(&self.path.join(name), 0, "not UTF-8"))
+    }
+
+    /// The counters kept by [`Self::freeze`], if any.
+    pub fn frozen(&self) -> Option<[f64; 3]> {
+        self.frozen.get()
+    }
+
+    /// Keeps `counters` to serve while their file is known not to move; `None` forgets them.
+    pub fn freeze(&self, counters: Option<[f64; 3]>) {
+        self.frozen.set(counters);
     }
 
     /// A parse error for the file `name` of this directory.
@@ -192,6 +206,16 @@ pub fn limit_number(
         None => limits.push((name, value, 0)),
     }
     Ok(value)
+}
+
+/// The value [`limit_number`] last gave for `name`, without reading; `None` before its first
+/// read.
+pub fn last_limit(dir: &CgroupDir, name: &str) -> Option<Option<f64>> {
+    dir.limits
+        .borrow()
+        .iter()
+        .find(|l| l.0 == name)
+        .map(|l| l.1)
 }
 
 /// Reads the `oom_kill` entry of `name` (`memory.events`, `memory.oom_control`; `None` when the

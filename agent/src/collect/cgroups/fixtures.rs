@@ -5,7 +5,8 @@
 //! that counts no OOM kill.
 //!
 //! Every container reports the same figures, so tests can assert them exactly: CPU usage
-//! `index + 1` seconds; 100 CFS periods, 10 throttled, 0.5 s throttled; memory usage 100 MiB,
+//! `index + 1` seconds; 100 CFS periods, 10 throttled, 0.5 s throttled (v1: with a CFS quota
+//! for guaranteed pods only, the counters left from an earlier quota for the others); memory usage 100 MiB,
 //! inactive file 20 MiB (working set 80 MiB), RSS 50 MiB, limit 256 MiB (unlimited for
 //! best-effort pods, reported as 0); one OOM kill; on device 8:0 4096 bytes read in 1 read and
 //! 8192 bytes written in 2 writes; PSI `some` 1 s and `full` 0.5 s for cpu, memory and io.
@@ -217,7 +218,7 @@ fn write_container(cgroup: &Path, c: &FixtureContainer, mode: Mode) -> io::Resul
     let unlimited = c.qos == QosClass::BestEffort;
     match mode {
         Mode::V1 => {
-            let cpu = [v1_cpuacct(c), v1_cpu()].concat();
+            let cpu = [v1_cpuacct(c), v1_cpu(c.qos)].concat();
             write_cgroup(&at("cpu,cpuacct"), &cpu)?;
             write_cgroup(&at("memory"), &v1_memory(unlimited))?;
             write_cgroup(&at("blkio"), &v1_blkio())?;
@@ -235,7 +236,7 @@ fn write_container(cgroup: &Path, c: &FixtureContainer, mode: Mode) -> io::Resul
             .concat(),
         ),
         Mode::Hybrid => {
-            write_cgroup(&at("cpu"), &v1_cpu())?;
+            write_cgroup(&at("cpu"), &v1_cpu(c.qos))?;
             write_cgroup(&at("cpuacct"), &v1_cpuacct(c))?;
             write_cgroup(&at("memory"), &v1_memory(unlimited))?;
             write_cgroup(&at("blkio"), &v1_blkio())?;
@@ -269,11 +270,18 @@ fn v1_cpuacct(c: &FixtureContainer) -> Files {
     ]
 }
 
-fn v1_cpu() -> Files {
+/// A CFS quota for guaranteed pods only: burstable ones set CPU requests without a limit, as
+/// many clusters advise, and best-effort ones can set neither.
+fn v1_cpu(qos: QosClass) -> Files {
+    let quota = if qos == QosClass::Guaranteed {
+        "50000\n"
+    } else {
+        "-1\n"
+    };
     vec![
         ("cpu.stat", "nr_periods 100\nnr_throttled 10\nthrottled_time 500000000\nnr_bursts 0\nburst_time 0\n".into()),
         ("cpu.cfs_period_us", "100000\n".into()),
-        ("cpu.cfs_quota_us", "50000\n".into()),
+        ("cpu.cfs_quota_us", quota.into()),
     ]
 }
 

@@ -4,8 +4,10 @@
 //! collections but the layout, the walk, open files and the few values below, so a vanished
 //! container leaves no state behind.
 //!
-//! Two kinds of file are not read every pass. A memory limit is read every
-//! `dir::LIMIT_READ_EVERY` (8) passes: a new limit shows within 8 passes. An OOM kill counter
+//! Three kinds of file are not read every pass. A memory limit or CFS quota is read every
+//! `dir::LIMIT_READ_EVERY` (8) passes: a new limit shows within 8 passes. A v1 `cpu.stat` is not
+//! read while the cgroup has no CFS quota, as the kernel then leaves its counters still (see
+//! `v1::read_cpu`): a new quota's throttling shows within 8 passes. An OOM kill counter
 //! (`memory.events`, `memory.oom_control`) is read when the system-wide count in `/proc/vmstat`
 //! moved (and the pass after), and at least every `oom::READ_AT_LEAST_EVERY` (32) passes: the
 //! kernel raises both together, so no kill is missed or reported late (see `oom`).

@@ -1,9 +1,10 @@
 //! cgroup v1 files, one function per controller: `cpuacct.usage` and `cpu.stat` count
-//! nanoseconds; memory comes from `memory.usage_in_bytes`, `memory.limit_in_bytes`,
+//! nanoseconds (`cpu.stat` is not read while `cpu.cfs_quota_us` says the kernel leaves it
+//! still); memory comes from `memory.usage_in_bytes`, `memory.limit_in_bytes`,
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
-use super::dir::{CgroupDir, fields, limit_number, number, oom_kills, required};
+use super::dir::{CgroupDir, fields, last_limit, limit_number, number, oom_kills, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use crate::collect::{CollectError, procfs};
 
@@ -22,10 +23,33 @@ pub fn read_cpuacct(
     Ok(())
 }
 
-/// Reads CFS throttling from the `cpu` directory's `cpu.stat`.
+/// The CFS quota file; `-1` is no quota.
+const QUOTA: &str = "cpu.cfs_quota_us";
+
+/// Reads CFS throttling from the `cpu` directory's `cpu.stat`, except while the cgroup has no
+/// CFS quota. Without one the kernel's period timer stays off (`do_sched_cfs_period_timer` leaves
+/// at once when the quota is `RUNTIME_INF`) and nothing is throttled, so `nr_periods`,
+/// `nr_throttled` and `throttled_time` keep the values they had (0 for a cgroup that never had a
+/// quota). The quota is read as a limit is (every `LIMIT_READ_EVERY` passes, so a new quota shows
+/// within that many). The `cpu.stat` read in the second pass in a row that finds no quota, a
+/// pass or more after it was read as none (so the last unthrottle of its removal, which adds to
+/// `throttled_time`, is in), is kept and served until a quota shows again.
 pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<(), CollectError> {
     const FILE: &str = "cpu.stat";
+    let unlimited = |quota: Option<f64>| quota.is_some_and(|q| q < 0.0);
+    let was_unlimited = last_limit(dir, QUOTA).is_some_and(unlimited);
+    let is_unlimited = unlimited(limit_number(dir, QUOTA, buf)?);
+    let steady = was_unlimited && is_unlimited;
+    if steady && let Some([periods, throttled_periods, throttled_seconds]) = dir.frozen() {
+        stats.throttling = Some(Throttling {
+            periods,
+            throttled_periods,
+            throttled_seconds,
+        });
+        return Ok(());
+    }
     let Some(text) = dir.read(FILE, buf)? else {
+        dir.freeze(None);
         return Ok(());
     };
     let [p, t, ns] = fields(
@@ -34,11 +58,17 @@ pub fn read_cpu(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result
         dir,
         FILE,
     )?;
-    stats.throttling = Some(Throttling {
+    let throttling = Throttling {
         periods: required(p, "nr_periods", dir, FILE)?,
         throttled_periods: required(t, "nr_throttled", dir, FILE)?,
         throttled_seconds: required(ns, "throttled_time", dir, FILE)? / NS,
-    });
+    };
+    dir.freeze(steady.then_some([
+        throttling.periods,
+        throttling.throttled_periods,
+        throttling.throttled_seconds,
+    ]));
+    stats.throttling = Some(throttling);
     Ok(())
 }
 
@@ -132,6 +162,7 @@ pub fn parse_device(s: &str) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::cgroups::dir::LIMIT_READ_EVERY;
 
     fn dir(files: &[(&str, &str)]) -> (tempfile::TempDir, CgroupDir) {
         let tmp = tempfile::tempdir().unwrap();
@@ -160,6 +191,72 @@ mod tests {
             (120.0, 7.0, 2.5)
         );
         assert_eq!(stats.cpu_seconds, Some(1.5));
+    }
+
+    /// The throttled periods `read_cpu` reports.
+    fn periods(d: &CgroupDir) -> f64 {
+        let mut stats = Stats::default();
+        read_cpu(d, &mut Vec::new(), &mut stats).unwrap();
+        stats.throttling.unwrap().periods
+    }
+
+    fn write_periods(tmp: &tempfile::TempDir, n: u32) {
+        let text = format!("nr_periods {n}\nnr_throttled 0\nthrottled_time 0\n");
+        std::fs::write(tmp.path().join("cpu.stat"), text).unwrap();
+    }
+
+    #[test]
+    fn without_a_quota_cpu_stat_is_kept_from_the_pass_after_the_quota_was_seen_unset() {
+        // Arrange: no quota; the first pass sees that, the second reads the counters to keep.
+        let (tmp, d) = dir(&[("cpu.cfs_quota_us", "-1\n")]);
+        write_periods(&tmp, 100);
+        assert_eq!(periods(&d), 100.0);
+        write_periods(&tmp, 101);
+        assert_eq!(periods(&d), 101.0);
+
+        // Act: the file changes (it cannot without a quota; this shows it is not read).
+        write_periods(&tmp, 102);
+        let kept = periods(&d);
+
+        // Assert
+        assert_eq!(kept, 101.0);
+    }
+
+    #[test]
+    fn a_quota_set_later_has_cpu_stat_read_every_pass_again_within_the_limit_interval() {
+        // Arrange: counters kept under no quota.
+        let (tmp, d) = dir(&[("cpu.cfs_quota_us", "-1\n")]);
+        write_periods(&tmp, 100);
+        for _ in 0..3 {
+            periods(&d);
+        }
+
+        // Act: a quota is set and the kernel counts periods again.
+        std::fs::write(tmp.path().join("cpu.cfs_quota_us"), "50000\n").unwrap();
+        write_periods(&tmp, 150);
+        let seen: Vec<f64> = (0..LIMIT_READ_EVERY).map(|_| periods(&d)).collect();
+        write_periods(&tmp, 151);
+        let next = periods(&d);
+
+        // Assert
+        assert_eq!(seen.last(), Some(&150.0), "{seen:?}");
+        assert_eq!(next, 151.0);
+    }
+
+    #[test]
+    fn with_a_quota_or_no_quota_file_cpu_stat_is_read_every_pass() {
+        for quota in [Some("50000\n"), None] {
+            let (tmp, d) = dir(&[]);
+            if let Some(q) = quota {
+                std::fs::write(tmp.path().join("cpu.cfs_quota_us"), q).unwrap();
+            }
+            write_periods(&tmp, 1);
+            let first = (0..3).map(|_| periods(&d)).last();
+
+            write_periods(&tmp, 2);
+
+            assert_eq!((first, periods(&d)), (Some(1.0), 2.0), "{quota:?}");
+        }
     }
 
     #[test]

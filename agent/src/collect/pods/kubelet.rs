@@ -24,6 +24,10 @@ pub struct KubeletConfig {
     /// Accept any TLS certificate: kubelets serve self-signed ones by default.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// The CA that signs the kubelet's serving certificate (PEM, one or more certificates), the
+    /// only root trusted for it when set; none trusts the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// How old the pod list may get before it is fetched again, e.g. "60s".
     #[serde(default = "default_refresh", with = "humantime_serde")]
     pub refresh: Duration,
@@ -49,6 +53,7 @@ impl Default for KubeletConfig {
             url: default_url(),
             token_file: default_token_file(),
             insecure_skip_verify: false,
+            ca_file: None,
             refresh: default_refresh(),
         }
     }
@@ -63,9 +68,14 @@ pub struct Kubelet {
 }
 
 impl Kubelet {
-    /// A client for `config`; nothing is fetched yet.
+    /// A client for `config`; nothing is fetched yet. A `ca_file` that cannot be read or holds
+    /// no certificate is an error naming it.
     pub fn new(config: KubeletConfig) -> Result<Self, CollectError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &config.ca_file {
+            builder = builder.tls_certs_only(read_ca_file(path)?);
+        }
+        let client = builder
             .tls_danger_accept_invalid_certs(config.insecure_skip_verify)
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
@@ -110,14 +120,43 @@ impl Kubelet {
                 .map_err(|e| CollectError::read(path, e))?;
             request = request.bearer_auth(token.trim());
         }
-        let response = request.send().await.map_err(|e| fail(e.to_string()))?;
+        let response = request.send().await.map_err(|e| fail(with_causes(&e)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(fail(format!("HTTP {status}")));
         }
-        let body = response.bytes().await.map_err(|e| fail(e.to_string()))?;
+        let body = response.bytes().await.map_err(|e| fail(with_causes(&e)))?;
         PodDirectory::from_pod_list(&body).map_err(|e| fail(format!("bad pod list: {e}")))
     }
+}
+
+/// `err` and its causes, `: `-joined: reqwest's own message leaves out why a request failed
+/// (an untrusted certificate, a refused connection).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let part = e.to_string();
+        // hyper and rustls repeat an inner message in the outer one at times.
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// The certificates of the PEM file at `path`.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, CollectError> {
+    let pem = std::fs::read(path).map_err(|e| CollectError::read(path, e))?;
+    let bad =
+        |what: String| CollectError::Other(format!("kubelet ca_file {}: {what}", path.display()));
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]
@@ -127,7 +166,7 @@ mod tests {
     #[test]
     fn the_config_reads_human_durations_and_rejects_unknown_fields() {
         // Arrange
-        let good = "url = \"https://10.0.0.1:10250/pods\"\ninsecure_skip_verify = true\nrefresh = \"90s\"\n";
+        let good = "url = \"https://10.0.0.1:10250/pods\"\ninsecure_skip_verify = true\nrefresh = \"90s\"\nca_file = \"/etc/kubernetes/pki/kubelet-ca.crt\"\n";
         let bad = "url = \"x\"\nrefesh = \"90s\"\n";
 
         // Act
@@ -138,6 +177,10 @@ mod tests {
         assert_eq!(config.refresh, Duration::from_secs(90));
         assert!(config.insecure_skip_verify);
         assert_eq!(config.token_file, default_token_file());
+        assert_eq!(
+            config.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/kubernetes/pki/kubelet-ca.crt"))
+        );
         assert!(err.to_string().contains("refesh"), "{err}");
     }
 }
