@@ -5,6 +5,16 @@ use super::client::{Delivery, RetryReason};
 use super::{ShipOutcome, Shipper};
 use crate::otlp;
 
+/// Whether a new batch is journaled in the spool, and why not.
+enum Journaled {
+    /// In the spool until it is delivered.
+    Kept,
+    /// Larger than the whole spool.
+    TooLarge(String),
+    /// The spool could not be written.
+    Failed(String),
+}
+
 /// The result of one drain.
 struct Drained {
     /// Spooled batches delivered.
@@ -14,45 +24,39 @@ struct Drained {
 }
 
 impl Shipper {
-    /// The spool is empty: send directly, spool on a retryable failure.
-    pub(super) async fn send_fresh(&mut self, seq: u64, body: Vec<u8>) -> ShipOutcome {
+    /// Delivers batch `seq`: older spooled batches go first, oldest-first, so the server sees
+    /// sequences in order. The batch is journaled in the spool before it leaves (and its
+    /// sequence persisted after that), so an agent killed at any point from here either sends
+    /// it after the restart or never used its number: the server sees no gap and no reuse.
+    /// Draining before journaling means a full spool does not evict its oldest batch just as
+    /// the server comes back.
+    pub(super) async fn deliver(&mut self, seq: u64, body: Vec<u8>) -> ShipOutcome {
+        let drained = self.drain().await;
+        let journaled = match self.journal(seq, &body) {
+            Ok(journaled) => journaled,
+            Err(lost) => return lost,
+        };
+        if let Some(why) = drained.stopped {
+            return self.left_spooled(seq, why, journaled);
+        }
         match self.client.post(&body).await {
             Delivery::Accepted => {
                 self.delivered(seq);
-                ShipOutcome::Sent { seq, replayed: 0 }
+                self.sent_from_journal(seq, &journaled);
+                ShipOutcome::Sent {
+                    seq,
+                    replayed: drained.replayed,
+                }
             }
             Delivery::Rejected { code, reason } => {
                 self.rejected(seq, code, &reason);
+                self.sent_from_journal(seq, &journaled);
                 ShipOutcome::Rejected { seq, code }
             }
             Delivery::Retry(why) => {
                 self.server_down(&why);
-                match self.keep(seq, &body) {
-                    Ok(()) => ShipOutcome::Spooled { seq, why },
-                    Err(dropped) => dropped,
-                }
+                self.left_spooled(seq, why, journaled)
             }
-        }
-    }
-
-    /// Older batches wait: they go first, oldest-first, so the server sees sequences in order.
-    /// The new batch follows if they all went through, and is spooled behind them otherwise.
-    /// Draining before spooling the new batch means a full spool does not evict its oldest batch
-    /// just as the server comes back.
-    pub(super) async fn send_behind_spool(&mut self, seq: u64, body: Vec<u8>) -> ShipOutcome {
-        let drained = self.drain().await;
-        if let Some(why) = drained.stopped {
-            return match self.keep(seq, &body) {
-                Ok(()) => ShipOutcome::Spooled { seq, why },
-                Err(dropped) => dropped,
-            };
-        }
-        match self.send_fresh(seq, body).await {
-            ShipOutcome::Sent { seq, .. } => ShipOutcome::Sent {
-                seq,
-                replayed: drained.replayed,
-            },
-            other => other,
         }
     }
 
@@ -88,40 +92,78 @@ impl Shipper {
         drained
     }
 
-    /// Spools batch `seq`; on failure returns the outcome saying why it was dropped.
-    fn keep(&mut self, seq: u64, body: &[u8]) -> Result<(), ShipOutcome> {
-        let pushed = match self.spool.push(seq, body) {
-            Ok(pushed) => pushed,
+    /// Spools batch `seq`, then persists the sequence past it. A batch the spool cannot keep
+    /// (a disk error, or larger than the whole spool) is still sent, unjournaled; one whose
+    /// sequence cannot be persisted is not sent at all (its number could come back after a
+    /// restart) and is counted as lost.
+    fn journal(&mut self, seq: u64, body: &[u8]) -> Result<Journaled, ShipOutcome> {
+        let journaled = match self.spool.push(seq, body) {
+            Ok(pushed) => {
+                self.spool_evicted(pushed.evicted);
+                if pushed.kept {
+                    Journaled::Kept
+                } else {
+                    Journaled::TooLarge(format!(
+                        "batch {seq} ({} bytes) is larger than the whole spool",
+                        body.len()
+                    ))
+                }
+            }
             Err(e) => {
                 let path = self.spool.path_of(seq);
-                return Err(self.lost(
-                    Some(seq),
-                    format!("cannot spool to {}: {e}", path.display()),
-                ));
+                Journaled::Failed(format!("cannot spool to {}: {e}", path.display()))
             }
         };
-        if pushed.evicted > 0 {
-            self.metrics.spool_dropped.inc_by(pushed.evicted);
-            if !self.spool_full {
-                self.spool_full = true;
-                tracing::warn!(
-                    "the spool is full: dropping the oldest batches (counted; logged once)"
-                );
+        match self.state.take_seq() {
+            Ok(taken) => {
+                debug_assert_eq!(taken, seq, "the batch was encoded under the next sequence");
+                Ok(journaled)
+            }
+            Err(e) => {
+                if matches!(journaled, Journaled::Kept)
+                    && let Err(e) = self.spool.pop_newest()
+                {
+                    let path = self.spool.path_of(seq);
+                    tracing::error!("cannot delete spool file {}: {e}", path.display());
+                }
+                Err(self.lost(None, format!("cannot persist the batch sequence: {e}")))
             }
         }
-        if pushed.kept {
-            return Ok(());
+    }
+
+    /// The batch left the machine: its journal entry, the only one left, goes.
+    fn sent_from_journal(&mut self, seq: u64, journaled: &Journaled) {
+        if matches!(journaled, Journaled::Kept) {
+            self.pop(seq);
         }
-        self.metrics.spool_dropped.inc();
-        let why = format!(
-            "batch {seq} ({} bytes) is larger than the whole spool",
-            body.len()
-        );
-        tracing::error!("{why}; dropped");
-        Err(ShipOutcome::Dropped {
-            seq: Some(seq),
-            why,
-        })
+    }
+
+    /// The outcome of a batch the server did not take now: it waits in the spool, or was lost.
+    fn left_spooled(&mut self, seq: u64, why: RetryReason, journaled: Journaled) -> ShipOutcome {
+        match journaled {
+            Journaled::Kept => ShipOutcome::Spooled { seq, why },
+            Journaled::TooLarge(reason) => {
+                self.metrics.spool_dropped.inc();
+                tracing::error!("{reason}; dropped");
+                ShipOutcome::Dropped {
+                    seq: Some(seq),
+                    why: reason,
+                }
+            }
+            Journaled::Failed(reason) => self.lost(Some(seq), reason),
+        }
+    }
+
+    /// Counts batches a full spool dropped to make room, and logs the first time.
+    fn spool_evicted(&mut self, evicted: u64) {
+        if evicted == 0 {
+            return;
+        }
+        self.metrics.spool_dropped.inc_by(evicted);
+        if !self.spool_full {
+            self.spool_full = true;
+            tracing::warn!("the spool is full: dropping the oldest batches (counted; logged once)");
+        }
     }
 
     /// Counts and logs a batch that could be neither delivered nor spooled.

@@ -9,7 +9,8 @@
 //! - [`client`]: the token secret, one POST, and what each HTTP answer means.
 //! - [`spool`]: durable one-file-per-batch spool, bounded in bytes, oldest dropped first.
 //! - [`state`]: the agent id and batch sequence persisted in the spool directory.
-//! - `deliver`: drain oldest-first, then send or spool; count and log what is dropped.
+//! - `deliver`: drain oldest-first, journal the new batch in the spool, send it; count and log
+//!   what is dropped.
 //! - `telemetry`: the shipper's own counters and gauges.
 
 pub mod client;
@@ -242,29 +243,23 @@ impl Shipper {
     }
 
     /// Ships the collection in `buf`, taken at `now`: encodes it under the next sequence number,
-    /// drains spooled batches oldest-first, then sends it; on the first retryable failure it is
-    /// spooled. Never panics; each POST is bounded by the configured timeout.
+    /// drains spooled batches oldest-first, journals it in the spool, then sends it; on a
+    /// retryable failure it stays spooled. Never panics; each POST is bounded by the configured timeout.
     pub async fn ship(&mut self, buf: &Buffer, now: SystemTime) -> ShipOutcome {
         let (seq, body) = match self.prepare(buf, now) {
             Ok(batch) => batch,
             Err(why) => return self.lost(None, why),
         };
-        let outcome = if self.spool.is_empty() {
-            self.send_fresh(seq, body).await
-        } else {
-            self.send_behind_spool(seq, body).await
-        };
+        let outcome = self.deliver(seq, body).await;
         self.metrics
             .spool_size(self.spool.len(), self.spool.bytes());
         outcome
     }
 
-    /// Takes the next sequence number (persisted first) and encodes the batch.
+    /// Encodes the batch under the next sequence number, which delivery takes once the batch
+    /// is journaled.
     fn prepare(&mut self, buf: &Buffer, now: SystemTime) -> Result<(u64, Vec<u8>), String> {
-        let seq = self
-            .state
-            .take_seq()
-            .map_err(|e| format!("cannot persist the batch sequence: {e}"))?;
+        let seq = self.state.next_seq();
         let resource = BatchResource {
             labels: &self.labels,
             agent_id: self.state.agent_id(),

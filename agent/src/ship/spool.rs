@@ -128,7 +128,18 @@ impl Spool {
     /// Forgets the oldest batch and deletes its file. The entry is forgotten even when the file
     /// cannot be deleted, so one stuck file cannot stop the spool; the error is still returned.
     pub(crate) fn pop_oldest(&mut self) -> io::Result<()> {
-        let Some(entry) = self.entries.pop_front() else {
+        let entry = self.entries.pop_front();
+        self.delete(entry)
+    }
+
+    /// Forgets the newest batch and deletes its file, as [`Spool::pop_oldest`] does the oldest.
+    pub(crate) fn pop_newest(&mut self) -> io::Result<()> {
+        let entry = self.entries.pop_back();
+        self.delete(entry)
+    }
+
+    fn delete(&mut self, entry: Option<Entry>) -> io::Result<()> {
+        let Some(entry) = entry else {
             return Ok(());
         };
         self.bytes = self.bytes.saturating_sub(entry.bytes);
@@ -251,5 +262,18 @@ mod tests {
 
         assert_eq!(files(dir.path()), ["00000000000000000002.batch"]);
         assert_eq!(spool.oldest(), Some(2));
+    }
+
+    #[test]
+    fn popping_the_newest_deletes_only_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut spool = Spool::open(dir.path(), 1000).expect("open");
+        spool.push(1, b"a").expect("push");
+        spool.push(2, b"bb").expect("push");
+
+        spool.pop_newest().expect("pop");
+
+        assert_eq!(files(dir.path()), ["00000000000000000001.batch"]);
+        assert_eq!((spool.newest(), spool.bytes()), (Some(1), 1));
     }
 }

@@ -43,6 +43,11 @@ impl AgentState {
         &self.agent_id
     }
 
+    /// The sequence number [`AgentState::take_seq`] hands out next.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Hands out the next sequence number after durably recording the one after it, so a restart
     /// continues past it even if the batch never left the machine.
     pub(crate) fn take_seq(&mut self) -> io::Result<u64> {

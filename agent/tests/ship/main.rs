@@ -78,6 +78,40 @@ async fn a_restarted_shipper_continues_the_sequence_and_replays_what_is_left() {
 }
 
 #[tokio::test]
+async fn an_agent_stopped_before_its_batch_is_journaled_leaves_no_gap_in_the_sequence() {
+    // Arrange: batch 1 waits in the spool; the next collection then waits behind it on a
+    // server that never answers, and the agent stops (the future is dropped) right there.
+    let fx = Fixture::new();
+    let rx = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
+    rx.answer(503);
+    let (mut first, _) = fx.open(&fx.config(rx.addr));
+    ship(&mut first).await;
+    drop(first);
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (mut stuck, _) = fx.open(&fx.config(silent.local_addr().expect("addr")));
+    let stopped = tokio::time::timeout(Duration::from_millis(300), ship(&mut stuck)).await;
+    drop(stuck);
+
+    // Act
+    rx.answer(200);
+    let (mut restarted, _) = fx.open(&fx.config(rx.addr));
+    let outcome = ship(&mut restarted).await;
+
+    // Assert: the stopped collection never used its number, so the next batch takes it.
+    assert!(stopped.is_err(), "the drain was still waiting: {stopped:?}");
+    assert_eq!(
+        outcome,
+        ShipOutcome::Sent {
+            seq: 2,
+            replayed: 1
+        }
+    );
+    assert_eq!(rx.accepted(), [1, 2]);
+}
+
+#[tokio::test]
 async fn a_restart_after_delivered_batches_never_reuses_a_sequence_number() {
     let fx = Fixture::new();
     let rx = Receiver::start("127.0.0.1:0".parse().expect("addr")).await;
