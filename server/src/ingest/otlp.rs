@@ -49,6 +49,7 @@ pub fn decode(raw: &[u8], max_samples: usize) -> Result<Decoded, IngestError> {
     }
     Ok(Decoded {
         batch: out.batch.finish(id),
+        known: Default::default(),
         unsupported: out.unsupported,
     })
 }

@@ -14,13 +14,27 @@ use super::head::{Verdict, judge};
 use super::index::{encode_labels, labels_hash};
 use super::wal::{self, Entry};
 use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
-use crate::model::{AppendReport, WriteBatch};
-use crate::store::StoreError;
+use crate::model::{AppendReport, Sample, WriteBatch};
+use crate::store::{KnownSamples, StoreError};
 
 /// A group stops growing past this many samples, to bound one transaction.
 const GROUP_SAMPLES: usize = 500_000;
 
 type Reply = oneshot::Sender<Result<AppendReport, StoreError>>;
+
+/// One caller's batch: series named by labels plus series named by id.
+pub struct Append {
+    /// Series named by labels.
+    pub batch: WriteBatch,
+    /// Samples of series named by id.
+    pub known: KnownSamples,
+}
+
+impl Append {
+    fn sample_count(&self) -> usize {
+        self.batch.sample_count() + self.known.samples.len()
+    }
+}
 
 /// Runs until [`Command::Close`] or until every sender is gone.
 pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
@@ -64,16 +78,16 @@ fn log_failure(result: Result<(), StoreError>) {
 fn gather(
     first: Command,
     rx: &mut mpsc::Receiver<Command>,
-) -> (Vec<(WriteBatch, Reply)>, Vec<Command>) {
+) -> (Vec<(Append, Reply)>, Vec<Command>) {
     let mut appends = Vec::new();
     let mut controls = Vec::new();
     let mut samples = 0;
     let mut next = Some(first);
     while let Some(cmd) = next.take() {
         match cmd {
-            Command::Append(batch, reply) => {
-                samples += batch.sample_count();
-                appends.push((batch, reply));
+            Command::Append(append, reply) => {
+                samples += append.sample_count();
+                appends.push((append, reply));
             }
             other => controls.push(other),
         }
@@ -113,8 +127,33 @@ struct Plan {
     new_series: Vec<(u32, Vec<u8>)>,
 }
 
+/// Answers the appends naming series by ids that are no longer known, and returns the others.
+fn drop_stale(shared: &Shared, appends: Vec<(Append, Reply)>) -> Vec<(Append, Reply)> {
+    let state = shared.read();
+    let generation = state.index.generation();
+    let mut live = Vec::with_capacity(appends.len());
+    for (append, reply) in appends {
+        let known = &append.known;
+        let stale = match known.generation == generation {
+            true => 0,
+            false => (known.samples.iter())
+                .filter(|(id, _)| !state.index.contains(*id))
+                .count(),
+        };
+        match stale {
+            0 => live.push((append, reply)),
+            n => drop(reply.send(Err(StoreError::StaleIds(n)))),
+        }
+    }
+    live
+}
+
 /// Commits a group of batches and answers each caller; returns the WAL bytes written.
-async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64 {
+async fn commit_group(shared: &Shared, appends: Vec<(Append, Reply)>) -> u64 {
+    let appends = drop_stale(shared, appends);
+    if appends.is_empty() {
+        return 0;
+    }
     let (batches, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
     let mut planned = None;
     let result = write_group(shared, &batches, &mut planned).await;
@@ -149,7 +188,7 @@ async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64
 
 async fn write_group(
     shared: &Shared,
-    batches: &[WriteBatch],
+    batches: &[Append],
     planned: &mut Option<Plan>,
 ) -> Result<u64, StoreError> {
     let mut tx = shared.pool.begin().await?;
@@ -173,11 +212,11 @@ async fn write_group(
 /// Inserts each batch id; an id already present marks its batch as replayed.
 async fn record_batch_ids(
     tx: &mut Transaction<'_, Sqlite>,
-    batches: &[WriteBatch],
+    batches: &[Append],
 ) -> Result<Vec<bool>, StoreError> {
     let now = super::load::now_ms();
     let mut replayed = Vec::with_capacity(batches.len());
-    for batch in batches {
+    for Append { batch, .. } in batches {
         let Some(id) = &batch.id else {
             replayed.push(false);
             continue;
@@ -195,48 +234,92 @@ async fn record_batch_ids(
 }
 
 /// Resolves (or creates) series and judges every sample, without touching the head.
-fn plan_group(state: &mut State, batches: &[WriteBatch], replayed: &[bool]) -> Plan {
-    let series: usize = batches.iter().map(|b| b.series.len()).sum();
-    let samples: usize = batches.iter().map(WriteBatch::sample_count).sum();
-    let mut plan = Plan {
-        entries: Vec::with_capacity(samples),
-        ..Plan::default()
+fn plan_group(state: &mut State, appends: &[Append], replayed: &[bool]) -> Plan {
+    let samples: usize = appends.iter().map(Append::sample_count).sum();
+    let mut judge = Judge {
+        plan: Plan {
+            entries: Vec::with_capacity(samples),
+            ..Plan::default()
+        },
+        newest: FxHashMap::with_capacity_and_hasher(samples, Default::default()),
+        report: AppendReport::default(),
     };
-    let mut newest: FxHashMap<u32, (i64, u64)> =
-        FxHashMap::with_capacity_and_hasher(series, Default::default());
-    for (batch, &replayed) in batches.iter().zip(replayed) {
-        let mut report = AppendReport {
+    for (append, &replayed) in appends.iter().zip(replayed) {
+        judge.report = AppendReport {
             replayed,
             ..AppendReport::default()
         };
         if !replayed {
-            for series in &batch.series {
-                let id = resolve(state, &series.labels, &mut plan, &mut report);
-                let mut last = newest.get(&id).copied().or(state.head[id as usize].last);
-                for s in &series.samples {
-                    match judge(last, s.t, s.v) {
-                        Verdict::Append => {
-                            plan.entries.push(Entry {
-                                series: id,
-                                t: s.t,
-                                v: s.v,
-                            });
-                            last = Some((s.t, s.v.to_bits()));
-                            report.appended += 1;
-                        }
-                        Verdict::OutOfOrder => report.out_of_order += 1,
-                        Verdict::Duplicate => report.duplicates += 1,
-                        Verdict::Same => {}
-                    }
+            judge.append(state, append);
+        }
+        let report = std::mem::take(&mut judge.report);
+        judge.plan.reports.push(report);
+    }
+    judge.plan
+}
+
+/// Judges a group's samples against the head and what the group accepted before them.
+struct Judge {
+    plan: Plan,
+    /// The newest accepted sample of each series the group has touched.
+    newest: FxHashMap<u32, (i64, u64)>,
+    /// The current batch's report.
+    report: AppendReport,
+}
+
+impl Judge {
+    fn append(&mut self, state: &mut State, append: &Append) {
+        let known = &append.known.samples;
+        if known.is_empty() {
+            for series in &append.batch.series {
+                let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
+                self.series(state, id, series.samples.iter().copied());
+            }
+            return;
+        }
+        if append.batch.series.is_empty() {
+            return self.known(state, known);
+        }
+        // Both kinds: one list in (id, time) order, as a decoder would have merged them.
+        let mut all = Vec::with_capacity(append.sample_count());
+        for series in &append.batch.series {
+            let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
+            all.extend(series.samples.iter().map(|&s| (id, s)));
+        }
+        all.extend_from_slice(known);
+        all.sort_by_key(|&(id, s)| (id, s.t));
+        self.known(state, &all)
+    }
+
+    /// Judges `(id, sample)`s sorted by id then time.
+    fn known(&mut self, state: &State, samples: &[(u32, Sample)]) {
+        for same in samples.chunk_by(|a, b| a.0 == b.0) {
+            self.series(state, same[0].0, same.iter().map(|&(_, s)| s));
+        }
+    }
+
+    fn series(&mut self, state: &State, id: u32, samples: impl Iterator<Item = Sample>) {
+        let mut last = (self.newest.get(&id).copied()).or(state.head[id as usize].last);
+        for s in samples {
+            match judge(last, s.t, s.v) {
+                Verdict::Append => {
+                    self.plan.entries.push(Entry {
+                        series: id,
+                        t: s.t,
+                        v: s.v,
+                    });
+                    last = Some((s.t, s.v.to_bits()));
+                    self.report.appended += 1;
                 }
-                if let Some(l) = last {
-                    newest.insert(id, l);
-                }
+                Verdict::OutOfOrder => self.report.out_of_order += 1,
+                Verdict::Duplicate => self.report.duplicates += 1,
+                Verdict::Same => {}
             }
         }
-        plan.reports.push(report);
+        if let Some(l) = last {
+            self.newest.insert(id, l);
+        }
     }
-    plan
 }
 
 fn resolve(
@@ -288,5 +371,140 @@ fn apply(shared: &Shared, entries: &[Entry]) {
     let mut state = shared.write();
     for e in entries {
         state.head[e.series as usize].append(e.t, e.v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use tempfile::TempDir;
+
+    use super::super::SqliteStore;
+    use super::super::testutil::bits;
+    use crate::ingest::remote_write::{decode, decode_with};
+    use crate::model::{MatchOp, Matcher};
+    use crate::prompb::{self, TimeSeries, WriteRequest};
+    use crate::store::mem::MemStore;
+    use crate::store::{MetricStore, Querier, StoreConfig, StoreError};
+
+    async fn open(dir: &TempDir) -> SqliteStore {
+        let pool = crate::db::open(&dir.path().join("warroom.db"))
+            .await
+            .expect("db");
+        SqliteStore::open(pool, StoreConfig::default())
+            .await
+            .expect("store")
+    }
+
+    /// Labels in wire order and `(t, v)` samples.
+    type WireSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+    /// A remote_write body of `series`.
+    fn body(series: &[WireSeries<'_>]) -> Vec<u8> {
+        let timeseries = (series.iter())
+            .map(|(labels, samples)| TimeSeries {
+                labels: (labels.iter())
+                    .map(|(n, v)| prompb::Label {
+                        name: (*n).into(),
+                        value: (*v).into(),
+                    })
+                    .collect(),
+                samples: (samples.iter())
+                    .map(|&(timestamp, value)| prompb::Sample { value, timestamp })
+                    .collect(),
+            })
+            .collect();
+        let raw = WriteRequest { timeseries }.encode_to_vec();
+        snap::raw::Encoder::new()
+            .compress_vec(&raw)
+            .expect("snappy")
+    }
+
+    const A: &[(&str, &str)] = &[("__name__", "known_a"), ("node", "n1")];
+    const B: &[(&str, &str)] = &[("__name__", "known_b"), ("node", "n1")];
+    const B_UNSORTED: &[(&str, &str)] = &[("node", "n1"), ("__name__", "known_b")];
+
+    fn all() -> Vec<Matcher> {
+        vec![Matcher::new("__name__", MatchOp::Regex, "known_.+").expect("matcher")]
+    }
+
+    #[tokio::test]
+    async fn series_named_by_id_are_judged_and_stored_exactly_as_by_labels() {
+        // Arrange: both series exist; the second body repeats them out of order, with a
+        // duplicate, and B also with its labels unsorted (so by labels, in the same batch).
+        let dir = TempDir::new().expect("tempdir");
+        let store = open(&dir).await;
+        let mem = MemStore::new();
+        let lookup = store.lookup().expect("lookup");
+        let first = body(&[(A, &[(1_000, 1.0)]), (B, &[(1_000, 5.0)])]);
+        let second = body(&[
+            (B, &[(3_000, 7.0)]),
+            (A, &[(3_000, 3.0), (2_000, 2.0)]),
+            (B_UNSORTED, &[(2_000, 6.0)]),
+            (A, &[(3_000, 9.0), (500, 0.5)]),
+        ]);
+        let mut reports = Vec::new();
+
+        for b in [&first, &second] {
+            // Act
+            let decoded = decode_with(b, 1 << 20, 100, Some(lookup.as_ref())).expect("decode");
+            let got = store
+                .append_known(decoded.batch, decoded.known)
+                .await
+                .expect("append");
+            let want = mem
+                .append(decode(b, 1 << 20, 100).expect("decode"))
+                .await
+                .expect("append");
+            reports.push((got, want));
+        }
+
+        // Assert
+        let second = decode_with(&second, 1 << 20, 100, Some(lookup.as_ref())).expect("decode");
+        assert_eq!(second.known.samples.len(), 5, "A and sorted B by id");
+        assert_eq!(second.batch.series.len(), 1, "unsorted B by labels");
+        for (got, want) in &reports {
+            assert_eq!(got, want);
+        }
+        assert_eq!(reports[1].0.appended, 4);
+        assert_eq!(reports[1].0.out_of_order, 1);
+        assert_eq!(reports[1].0.duplicates, 1);
+        let stored = store.select(&all(), 0, i64::MAX).await.expect("select");
+        let expected = mem.select(&all(), 0, i64::MAX).await.expect("select");
+        assert_eq!(bits(&stored), bits(&expected));
+    }
+
+    #[tokio::test]
+    async fn ids_forgotten_after_their_lookup_fail_the_batch_whole_and_a_retry_stores_it() {
+        // Arrange: A exists, is looked up, then retention forgets it.
+        let dir = TempDir::new().expect("tempdir");
+        let store = open(&dir).await;
+        let lookup = store.lookup().expect("lookup");
+        let old = body(&[(A, &[(1_000, 1.0)])]);
+        let decoded = decode_with(&old, 1 << 20, 100, Some(lookup.as_ref())).expect("decode");
+        store
+            .append_known(decoded.batch, decoded.known)
+            .await
+            .expect("append");
+        let now = body(&[(A, &[(40 * 86_400_000, 2.0)]), (B, &[(1_000, 5.0)])]);
+        let stale = decode_with(&now, 1 << 20, 100, Some(lookup.as_ref())).expect("decode");
+        assert_eq!(stale.known.samples.len(), 1);
+        assert_eq!(store.retain(40 * 86_400_000).await.expect("retain"), 1);
+
+        // Act
+        let refused = store.append_known(stale.batch, stale.known).await;
+        let retry = decode_with(&now, 1 << 20, 100, Some(lookup.as_ref())).expect("decode");
+        let retried = store.append_known(retry.batch, retry.known).await;
+
+        // Assert
+        assert!(
+            matches!(refused, Err(StoreError::StaleIds(1))),
+            "{refused:?}"
+        );
+        assert_eq!(retried.expect("retry").appended, 2);
+        let stored = store.select(&all(), 0, i64::MAX).await.expect("select");
+        let names: Vec<_> = stored.iter().map(|s| s.labels.to_string()).collect();
+        assert_eq!(names, [r#"known_a{node="n1"}"#, r#"known_b{node="n1"}"#]);
+        assert_eq!(stored[0].samples.len(), 1);
     }
 }
