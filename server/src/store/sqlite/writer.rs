@@ -17,6 +17,9 @@ use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
 use crate::model::{AppendReport, Sample, WriteBatch};
 use crate::store::{KnownSamples, StoreError};
 
+/// New series rows per `INSERT` statement (2 bound values each).
+const SERIES_PER_INSERT: usize = 400;
+
 /// A group stops growing past this many samples, to bound one transaction.
 const GROUP_SAMPLES: usize = 500_000;
 
@@ -191,6 +194,9 @@ async fn write_group(
     batches: &[Append],
     planned: &mut Option<Plan>,
 ) -> Result<u64, StoreError> {
+    if batches.iter().all(|a| a.batch.id.is_none()) {
+        return write_group_at_once(shared, batches, planned).await;
+    }
     let mut tx = shared.pool.begin().await?;
     let replayed = record_batch_ids(&mut tx, batches).await?;
     let plan = plan_group(&mut shared.write(), batches, &replayed);
@@ -207,6 +213,60 @@ async fn write_group(
     }
     tx.commit().await?;
     Ok(bytes)
+}
+
+/// [`write_group`] for batches without ids (nothing to ask the database before planning): the
+/// whole transaction goes to SQLite as one multi-statement call, one hand-off to its thread
+/// instead of one per statement.
+async fn write_group_at_once(
+    shared: &Shared,
+    batches: &[Append],
+    planned: &mut Option<Plan>,
+) -> Result<u64, StoreError> {
+    let plan = plan_group(&mut shared.write(), batches, &vec![false; batches.len()]);
+    let plan = planned.insert(plan);
+    if plan.new_series.is_empty() && plan.entries.is_empty() {
+        return Ok(0);
+    }
+    let record = (!plan.entries.is_empty()).then(|| wal::encode(&plan.entries));
+    let mut conn = shared.pool.acquire().await?;
+    let done = one_transaction(&plan.new_series, record.as_deref())
+        .execute(&mut *conn)
+        .await;
+    if let Err(e) = done {
+        // A statement or the COMMIT failed: the transaction may still be open on this connection.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(record.map_or(0, |r| r.len() as u64))
+}
+
+/// `BEGIN IMMEDIATE`, the new series rows, the WAL record (when `entries` were accepted) and
+/// `COMMIT`, as one query.
+fn one_transaction<'q>(
+    new_series: &'q [(u32, Vec<u8>)],
+    record: Option<&'q [u8]>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for part in new_series.chunks(SERIES_PER_INSERT) {
+        sql.push_str("INSERT INTO series (id, labels) VALUES ");
+        sql.push_str(&vec!["(?, ?)"; part.len()].join(", "));
+        sql.push(';');
+    }
+    if record.is_some() {
+        sql.push_str("INSERT INTO wal (data) VALUES (?);");
+    }
+    sql.push_str("COMMIT;");
+    // Only placeholders are formatted in; every value is bound. The text differs with the
+    // number of new series, so only the steady form is worth a cached statement.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(new_series.is_empty());
+    for (id, labels) in new_series {
+        query = query.bind(i64::from(*id)).bind(labels.as_slice());
+    }
+    if let Some(record) = record {
+        query = query.bind(record);
+    }
+    query
 }
 
 /// Inserts each batch id; an id already present marks its batch as replayed.
@@ -345,7 +405,7 @@ async fn insert_series(
     tx: &mut Transaction<'_, Sqlite>,
     rows: &[(u32, Vec<u8>)],
 ) -> Result<(), StoreError> {
-    for part in rows.chunks(400) {
+    for part in rows.chunks(SERIES_PER_INSERT) {
         let sql = format!(
             "INSERT INTO series (id, labels) VALUES {}",
             vec!["(?, ?)"; part.len()].join(", ")
@@ -506,5 +566,45 @@ mod tests {
         let names: Vec<_> = stored.iter().map(|s| s.labels.to_string()).collect();
         assert_eq!(names, [r#"known_a{node="n1"}"#, r#"known_b{node="n1"}"#]);
         assert_eq!(stored[0].samples.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_one_call_transaction_fails_leaves_nothing_and_the_next_commits() {
+        // Arrange: a trigger makes every WAL insert fail until it is dropped.
+        let dir = TempDir::new().expect("tempdir");
+        let pool = crate::db::open(&dir.path().join("warroom.db"))
+            .await
+            .expect("db");
+        let store = SqliteStore::open(pool.clone(), StoreConfig::default())
+            .await
+            .expect("store");
+        let fail =
+            "CREATE TRIGGER fail BEFORE INSERT ON wal BEGIN SELECT RAISE(ABORT, 'full'); END";
+        sqlx::query(fail).execute(&pool).await.expect("trigger");
+        let b = body(&[(A, &[(1_000, 1.0)]), (B, &[(1_000, 2.0)])]);
+
+        // Act
+        let failed = store
+            .append(decode(&b, 1 << 20, 100).expect("decode"))
+            .await;
+        sqlx::query("DROP TRIGGER fail")
+            .execute(&pool)
+            .await
+            .expect("drop trigger");
+        let retried = store
+            .append(decode(&b, 1 << 20, 100).expect("decode"))
+            .await;
+
+        // Assert
+        assert!(failed.is_err(), "{failed:?}");
+        let report = retried.expect("retry");
+        assert_eq!((report.appended, report.series_created), (2, 2));
+        let stored = store.select(&all(), 0, i64::MAX).await.expect("select");
+        assert_eq!(stored.len(), 2);
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM series")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 2);
     }
 }
