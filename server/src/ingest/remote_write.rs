@@ -156,6 +156,9 @@ fn labels(pairs: &WireLabels<'_>) -> Result<Labels, IngestError> {
 
 /// A `prometheus.Label`: name and value bytes (missing fields are empty, as in proto3).
 fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
+    if let Some(pair) = short_label(message) {
+        return Ok(pair);
+    }
     let (mut name, mut value) = (&b""[..], &b""[..]);
     let mut fields = Reader::new(message);
     while let Some((field, v)) = fields.next_field().map_err(malformed)? {
@@ -168,8 +171,45 @@ fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
     Ok((name, value))
 }
 
+/// The usual `prometheus.Label` encoding, read without the general reader: the name (field 1),
+/// then the value (field 2), each shorter than 128 bytes, and nothing else. `None` otherwise.
+fn short_label(message: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (name, rest) = short_bytes(message, 0x0a)?;
+    let (value, rest) = short_bytes(rest, 0x12)?;
+    rest.is_empty().then_some((name, value))
+}
+
+/// A length-delimited field with key byte `key` and a one-byte length, and what follows it.
+fn short_bytes(data: &[u8], key: u8) -> Option<(&[u8], &[u8])> {
+    let (&[k, len], rest) = data.split_first_chunk::<2>()?;
+    (k == key && len < 0x80).then_some(())?;
+    rest.split_at_checked(usize::from(len))
+}
+
+/// The usual `prometheus.Sample` encoding, read without the general reader: the value (field 1),
+/// then the timestamp (field 2, a varint of at most 9 bytes), and nothing else. `None` otherwise.
+fn short_sample(message: &[u8]) -> Option<Sample> {
+    let (&[0x09], rest) = message.split_first_chunk::<1>()? else {
+        return None;
+    };
+    let (value, rest) = rest.split_first_chunk::<8>()?;
+    let (&[0x10], varint) = rest.split_first_chunk::<1>()? else {
+        return None;
+    };
+    let (last, more) = varint.split_last()?;
+    let ok = *last < 0x80 && more.len() < 9 && more.iter().all(|b| *b >= 0x80);
+    let t = (varint.iter().enumerate()).fold(0u64, |t, (i, b)| t | u64::from(b & 0x7f) << (7 * i));
+    ok.then_some(Sample {
+        t: t as i64,
+        v: f64::from_bits(u64::from_le_bytes(*value)),
+    })
+}
+
 /// A `prometheus.Sample`: value (double) and timestamp (int64 ms).
 fn sample(message: &[u8]) -> Result<Sample, IngestError> {
+    if let Some(s) = short_sample(message) {
+        return Ok(s);
+    }
     let mut s = Sample { t: 0, v: 0.0 };
     let mut fields = Reader::new(message);
     while let Some((field, v)) = fields.next_field().map_err(malformed)? {
@@ -317,6 +357,50 @@ mod tests {
         assert_eq!(decoded.known.generation, 7);
         assert_eq!(decoded.batch.series.len(), 1);
         assert_eq!(decoded.batch.series[0].labels.to_string(), "new{}");
+    }
+
+    #[test]
+    fn the_short_label_and_sample_readers_agree_with_the_general_ones() {
+        let long = "x".repeat(200);
+        let labels = [
+            ("job", "node"),
+            ("", "v"),
+            ("n", ""),
+            ("", ""),
+            (&long[..], "v"),
+        ];
+        let samples = [
+            (0, 0.0),
+            (1, -1.5),
+            (-1, 2.0),
+            (i64::MAX, f64::NAN),
+            (i64::MIN, 1.0),
+        ];
+
+        for (name, value) in labels {
+            let m = prompb::Label {
+                name: name.into(),
+                value: value.into(),
+            }
+            .encode_to_vec();
+            assert_eq!(label(&m).unwrap(), (name.as_bytes(), value.as_bytes()));
+            let mut padded = m.clone();
+            padded.extend_from_slice(b"\x18\x01"); // an unknown field: the general reader
+            assert_eq!(short_label(&padded), None);
+            assert_eq!(label(&padded).unwrap(), (name.as_bytes(), value.as_bytes()));
+        }
+        for (timestamp, value) in samples {
+            let m = prompb::Sample { value, timestamp }.encode_to_vec();
+            let got = sample(&m).unwrap();
+            assert_eq!((got.t, got.v.to_bits()), (timestamp, value.to_bits()));
+        }
+        let t = prompb::Sample {
+            value: 1.0,
+            timestamp: 1_700_000_000_000,
+        }
+        .encode_to_vec();
+        assert!(short_sample(&t).is_some());
+        assert_eq!(short_sample(&t[..t.len() - 1]), None);
     }
 
     #[test]
