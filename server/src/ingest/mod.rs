@@ -16,6 +16,7 @@ use flate2::read::GzDecoder;
 
 use crate::model::hash::{FxBuild, FxHashMap};
 use crate::model::{BatchId, Labels, Sample, Series, WriteBatch};
+use crate::store::KnownSamples;
 
 /// Why a body was refused; each maps to one 4xx at the HTTP edge.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +33,10 @@ pub enum IngestError {
 /// them (delta temporality, exponential histograms), reported back as dropped.
 #[derive(Debug, Default)]
 pub struct Decoded {
-    /// What goes to the store.
+    /// What goes to the store, series named by labels.
     pub batch: WriteBatch,
+    /// Samples of series the store's lookup knew, named by id (sent with `batch`).
+    pub known: KnownSamples,
     /// Data points that were skipped.
     pub unsupported: u64,
 }

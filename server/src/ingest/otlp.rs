@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use super::{BatchBuilder, Decoded, IngestError};
+use crate::model::intern::with_interner;
 use crate::model::{AppendReport, BatchId, Label, Labels, METRIC_NAME, Sample};
 
 /// The resource attribute carrying the sending agent's id.
@@ -36,7 +37,7 @@ pub fn decode(raw: &[u8], max_samples: usize) -> Result<Decoded, IngestError> {
         IngestError::Malformed(format!("not an OTLP ExportMetricsServiceRequest: {e}"))
     })?;
     let mut out = Builder {
-        batch: BatchBuilder::new(max_samples),
+        batch: BatchBuilder::interned(max_samples, 0),
         unsupported: 0,
     };
     let mut id = None;
@@ -49,6 +50,7 @@ pub fn decode(raw: &[u8], max_samples: usize) -> Result<Decoded, IngestError> {
     }
     Ok(Decoded {
         batch: out.batch.finish(id),
+        known: Default::default(),
         unsupported: out.unsupported,
     })
 }
@@ -105,8 +107,19 @@ fn resource(r: Option<&Resource>) -> Result<(Vec<Label>, Option<BatchId>), Inges
     Ok((labels, id))
 }
 
-/// A scalar attribute as a label; arrays, maps and bytes carry no label value.
+/// A scalar attribute as a label, its strings from the symbol table.
 fn label(kv: &KeyValue) -> Option<Label> {
+    let (name, value) = text_label(kv)?;
+    with_interner(|table| {
+        Some(Label {
+            name: table.intern(&name),
+            value: table.intern(&value),
+        })
+    })
+}
+
+/// A scalar attribute as label text; arrays, maps and bytes carry no label value.
+fn text_label(kv: &KeyValue) -> Option<(String, String)> {
     let value = match kv.value.as_ref()?.value.as_ref()? {
         any_value::Value::StringValue(s) => s.clone(),
         any_value::Value::BoolValue(b) => b.to_string(),
@@ -114,10 +127,7 @@ fn label(kv: &KeyValue) -> Option<Label> {
         any_value::Value::DoubleValue(d) => d.to_string(),
         _ => return None,
     };
-    Some(Label {
-        name: sanitize(&kv.key, false).into(),
-        value: value.into(),
-    })
+    Some((sanitize(&kv.key, false), value))
 }
 
 /// Prometheus names: letters, digits and `_` (and `:` in metric names); anything else becomes
@@ -288,18 +298,23 @@ impl Named<'_> {
     /// `name + suffix`, the point's attributes, then `extra` (`le`, `quantile`), then the
     /// resource's labels; the first value of a repeated name wins.
     fn labels(&self, suffix: &str, attrs: &[KeyValue], extra: Option<(&str, String)>) -> Labels {
-        let mut labels = Vec::with_capacity(attrs.len() + self.base.len() + 2);
-        labels.push(Label {
-            name: METRIC_NAME.into(),
-            value: format!("{}{suffix}", self.name).into(),
+        let name = format!("{}{suffix}", self.name);
+        let attrs: Vec<_> = attrs.iter().filter_map(text_label).collect();
+        // Every string from the symbol table (one lock per set), as the batch builder and the
+        // store's index expect: equal strings are then one pointer.
+        let mut labels = with_interner(|table| {
+            let mut label = |name: &str, value: &str| Label {
+                name: table.intern(name),
+                value: table.intern(value),
+            };
+            let mut labels = Vec::with_capacity(attrs.len() + self.base.len() + 2);
+            labels.push(label(METRIC_NAME, &name));
+            if let Some((name, value)) = &extra {
+                labels.push(label(name, value));
+            }
+            labels.extend(attrs.iter().map(|(name, value)| label(name, value)));
+            labels
         });
-        if let Some((name, value)) = extra {
-            labels.push(Label {
-                name: name.into(),
-                value: value.into(),
-            });
-        }
-        labels.extend(attrs.iter().filter_map(label));
         labels.extend_from_slice(self.base);
         Labels::new(labels)
     }

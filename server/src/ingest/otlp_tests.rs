@@ -263,3 +263,41 @@ fn the_response_reports_dropped_samples_as_partial_success() {
     let clean = ExportMetricsServiceResponse::decode(clean.as_slice()).expect("decode");
     assert_eq!(clean.partial_success, None);
 }
+
+#[test]
+fn label_sets_use_the_symbol_table_strings_and_repeated_points_gather_in_one_series() {
+    let point = |v| number(vec![s("cpu", "otlp-intern-test-cpu")], v);
+    let mut req = agent_request(
+        vec![metric(
+            "otlp_intern_test",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![point(1.0)],
+            }),
+        )],
+        1,
+    );
+    let later = NumberDataPoint {
+        time_unix_nano: NOW_NS + 1_000_000,
+        ..point(2.0)
+    };
+    let m = &mut req.resource_metrics[0].scope_metrics[0].metrics[0];
+    if let Some(metric::Data::Gauge(g)) = &mut m.data {
+        g.data_points.push(later);
+    }
+
+    let d = decoded(&req);
+
+    assert_eq!(d.batch.series.len(), 1);
+    assert_eq!(d.batch.series[0].samples.len(), 2);
+    let labels = &d.batch.series[0].labels;
+    for l in labels.iter() {
+        assert!(
+            l.name.ptr_eq(&crate::model::Sym::interned(&l.name)),
+            "{l:?}"
+        );
+        assert!(
+            l.value.ptr_eq(&crate::model::Sym::interned(&l.value)),
+            "{l:?}"
+        );
+    }
+}

@@ -4,66 +4,95 @@
 //!
 //! The message is read in place ([`super::wire`]): label names and values are looked up in the
 //! symbol table as slices of the body, so a label seen before costs no allocation, and the
-//! fields warroom ignores (exemplars, native histograms, metadata) are skipped.
+//! fields warroom ignores (exemplars, native histograms, metadata) are skipped. With the store's
+//! [`SeriesLookup`], series it already knows are not even interned: they come out by id.
 
 use super::wire::{Reader, WireError};
-use super::{BatchBuilder, IngestError, too_large_decompressed};
+use super::{BatchBuilder, Decoded, IngestError, SampleBudget, too_large_decompressed};
 use crate::model::intern::with_interner;
 use crate::model::{Label, Labels, METRIC_NAME, Sample, WriteBatch};
+use crate::store::{KnownSamples, SeriesLookup, WireLabels};
 
 /// Decodes a snappy-compressed `WriteRequest` that inflates to at most `max_bytes` and carries
-/// at most `max_samples` samples.
+/// at most `max_samples` samples, every series named by its labels.
 pub fn decode(
     body: &[u8],
     max_bytes: usize,
     max_samples: usize,
 ) -> Result<WriteBatch, IngestError> {
-    let raw = unsnappy(body, max_bytes)?;
-    let mut batch = BatchBuilder::interned(max_samples, series_count(&raw));
-    let mut series = SeriesBuf::default();
-    let mut request = Reader::new(&raw);
-    while let Some((field, value)) = request.next_field().map_err(malformed)? {
-        if field != 1 {
-            continue;
-        }
-        series.read(value.bytes(field).map_err(malformed)?)?;
-        let labels = series.labels()?;
-        if labels.metric_name().is_none() {
-            return Err(IngestError::Malformed(format!(
-                "a series has no {METRIC_NAME} label: {labels}"
-            )));
-        }
-        batch.push_all(labels, &series.samples)?;
-    }
-    Ok(batch.finish(None))
+    Ok(decode_with(body, max_bytes, max_samples, None)?.batch)
 }
 
-/// How many `TimeSeries` the request holds (0 when it is malformed: the decoder will say why).
-fn series_count(raw: &[u8]) -> usize {
-    let mut reader = Reader::new(raw);
-    let mut n = 0;
-    while let Ok(Some((field, _))) = reader.next_field() {
-        n += usize::from(field == 1);
+/// [`decode`], but the series `lookup` knows come out as [`Decoded::known`], named by id: no
+/// label set is built for them (a known series costs one hash of its label text and one
+/// comparison with the store's copy).
+pub fn decode_with(
+    body: &[u8],
+    max_bytes: usize,
+    max_samples: usize,
+    lookup: Option<&dyn SeriesLookup>,
+) -> Result<Decoded, IngestError> {
+    let raw = unsnappy(body, max_bytes)?;
+    let request = Parsed::read(&raw, max_samples)?;
+    let mut ids = Vec::with_capacity(request.ends.len());
+    let generation = match lookup {
+        Some(lookup) => lookup.find(&request.sets(), &mut ids),
+        None => 0,
+    };
+    ids.resize(request.ends.len(), None);
+    let unknown = ids.iter().filter(|id| id.is_none()).count();
+    let mut batch = BatchBuilder::interned(max_samples, unknown);
+    let mut known = KnownSamples {
+        generation,
+        samples: Vec::with_capacity(request.samples.len()),
+    };
+    for ((pairs, samples), id) in request.series().zip(ids) {
+        match id.filter(|_| has_name(pairs)) {
+            Some(id) => known.samples.extend(samples.iter().map(|&s| (id, s))),
+            None => batch.push_all(labels(pairs)?, samples)?,
+        }
     }
-    n
+    if !known.samples.is_sorted_by_key(|&(id, s)| (id, s.t)) {
+        known.samples.sort_by_key(|&(id, s)| (id, s.t));
+    }
+    Ok(Decoded {
+        batch: batch.finish(None),
+        known,
+        unsupported: 0,
+    })
 }
 
 fn malformed(e: WireError) -> IngestError {
     IngestError::Malformed(format!("not a remote_write WriteRequest: {e}"))
 }
 
-/// One `TimeSeries` as read from the body: labels borrowed, samples copied.
+/// The `TimeSeries` of a request as read from the body: labels borrowed, samples copied.
 #[derive(Default)]
-struct SeriesBuf<'a> {
+struct Parsed<'a> {
     pairs: Vec<(&'a [u8], &'a [u8])>,
     samples: Vec<Sample>,
+    /// Per series, the end of its pairs and of its samples.
+    ends: Vec<(usize, usize)>,
 }
 
-impl<'a> SeriesBuf<'a> {
+impl<'a> Parsed<'a> {
+    /// Reads every `prometheus.TimeSeries` of a `WriteRequest` within the sample budget.
+    fn read(raw: &'a [u8], max_samples: usize) -> Result<Self, IngestError> {
+        let mut parsed = Parsed::default();
+        let mut budget = SampleBudget::new(max_samples);
+        let mut request = Reader::new(raw);
+        while let Some((field, value)) = request.next_field().map_err(malformed)? {
+            if field == 1 {
+                let before = parsed.samples.len();
+                parsed.read_series(value.bytes(field).map_err(malformed)?)?;
+                budget.take(parsed.samples.len() - before)?;
+            }
+        }
+        Ok(parsed)
+    }
+
     /// Reads a `prometheus.TimeSeries` message.
-    fn read(&mut self, message: &'a [u8]) -> Result<(), IngestError> {
-        self.pairs.clear();
-        self.samples.clear();
+    fn read_series(&mut self, message: &'a [u8]) -> Result<(), IngestError> {
         let mut fields = Reader::new(message);
         while let Some((field, value)) = fields.next_field().map_err(malformed)? {
             match field {
@@ -76,31 +105,60 @@ impl<'a> SeriesBuf<'a> {
                 _ => {}
             }
         }
+        self.ends.push((self.pairs.len(), self.samples.len()));
         Ok(())
     }
 
-    /// The label set, its strings from the symbol table (one lock for the whole set; UTF-8
-    /// is checked only for strings the table has not seen).
-    fn labels(&self) -> Result<Labels, IngestError> {
-        let labels = with_interner(|table| {
-            let mut labels = Vec::with_capacity(self.pairs.len());
-            for (name, value) in &self.pairs {
-                labels.push(Label {
-                    name: table.intern_bytes(name)?,
-                    value: table.intern_bytes(value)?,
-                });
-            }
-            Ok::<_, std::str::Utf8Error>(labels)
-        });
-        let labels = labels.map_err(|_| {
-            IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
-        })?;
-        Ok(Labels::new(labels))
+    /// Each series' labels and samples, in request order.
+    fn series(&self) -> impl Iterator<Item = (&WireLabels<'a>, &[Sample])> {
+        let starts = std::iter::once((0, 0)).chain(self.ends.iter().copied());
+        (starts.zip(&self.ends))
+            .map(|((p, s), &(p_end, s_end))| (&self.pairs[p..p_end], &self.samples[s..s_end]))
     }
+
+    /// Each series' labels, for a [`SeriesLookup`].
+    fn sets(&self) -> Vec<&WireLabels<'a>> {
+        self.series().map(|(pairs, _)| pairs).collect()
+    }
+}
+
+/// Whether a label set names its metric (known sets never hold an empty value).
+fn has_name(pairs: &WireLabels<'_>) -> bool {
+    pairs
+        .iter()
+        .any(|(name, _)| *name == METRIC_NAME.as_bytes())
+}
+
+/// The label set, its strings from the symbol table (one lock for the whole set; UTF-8 is
+/// checked only for strings the table has not seen); a set without a metric name is malformed.
+fn labels(pairs: &WireLabels<'_>) -> Result<Labels, IngestError> {
+    let labels = with_interner(|table| {
+        let mut labels = Vec::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            labels.push(Label {
+                name: table.intern_bytes(name)?,
+                value: table.intern_bytes(value)?,
+            });
+        }
+        Ok::<_, std::str::Utf8Error>(labels)
+    });
+    let labels = labels.map_err(|_| {
+        IngestError::Malformed("not a remote_write WriteRequest: a label is not UTF-8".into())
+    })?;
+    let labels = Labels::new(labels);
+    if labels.metric_name().is_none() {
+        return Err(IngestError::Malformed(format!(
+            "a series has no {METRIC_NAME} label: {labels}"
+        )));
+    }
+    Ok(labels)
 }
 
 /// A `prometheus.Label`: name and value bytes (missing fields are empty, as in proto3).
 fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
+    if let Some(pair) = short_label(message) {
+        return Ok(pair);
+    }
     let (mut name, mut value) = (&b""[..], &b""[..]);
     let mut fields = Reader::new(message);
     while let Some((field, v)) = fields.next_field().map_err(malformed)? {
@@ -113,8 +171,45 @@ fn label(message: &[u8]) -> Result<(&[u8], &[u8]), IngestError> {
     Ok((name, value))
 }
 
+/// The usual `prometheus.Label` encoding, read without the general reader: the name (field 1),
+/// then the value (field 2), each shorter than 128 bytes, and nothing else. `None` otherwise.
+fn short_label(message: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (name, rest) = short_bytes(message, 0x0a)?;
+    let (value, rest) = short_bytes(rest, 0x12)?;
+    rest.is_empty().then_some((name, value))
+}
+
+/// A length-delimited field with key byte `key` and a one-byte length, and what follows it.
+fn short_bytes(data: &[u8], key: u8) -> Option<(&[u8], &[u8])> {
+    let (&[k, len], rest) = data.split_first_chunk::<2>()?;
+    (k == key && len < 0x80).then_some(())?;
+    rest.split_at_checked(usize::from(len))
+}
+
+/// The usual `prometheus.Sample` encoding, read without the general reader: the value (field 1),
+/// then the timestamp (field 2, a varint of at most 9 bytes), and nothing else. `None` otherwise.
+fn short_sample(message: &[u8]) -> Option<Sample> {
+    let (&[0x09], rest) = message.split_first_chunk::<1>()? else {
+        return None;
+    };
+    let (value, rest) = rest.split_first_chunk::<8>()?;
+    let (&[0x10], varint) = rest.split_first_chunk::<1>()? else {
+        return None;
+    };
+    let (last, more) = varint.split_last()?;
+    let ok = *last < 0x80 && more.len() < 9 && more.iter().all(|b| *b >= 0x80);
+    let t = (varint.iter().enumerate()).fold(0u64, |t, (i, b)| t | u64::from(b & 0x7f) << (7 * i));
+    ok.then_some(Sample {
+        t: t as i64,
+        v: f64::from_bits(u64::from_le_bytes(*value)),
+    })
+}
+
 /// A `prometheus.Sample`: value (double) and timestamp (int64 ms).
 fn sample(message: &[u8]) -> Result<Sample, IngestError> {
+    if let Some(s) = short_sample(message) {
+        return Ok(s);
+    }
     let mut s = Sample { t: 0, v: 0.0 };
     let mut fields = Reader::new(message);
     while let Some((field, v)) = fields.next_field().map_err(malformed)? {
@@ -221,6 +316,91 @@ mod tests {
         assert_eq!(batch.series[0].labels.to_string(), r#"up{job="a"}"#);
         let times: Vec<i64> = batch.series[0].samples.iter().map(|s| s.t).collect();
         assert_eq!(times, [1, 2]);
+    }
+
+    /// A lookup that knows the sets it is given, by their text.
+    struct Known(Vec<Vec<(&'static str, &'static str)>>);
+
+    impl SeriesLookup for Known {
+        fn find(&self, sets: &[&WireLabels<'_>], ids: &mut Vec<Option<u32>>) -> u64 {
+            ids.extend(sets.iter().map(|set| {
+                let text: Vec<_> = (set.iter())
+                    .map(|(n, v)| {
+                        (
+                            std::str::from_utf8(n).unwrap(),
+                            std::str::from_utf8(v).unwrap(),
+                        )
+                    })
+                    .collect();
+                self.0.iter().position(|k| *k == text).map(|i| i as u32)
+            }));
+            7
+        }
+    }
+
+    #[test]
+    fn known_series_come_out_by_id_sorted_by_id_then_time_and_the_rest_by_labels() {
+        let lookup = Known(vec![vec![("__name__", "b")], vec![("__name__", "a")]]);
+        let b = body(vec![
+            series(&[("__name__", "a")], &[(5, 1.0), (2, 2.0)]),
+            series(&[("__name__", "new")], &[(1, 1.0)]),
+            series(&[("__name__", "b")], &[(3, 3.0)]),
+            series(&[("__name__", "a")], &[(2, 4.0)]),
+        ]);
+
+        let decoded = decode_with(&b, 1 << 20, 100, Some(&lookup)).unwrap();
+
+        let known: Vec<_> = (decoded.known.samples.iter())
+            .map(|&(id, s)| (id, s.t, s.v))
+            .collect();
+        assert_eq!(known, [(0, 3, 3.0), (1, 2, 2.0), (1, 2, 4.0), (1, 5, 1.0)]);
+        assert_eq!(decoded.known.generation, 7);
+        assert_eq!(decoded.batch.series.len(), 1);
+        assert_eq!(decoded.batch.series[0].labels.to_string(), "new{}");
+    }
+
+    #[test]
+    fn the_short_label_and_sample_readers_agree_with_the_general_ones() {
+        let long = "x".repeat(200);
+        let labels = [
+            ("job", "node"),
+            ("", "v"),
+            ("n", ""),
+            ("", ""),
+            (&long[..], "v"),
+        ];
+        let samples = [
+            (0, 0.0),
+            (1, -1.5),
+            (-1, 2.0),
+            (i64::MAX, f64::NAN),
+            (i64::MIN, 1.0),
+        ];
+
+        for (name, value) in labels {
+            let m = prompb::Label {
+                name: name.into(),
+                value: value.into(),
+            }
+            .encode_to_vec();
+            assert_eq!(label(&m).unwrap(), (name.as_bytes(), value.as_bytes()));
+            let mut padded = m.clone();
+            padded.extend_from_slice(b"\x18\x01"); // an unknown field: the general reader
+            assert_eq!(short_label(&padded), None);
+            assert_eq!(label(&padded).unwrap(), (name.as_bytes(), value.as_bytes()));
+        }
+        for (timestamp, value) in samples {
+            let m = prompb::Sample { value, timestamp }.encode_to_vec();
+            let got = sample(&m).unwrap();
+            assert_eq!((got.t, got.v.to_bits()), (timestamp, value.to_bits()));
+        }
+        let t = prompb::Sample {
+            value: 1.0,
+            timestamp: 1_700_000_000_000,
+        }
+        .encode_to_vec();
+        assert!(short_sample(&t).is_some());
+        assert_eq!(short_sample(&t[..t.len() - 1]), None);
     }
 
     #[test]

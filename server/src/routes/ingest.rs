@@ -84,20 +84,19 @@ async fn ingest_remote_write(state: &AppState, req: Request) -> Result<Response,
     }
     let body = read_body(state, parts, body).await?;
     let limits = state.limits;
-    let batch = off_thread(move || {
-        let batch = remote_write::decode(
+    let lookup = state.store.lookup();
+    let decoded = off_thread(move || {
+        remote_write::decode_with(
             &body,
             limits.max_decompressed_bytes,
             limits.max_samples_per_request,
-        )?;
-        Ok(Decoded {
-            batch,
-            unsupported: 0,
-        })
+            lookup.as_deref(),
+        )
     })
-    .await?
-    .batch;
-    let report = state.store.append(batch).await?;
+    .await?;
+    let report = (state.store)
+        .append_known(decoded.batch, decoded.known)
+        .await?;
     stored(state, &report);
     state.metrics.appended(Protocol::RemoteWrite, &report, 0);
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -1,7 +1,8 @@
 //! Storage and querying behind two traits, so a PostgreSQL or remote Prometheus-compatible backend
 //! can be added later without touching rules or the UI.
 //!
-//! - [`MetricStore`] takes decoded write batches and makes them durable.
+//! - [`MetricStore`] takes decoded write batches and makes them durable; its [`SeriesLookup`]
+//!   lets a decoder name the series the store already knows by id ([`KnownSamples`]).
 //! - [`Querier`] reads series back for the PromQL engine and the metadata API.
 //! - [`mem::MemStore`] keeps everything in memory: the fake for tests of the layers above.
 //! - [`sqlite::SqliteStore`] keeps them in SQLite as compressed chunks: the real store.
@@ -9,11 +10,12 @@
 pub mod mem;
 pub mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
+use crate::model::{AppendReport, Labels, Matcher, Sample, Series, WriteBatch};
 
 /// The `[storage]` section of `warroom.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -61,6 +63,10 @@ pub enum StoreError {
     /// The store is shutting down and takes no more writes.
     #[error("store is closed")]
     Closed,
+    /// Series ids of [`KnownSamples`] were forgotten (by retention) after they were looked up;
+    /// nothing of the batch was applied and sending it again succeeds.
+    #[error("{0} series ids are no longer known")]
+    StaleIds(usize),
 }
 
 /// Sizes the server reports on its own `/metrics`.
@@ -74,12 +80,52 @@ pub struct StoreStats {
     pub disk_bytes: u64,
 }
 
+/// A label set as a decoder reads it off the wire: `(name, value)` bytes in the sender's order.
+pub type WireLabels<'a> = [(&'a [u8], &'a [u8])];
+
+/// Samples of series named by the ids a [`SeriesLookup`] found, for [`MetricStore::append_known`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnownSamples {
+    /// What [`SeriesLookup::find`] returned with the ids.
+    pub generation: u64,
+    /// `(series id, sample)`, sorted by id, then time (equal times in arrival order).
+    pub samples: Vec<(u32, Sample)>,
+}
+
+/// How a decoder names the series a store already knows by id instead of by [`Labels`], so that
+/// neither it nor the store builds, hashes or compares label sets for them again.
+pub trait SeriesLookup: Send + Sync {
+    /// Pushes onto `ids`, per set, the id of the series whose labels are exactly `set` (names
+    /// sorted, no empty value, as [`Labels`] keeps them: a set in another order is simply not
+    /// found), and returns the generation to hand in with those ids.
+    fn find(&self, sets: &[&WireLabels<'_>], ids: &mut Vec<Option<u32>>) -> u64;
+}
+
 /// Where samples go: a 2xx on ingest is sent only after `append` returned `Ok`.
 #[async_trait::async_trait]
 pub trait MetricStore: Send + Sync {
     /// Applies the whole batch durably, or nothing of it. A batch whose id was applied before
     /// returns `replayed: true` and changes nothing.
     async fn append(&self, batch: WriteBatch) -> Result<AppendReport, StoreError>;
+
+    /// [`MetricStore::append`] of `batch` together with `known`, as one batch. Ids forgotten
+    /// since their lookup fail it whole with [`StoreError::StaleIds`]. A store without a
+    /// [`MetricStore::lookup`] takes only an empty `known`.
+    async fn append_known(
+        &self,
+        batch: WriteBatch,
+        known: KnownSamples,
+    ) -> Result<AppendReport, StoreError> {
+        match known.samples.len() {
+            0 => self.append(batch).await,
+            n => Err(StoreError::StaleIds(n)),
+        }
+    }
+
+    /// The store's [`SeriesLookup`] for decoders; `None` when it has none.
+    fn lookup(&self) -> Option<Arc<dyn SeriesLookup>> {
+        None
+    }
 
     /// Current sizes.
     async fn stats(&self) -> Result<StoreStats, StoreError>;

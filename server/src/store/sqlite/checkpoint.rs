@@ -32,8 +32,8 @@ pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
     checkpoint_upto(shared, upto).await
 }
 
-/// The id of the newest WAL record. The writer asks between group commits, so the head holds
-/// every sample of the records up to it.
+/// The id of the newest WAL record. The writer asks between group commits, with every committed
+/// group applied, so the head holds every sample of the records up to it.
 pub async fn wal_upto(shared: &Shared) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM wal")
         .fetch_one(&shared.pool)
@@ -108,7 +108,7 @@ pub struct Background {
 
 impl Background {
     /// Starts a checkpoint unless one is still running; false when one is. Call it from the
-    /// writer task between group commits.
+    /// writer task between group commits, with every committed group applied to the head.
     pub async fn start(&mut self, shared: &Arc<Shared>) -> bool {
         if self.running.as_ref().is_some_and(|r| !r.is_finished()) {
             return false;

@@ -10,11 +10,13 @@
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
+use std::hash::Hasher;
 use std::sync::OnceLock;
 
-use super::hash::{FxBuild, FxHashMap};
+use super::hash::FxHashMap;
+use crate::model::hash::FxHasher;
 use crate::model::{Label, Labels, Matcher, Sym};
+use crate::store::WireLabels;
 
 /// Interned strings: each distinct label name or value is stored once.
 #[derive(Debug, Default)]
@@ -84,11 +86,31 @@ pub struct Index {
     /// Each id's position among all series in label order, computed by the first sort after
     /// the set of series changed; later sorts compare one integer per id.
     order: OnceLock<Vec<u32>>,
+    /// How many times series were removed: an id found in generation `g` is still live while
+    /// the generation is `g` (ids are never reused while the process runs).
+    generation: u64,
 }
 
-/// The hash under which a label set is looked up.
+/// The hash under which a label set is looked up: of its text, so that a decoder hashes the
+/// label bytes it reads ([`pairs_hash`]) to the same value.
 pub fn labels_hash(labels: &Labels) -> u64 {
-    FxBuild::default().hash_one(labels)
+    pairs_hash(
+        labels
+            .iter()
+            .map(|l| (l.name.as_bytes(), l.value.as_bytes())),
+    )
+}
+
+/// [`labels_hash`] of a label set given as `(name, value)` bytes.
+pub fn pairs_hash<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
+    let mut hasher = FxHasher::default();
+    for (name, value) in pairs {
+        // Lengths first, so that ("ab", "c") and ("a", "bc") hash apart.
+        hasher.write_u64(((name.len() as u64) << 32) | value.len() as u64);
+        hasher.write(name);
+        hasher.write(value);
+    }
+    hasher.finish()
 }
 
 impl Index {
@@ -125,6 +147,35 @@ impl Index {
         }
         let others = self.collisions.get(&hash)?;
         others.iter().copied().find(|&id| self.equals(id, labels))
+    }
+
+    /// The id of the known label set whose names and values are exactly `pairs` (`hash` from
+    /// [`pairs_hash`]): the text is compared, so a set not sorted as [`Labels`] is not found.
+    pub fn lookup_pairs(&self, pairs: &WireLabels<'_>, hash: u64) -> Option<u32> {
+        let first = *self.by_hash.get(&hash)?;
+        if self.equals_pairs(first, pairs) {
+            return Some(first);
+        }
+        let others = self.collisions.get(&hash)?;
+        others
+            .iter()
+            .copied()
+            .find(|&id| self.equals_pairs(id, pairs))
+    }
+
+    fn equals_pairs(&self, id: u32, pairs: &WireLabels<'_>) -> bool {
+        let Some(Some(interned)) = self.series.get(id as usize) else {
+            return false;
+        };
+        let text = |sym: u32| self.symbols.str(sym).as_bytes();
+        interned.len() == pairs.len()
+            && (interned.iter().zip(pairs))
+                .all(|(&(n, v), &(name, value))| text(n) == name && text(v) == value)
+    }
+
+    /// The current generation (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     fn equals(&self, id: u32, labels: &Labels) -> bool {
@@ -168,6 +219,7 @@ impl Index {
     /// Forgets the given series (retention, or a write that did not commit).
     pub fn remove(&mut self, ids: &HashSet<u32>) {
         self.order = OnceLock::new();
+        self.generation += 1;
         let mut touched: HashSet<(u32, u32)> = HashSet::new();
         for &id in ids {
             if let Some(interned) = self.series.get_mut(id as usize).and_then(Option::take) {
@@ -480,6 +532,49 @@ mod tests {
                 .all(|(a, b)| a.value.ptr_eq(&b.value))
         );
         index.remove(&HashSet::from([0]));
+    }
+
+    #[test]
+    fn a_label_set_read_as_bytes_is_found_only_in_label_order_and_with_exact_text() {
+        // Arrange
+        let index = index_of(&[&[("__name__", "up"), ("job", "node")], &[("a", "bc")]]);
+        let pairs = |p: &[(&'static str, &'static str)]| -> Vec<(&'static [u8], &'static [u8])> {
+            p.iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+                .collect()
+        };
+        let find = |p: &[(&'static [u8], &'static [u8])]| {
+            index.lookup_pairs(p, pairs_hash(p.iter().copied()))
+        };
+
+        // Act
+        let sorted = find(&pairs(&[("__name__", "up"), ("job", "node")]));
+        let unsorted = find(&pairs(&[("job", "node"), ("__name__", "up")]));
+        let shifted = find(&pairs(&[("ab", "c")]));
+        let longer = find(&pairs(&[("__name__", "up"), ("job", "node"), ("x", "1")]));
+
+        // Assert
+        assert_eq!(sorted, Some(0));
+        assert_eq!(find(&pairs(&[("a", "bc")])), Some(1));
+        assert_eq!((unsorted, shifted, longer), (None, None, None));
+        let labels = Labels::from_pairs([("a", "bc")]);
+        assert_eq!(
+            labels_hash(&labels),
+            pairs_hash(pairs(&[("a", "bc")]).into_iter())
+        );
+    }
+
+    #[test]
+    fn removing_series_starts_a_new_generation() {
+        // Arrange
+        let mut index = index_of(&[&[("a", "1")]]);
+        let before = index.generation();
+
+        // Act
+        index.remove(&HashSet::from([0]));
+
+        // Assert
+        assert_ne!(index.generation(), before);
     }
 
     #[test]

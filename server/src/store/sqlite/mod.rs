@@ -2,7 +2,10 @@
 //!
 //! Design, following the data:
 //! - **Write path, group commit.** [`MetricStore::append`] sends its batch to one writer task and
-//!   waits. The writer takes every pending batch and, in ONE transaction, records batch ids
+//!   waits (series the decoder found through the store's [`SeriesLookup`] come as ids, so the
+//!   writer neither hashes nor compares their labels; ids forgotten meanwhile by retention fail
+//!   their batch, [`StoreError::StaleIds`]). The writer takes every pending batch and, in ONE
+//!   transaction, records batch ids
 //!   (`INSERT OR IGNORE` into `batches`: an existing id means replay, nothing written), creates new
 //!   series rows, judges each sample against the head (out of order / duplicate / same, exactly as
 //!   `MemStore`), and stores the accepted samples as one compact record in the `wal` table. The
@@ -59,7 +62,10 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{MetricStore, Querier, StoreConfig, StoreError, StoreStats};
+use super::{
+    KnownSamples, MetricStore, Querier, SeriesLookup, StoreConfig, StoreError, StoreStats,
+    WireLabels,
+};
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
 use head::HeadSeries;
 use index::Index;
@@ -95,10 +101,24 @@ impl Shared {
     }
 }
 
+impl SeriesLookup for Shared {
+    fn find(&self, sets: &[&WireLabels<'_>], ids: &mut Vec<Option<u32>>) -> u64 {
+        // Hashed before locking: the writer waits on this lock.
+        let hashes: Vec<u64> = (sets.iter())
+            .map(|set| index::pairs_hash(set.iter().copied()))
+            .collect();
+        let state = self.read();
+        ids.extend(
+            (sets.iter().zip(hashes)).map(|(set, hash)| state.index.lookup_pairs(set, hash)),
+        );
+        state.index.generation()
+    }
+}
+
 /// A request to the writer task.
 enum Command {
     Append(
-        WriteBatch,
+        writer::Append,
         oneshot::Sender<Result<AppendReport, StoreError>>,
     ),
     Checkpoint(oneshot::Sender<Result<(), StoreError>>),
@@ -182,7 +202,20 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl MetricStore for SqliteStore {
     async fn append(&self, batch: WriteBatch) -> Result<AppendReport, StoreError> {
-        self.ask(|reply| Command::Append(batch, reply)).await
+        self.append_known(batch, KnownSamples::default()).await
+    }
+
+    async fn append_known(
+        &self,
+        batch: WriteBatch,
+        known: KnownSamples,
+    ) -> Result<AppendReport, StoreError> {
+        let append = writer::Append { batch, known };
+        self.ask(|reply| Command::Append(append, reply)).await
+    }
+
+    fn lookup(&self) -> Option<Arc<dyn SeriesLookup>> {
+        Some(self.shared.clone())
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {

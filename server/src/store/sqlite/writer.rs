@@ -14,13 +14,30 @@ use super::head::{Verdict, judge};
 use super::index::{encode_labels, labels_hash};
 use super::wal::{self, Entry};
 use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
-use crate::model::{AppendReport, WriteBatch};
-use crate::store::StoreError;
+use crate::model::{AppendReport, Sample, WriteBatch};
+use crate::store::{KnownSamples, StoreError};
+
+/// New series rows per `INSERT` statement (2 bound values each).
+const SERIES_PER_INSERT: usize = 400;
 
 /// A group stops growing past this many samples, to bound one transaction.
 const GROUP_SAMPLES: usize = 500_000;
 
 type Reply = oneshot::Sender<Result<AppendReport, StoreError>>;
+
+/// One caller's batch: series named by labels plus series named by id.
+pub struct Append {
+    /// Series named by labels.
+    pub batch: WriteBatch,
+    /// Samples of series named by id.
+    pub known: KnownSamples,
+}
+
+impl Append {
+    fn sample_count(&self) -> usize {
+        self.batch.sample_count() + self.known.samples.len()
+    }
+}
 
 /// Runs until [`Command::Close`] or until every sender is gone.
 pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
@@ -29,10 +46,18 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     ticker.tick().await;
     let mut wal_bytes = 0u64;
     let mut background = Background::default();
+    // A committed group whose samples are applied (and callers answered) while the next group
+    // commits: the head append then overlaps the next fsync instead of adding to it. It is
+    // applied before a checkpoint starts, which needs every committed record in the head.
+    let mut pending: Option<Committed> = None;
     loop {
+        if rx.is_empty() {
+            finish(&shared, pending.take());
+        }
         let first = tokio::select! {
             cmd = rx.recv() => match cmd { Some(cmd) => cmd, None => break },
             _ = ticker.tick() => {
+                finish(&shared, pending.take());
                 if background.start(&shared).await {
                     wal_bytes = 0;
                 }
@@ -41,7 +66,13 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
         };
         let (appends, controls) = gather(first, &mut rx);
         if !appends.is_empty() {
-            wal_bytes += commit_group(&shared, appends).await;
+            let previous = pending.take();
+            let (bytes, next) = commit_group(&shared, appends, previous).await;
+            wal_bytes += bytes;
+            pending = next;
+        }
+        if wal_bytes > WAL_CHECKPOINT_BYTES || !controls.is_empty() {
+            finish(&shared, pending.take());
         }
         if wal_bytes > WAL_CHECKPOINT_BYTES && background.start(&shared).await {
             wal_bytes = 0;
@@ -53,6 +84,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
             }
         }
     }
+    finish(&shared, pending.take());
     background.finish().await;
     log_failure(checkpoint(&shared).await);
 }
@@ -61,16 +93,16 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
 fn gather(
     first: Command,
     rx: &mut mpsc::Receiver<Command>,
-) -> (Vec<(WriteBatch, Reply)>, Vec<Command>) {
+) -> (Vec<(Append, Reply)>, Vec<Command>) {
     let mut appends = Vec::new();
     let mut controls = Vec::new();
     let mut samples = 0;
     let mut next = Some(first);
     while let Some(cmd) = next.take() {
         match cmd {
-            Command::Append(batch, reply) => {
-                samples += batch.sample_count();
-                appends.push((batch, reply));
+            Command::Append(append, reply) => {
+                samples += append.sample_count();
+                appends.push((append, reply));
             }
             other => controls.push(other),
         }
@@ -108,13 +140,76 @@ struct Plan {
     reports: Vec<AppendReport>,
     entries: Vec<Entry>,
     new_series: Vec<(u32, Vec<u8>)>,
+    /// The newest accepted sample of each series the group touched.
+    newest: Newest,
 }
 
-/// Commits a group of batches and answers each caller; returns the WAL bytes written.
-async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64 {
+/// Series id → newest accepted `(t, value bits)`.
+type Newest = FxHashMap<u32, (i64, u64)>;
+
+/// Answers the appends naming series by ids that are no longer known, and returns the others.
+fn drop_stale(shared: &Shared, appends: Vec<(Append, Reply)>) -> Vec<(Append, Reply)> {
+    let state = shared.read();
+    let generation = state.index.generation();
+    let mut live = Vec::with_capacity(appends.len());
+    for (append, reply) in appends {
+        let known = &append.known;
+        let stale = match known.generation == generation {
+            true => 0,
+            false => (known.samples.iter())
+                .filter(|(id, _)| !state.index.contains(*id))
+                .count(),
+        };
+        match stale {
+            0 => live.push((append, reply)),
+            n => drop(reply.send(Err(StoreError::StaleIds(n)))),
+        }
+    }
+    live
+}
+
+/// A group that committed: its samples still to apply, its callers still to answer.
+struct Committed {
+    plan: Plan,
+    replies: Vec<Reply>,
+    batches: Vec<Append>,
+}
+
+/// Applies a committed group to the head, then answers its callers: only then are their
+/// samples both durable and visible to queries.
+fn finish(shared: &Shared, committed: Option<Committed>) {
+    let Some(Committed {
+        plan,
+        replies,
+        batches,
+    }) = committed
+    else {
+        return;
+    };
+    apply(shared, &plan.entries);
+    for (reply, report) in replies.into_iter().zip(plan.reports) {
+        let _ = reply.send(Ok(report));
+    }
+    // Freeing thousands of label sets is work the next group need not wait for.
+    tokio::task::spawn_blocking(move || drop(batches));
+}
+
+/// Commits a group of batches while finishing the `previous` one (planning against its
+/// accepted samples, which the head does not hold yet); returns the WAL bytes written and the
+/// group, committed, for [`finish`]. A group that fails is answered here.
+async fn commit_group(
+    shared: &Shared,
+    appends: Vec<(Append, Reply)>,
+    previous: Option<Committed>,
+) -> (u64, Option<Committed>) {
+    let appends = drop_stale(shared, appends);
     let (batches, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
     let mut planned = None;
-    let result = write_group(shared, &batches, &mut planned).await;
+    let mut previous = previous;
+    let overlay =
+        (previous.as_mut()).map_or_else(Newest::default, |p| std::mem::take(&mut p.plan.newest));
+    let write = write_group(shared, &batches, &mut planned, overlay);
+    let (result, ()) = tokio::join!(write, async { finish(shared, previous) });
     if result.is_err()
         && let Some(plan) = &planned
     {
@@ -123,13 +218,12 @@ async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64
     match result {
         Ok(bytes) => {
             let plan = planned.unwrap_or_default();
-            apply(shared, &plan.entries);
-            for (reply, report) in replies.into_iter().zip(plan.reports) {
-                let _ = reply.send(Ok(report));
-            }
-            // Freeing thousands of label sets is work the next group need not wait for.
-            tokio::task::spawn_blocking(move || drop(batches));
-            bytes
+            let committed = Committed {
+                plan,
+                replies,
+                batches,
+            };
+            (bytes, Some(committed))
         }
         Err(e) => {
             tracing::error!(error = %e, "store group commit failed");
@@ -139,19 +233,24 @@ async fn commit_group(shared: &Shared, appends: Vec<(WriteBatch, Reply)>) -> u64
                     message.clone(),
                 ))));
             }
-            0
+            (0, None)
         }
     }
 }
 
+/// Plans the group (judging against `overlay`, then the head) and commits it.
 async fn write_group(
     shared: &Shared,
-    batches: &[WriteBatch],
+    batches: &[Append],
     planned: &mut Option<Plan>,
+    overlay: Newest,
 ) -> Result<u64, StoreError> {
+    if batches.iter().all(|a| a.batch.id.is_none()) {
+        return write_group_at_once(shared, batches, planned, overlay).await;
+    }
     let mut tx = shared.pool.begin().await?;
     let replayed = record_batch_ids(&mut tx, batches).await?;
-    let plan = plan_group(&mut shared.write(), batches, &replayed);
+    let plan = plan_group(&mut shared.write(), batches, &replayed, overlay);
     let plan = planned.insert(plan);
     insert_series(&mut tx, &plan.new_series).await?;
     let mut bytes = 0;
@@ -167,14 +266,70 @@ async fn write_group(
     Ok(bytes)
 }
 
+/// [`write_group`] for batches without ids (nothing to ask the database before planning): the
+/// whole transaction goes to SQLite as one multi-statement call, one hand-off to its thread
+/// instead of one per statement.
+async fn write_group_at_once(
+    shared: &Shared,
+    batches: &[Append],
+    planned: &mut Option<Plan>,
+    overlay: Newest,
+) -> Result<u64, StoreError> {
+    let replayed = vec![false; batches.len()];
+    let plan = plan_group(&mut shared.write(), batches, &replayed, overlay);
+    let plan = planned.insert(plan);
+    if plan.new_series.is_empty() && plan.entries.is_empty() {
+        return Ok(0);
+    }
+    let record = (!plan.entries.is_empty()).then(|| wal::encode(&plan.entries));
+    let mut conn = shared.pool.acquire().await?;
+    let done = one_transaction(&plan.new_series, record.as_deref())
+        .execute(&mut *conn)
+        .await;
+    if let Err(e) = done {
+        // A statement or the COMMIT failed: the transaction may still be open on this connection.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(record.map_or(0, |r| r.len() as u64))
+}
+
+/// `BEGIN IMMEDIATE`, the new series rows, the WAL record (when `entries` were accepted) and
+/// `COMMIT`, as one query.
+fn one_transaction<'q>(
+    new_series: &'q [(u32, Vec<u8>)],
+    record: Option<&'q [u8]>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for part in new_series.chunks(SERIES_PER_INSERT) {
+        sql.push_str("INSERT INTO series (id, labels) VALUES ");
+        sql.push_str(&vec!["(?, ?)"; part.len()].join(", "));
+        sql.push(';');
+    }
+    if record.is_some() {
+        sql.push_str("INSERT INTO wal (data) VALUES (?);");
+    }
+    sql.push_str("COMMIT;");
+    // Only placeholders are formatted in; every value is bound. The text differs with the
+    // number of new series, so only the steady form is worth a cached statement.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(new_series.is_empty());
+    for (id, labels) in new_series {
+        query = query.bind(i64::from(*id)).bind(labels.as_slice());
+    }
+    if let Some(record) = record {
+        query = query.bind(record);
+    }
+    query
+}
+
 /// Inserts each batch id; an id already present marks its batch as replayed.
 async fn record_batch_ids(
     tx: &mut Transaction<'_, Sqlite>,
-    batches: &[WriteBatch],
+    batches: &[Append],
 ) -> Result<Vec<bool>, StoreError> {
     let now = super::load::now_ms();
     let mut replayed = Vec::with_capacity(batches.len());
-    for batch in batches {
+    for Append { batch, .. } in batches {
         let Some(id) = &batch.id else {
             replayed.push(false);
             continue;
@@ -191,49 +346,97 @@ async fn record_batch_ids(
     Ok(replayed)
 }
 
-/// Resolves (or creates) series and judges every sample, without touching the head.
-fn plan_group(state: &mut State, batches: &[WriteBatch], replayed: &[bool]) -> Plan {
-    let series: usize = batches.iter().map(|b| b.series.len()).sum();
-    let samples: usize = batches.iter().map(WriteBatch::sample_count).sum();
-    let mut plan = Plan {
-        entries: Vec::with_capacity(samples),
-        ..Plan::default()
+/// Resolves (or creates) series and judges every sample, without touching the head: against
+/// `overlay` (a committed group not applied yet) first, then the head.
+fn plan_group(state: &mut State, appends: &[Append], replayed: &[bool], overlay: Newest) -> Plan {
+    let samples: usize = appends.iter().map(Append::sample_count).sum();
+    let mut judge = Judge {
+        plan: Plan {
+            entries: Vec::with_capacity(samples),
+            newest: Newest::with_capacity_and_hasher(samples, Default::default()),
+            ..Plan::default()
+        },
+        overlay,
+        report: AppendReport::default(),
     };
-    let mut newest: FxHashMap<u32, (i64, u64)> =
-        FxHashMap::with_capacity_and_hasher(series, Default::default());
-    for (batch, &replayed) in batches.iter().zip(replayed) {
-        let mut report = AppendReport {
+    for (append, &replayed) in appends.iter().zip(replayed) {
+        judge.report = AppendReport {
             replayed,
             ..AppendReport::default()
         };
         if !replayed {
-            for series in &batch.series {
-                let id = resolve(state, &series.labels, &mut plan, &mut report);
-                let mut last = newest.get(&id).copied().or(state.head[id as usize].last);
-                for s in &series.samples {
-                    match judge(last, s.t, s.v) {
-                        Verdict::Append => {
-                            plan.entries.push(Entry {
-                                series: id,
-                                t: s.t,
-                                v: s.v,
-                            });
-                            last = Some((s.t, s.v.to_bits()));
-                            report.appended += 1;
-                        }
-                        Verdict::OutOfOrder => report.out_of_order += 1,
-                        Verdict::Duplicate => report.duplicates += 1,
-                        Verdict::Same => {}
-                    }
+            judge.append(state, append);
+        }
+        let report = std::mem::take(&mut judge.report);
+        judge.plan.reports.push(report);
+    }
+    judge.plan
+}
+
+/// Judges a group's samples against the head and what was accepted before them.
+struct Judge {
+    plan: Plan,
+    /// The previous group's newest samples, when the head does not hold them yet.
+    overlay: Newest,
+    /// The current batch's report.
+    report: AppendReport,
+}
+
+impl Judge {
+    fn append(&mut self, state: &mut State, append: &Append) {
+        let known = &append.known.samples;
+        if known.is_empty() {
+            for series in &append.batch.series {
+                let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
+                self.series(state, id, series.samples.iter().copied());
+            }
+            return;
+        }
+        if append.batch.series.is_empty() {
+            return self.known(state, known);
+        }
+        // Both kinds: one list in (id, time) order, as a decoder would have merged them.
+        let mut all = Vec::with_capacity(append.sample_count());
+        for series in &append.batch.series {
+            let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
+            all.extend(series.samples.iter().map(|&s| (id, s)));
+        }
+        all.extend_from_slice(known);
+        all.sort_by_key(|&(id, s)| (id, s.t));
+        self.known(state, &all)
+    }
+
+    /// Judges `(id, sample)`s sorted by id then time.
+    fn known(&mut self, state: &State, samples: &[(u32, Sample)]) {
+        for same in samples.chunk_by(|a, b| a.0 == b.0) {
+            self.series(state, same[0].0, same.iter().map(|&(_, s)| s));
+        }
+    }
+
+    fn series(&mut self, state: &State, id: u32, samples: impl Iterator<Item = Sample>) {
+        let mut last = (self.plan.newest.get(&id).copied())
+            .or_else(|| self.overlay.get(&id).copied())
+            .or(state.head[id as usize].last);
+        for s in samples {
+            match judge(last, s.t, s.v) {
+                Verdict::Append => {
+                    self.plan.entries.push(Entry {
+                        series: id,
+                        t: s.t,
+                        v: s.v,
+                    });
+                    last = Some((s.t, s.v.to_bits()));
+                    self.report.appended += 1;
                 }
-                if let Some(l) = last {
-                    newest.insert(id, l);
-                }
+                Verdict::OutOfOrder => self.report.out_of_order += 1,
+                Verdict::Duplicate => self.report.duplicates += 1,
+                Verdict::Same => {}
             }
         }
-        plan.reports.push(report);
+        if let Some(l) = last {
+            self.plan.newest.insert(id, l);
+        }
     }
-    plan
 }
 
 fn resolve(
@@ -259,7 +462,7 @@ async fn insert_series(
     tx: &mut Transaction<'_, Sqlite>,
     rows: &[(u32, Vec<u8>)],
 ) -> Result<(), StoreError> {
-    for part in rows.chunks(400) {
+    for part in rows.chunks(SERIES_PER_INSERT) {
         let sql = format!(
             "INSERT INTO series (id, labels) VALUES {}",
             vec!["(?, ?)"; part.len()].join(", ")
@@ -287,3 +490,7 @@ fn apply(shared: &Shared, entries: &[Entry]) {
         state.head[e.series as usize].append(e.t, e.v);
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
