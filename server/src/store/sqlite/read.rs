@@ -63,7 +63,10 @@ pub async fn select_newest(
                     }],
                 })),
                 _ => {
-                    older.push((slots.len(), pending(&state, id, start, end)?));
+                    older.push((
+                        slots.len(),
+                        pending(&state, id, start, end, &mut Vec::new())?,
+                    ));
                     slots.push(None);
                 }
             }
@@ -140,24 +143,32 @@ pub(super) fn from_head(
     end: i64,
 ) -> Result<Vec<Pending>, StoreError> {
     let state = shared.read();
+    let mut scratch = Vec::new();
     matching(&state, matchers, start, end)
         .into_iter()
-        .map(|id| pending(&state, id, start, end))
+        .map(|id| pending(&state, id, start, end, &mut scratch))
         .collect()
 }
 
-/// Series `id` with the head's samples in `[start, end]`.
-fn pending(state: &State, id: u32, start: i64, end: i64) -> Result<Pending, StoreError> {
+/// Series `id` with the head's samples in `[start, end]`, decoded into `scratch` first so that
+/// the series' own vector is allocated once at its size rather than grown by doubling.
+fn pending(
+    state: &State,
+    id: u32,
+    start: i64,
+    end: i64,
+    scratch: &mut Vec<Sample>,
+) -> Result<Pending, StoreError> {
     let labels = state.index.labels(id).unwrap_or_default();
     let h = &state.head[id as usize];
-    let mut head = Vec::new();
-    h.samples_in(start, end, &mut head)
+    scratch.clear();
+    h.samples_in(start, end, scratch)
         .map_err(|e| corrupt_chunk(labels.to_string(), e))?;
     Ok(Pending {
         id,
         labels,
         head_min_t: h.min_t(),
-        head,
+        head: scratch.as_slice().to_vec(),
     })
 }
 
