@@ -1,8 +1,6 @@
 //! Aggregation operators over instant vectors, grouped `by` or `without` labels, with the
 //! accumulation order of Prometheus 2.42 (incremental mean, Welford variance).
 
-use std::collections::HashMap;
-
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV,
     T_STDVAR, T_SUM, T_TOPK,
@@ -10,9 +8,10 @@ use promql_parser::parser::token::{
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::eval::Evaluator;
-use super::functions::labels::valid_label_name;
+use super::functions::{self, labels::valid_label_name};
 use super::range_fns::quantile;
 use super::{Element, QueryError, Value, format_float};
+use crate::model::hash::FxHashMap;
 use crate::model::{Label, Labels, METRIC_NAME};
 
 /// Which labels identify a group.
@@ -32,8 +31,15 @@ impl Grouping {
 
     /// The group's labels: only the `by` labels, or all but the `without` labels and the name.
     fn key(&self, labels: &Labels) -> Labels {
+        self.key_of(labels, true)
+    }
+
+    /// [`Grouping::key`] of `labels`, or of `labels` without the metric name unless `named`.
+    fn key_of(&self, labels: &Labels, named: bool) -> Labels {
         let keep = |l: &&Label| match self {
-            Grouping::By(names) => names.iter().any(|n| l.name == *n),
+            Grouping::By(names) => {
+                (named || l.name != METRIC_NAME) && names.iter().any(|n| l.name == *n)
+            }
             Grouping::Without(names) => {
                 l.name != METRIC_NAME && !names.iter().any(|n| l.name == *n)
             }
@@ -42,12 +48,19 @@ impl Grouping {
     }
 }
 
+/// Groups' labels with their members, in order of first appearance.
+type Groups = Vec<(Labels, Vec<Element>)>;
+
 /// Evaluates an aggregation at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Value, QueryError> {
     let mut grouping = Grouping::from(a.modifier.as_ref());
     let param = a.param.as_ref().map(|p| ev.eval(p, t)).transpose()?;
-    let mut v = ev.vector(&a.expr, t)?;
     let op = a.op.id();
+    let unsupported = || QueryError::unsupported(format!("aggregation {}", a.op));
+    if let Some(groups) = keyed_groups(ev, a, &grouping, t)? {
+        return fold_op(op, groups, param.as_ref()).ok_or_else(unsupported);
+    }
+    let mut v = ev.vector(&a.expr, t)?;
     if op == T_COUNT_VALUES {
         let label = match &param {
             Some(Value::String(s)) => s.clone(),
@@ -61,12 +74,17 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
             names.push(label);
         }
     }
+    let groups = group_vector(v, &grouping);
+    fold_op(op, groups, param.as_ref()).ok_or_else(unsupported)
+}
+
+/// The aggregation `op` (with its parameter) of each group; `None` for an unknown `op`.
+fn fold_op(op: u16, groups: Groups, param: Option<&Value>) -> Option<Value> {
     let number = match param {
-        Some(Value::Scalar(x)) => x,
+        Some(Value::Scalar(x)) => *x,
         _ => 0.0,
     };
-    let groups = group(v, &grouping);
-    let out = match op {
+    Some(Value::Vector(match op {
         T_TOPK | T_BOTTOMK => select_k(groups, number, op == T_TOPK),
         T_QUANTILE => fold(groups, |vals| quantile(number, &mut vals.to_vec())),
         T_SUM => fold(groups, |vals| vals.iter().sum()),
@@ -77,28 +95,68 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
         T_MAX => fold(groups, |vals| extreme(vals, |acc, x| acc < x)),
         T_STDVAR => fold(groups, variance),
         T_STDDEV => fold(groups, |vals| variance(vals).sqrt()),
-        _ => return Err(QueryError::unsupported(format!("aggregation {}", a.op))),
-    };
-    Ok(Value::Vector(out))
+        _ => return None,
+    }))
+}
+
+/// The groups of an aggregation over a range function of a selector (`sum(rate(x[5m]))`),
+/// whose members' label sets are never built: only each member's group key and value, the
+/// members in the general path's order with empty labels. `None` for other aggregations,
+/// and for operators that return members (`topk`) or label them (`count_values`).
+fn keyed_groups(
+    ev: &Evaluator<'_>,
+    a: &AggregateExpr,
+    grouping: &Grouping,
+    t: i64,
+) -> Result<Option<Groups>, QueryError> {
+    if !matches!(
+        a.op.id(),
+        T_SUM | T_AVG | T_COUNT | T_GROUP | T_MIN | T_MAX | T_STDDEV | T_STDVAR | T_QUANTILE
+    ) {
+        return Ok(None);
+    }
+    let keyed = functions::keyed_over_selector(ev, &a.expr, t, |labels, named| {
+        grouping.key_of(labels, named)
+    })?;
+    Ok(keyed.map(|keyed| {
+        group(keyed.into_iter().map(|(key, v)| {
+            (
+                key,
+                Element {
+                    labels: Labels::default(),
+                    v,
+                },
+            )
+        }))
+    }))
 }
 
 /// Splits a vector into groups, in order of first appearance.
-fn group(v: Vec<Element>, grouping: &Grouping) -> Vec<(Labels, Vec<Element>)> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut groups: Vec<(Labels, Vec<Element>)> = Vec::new();
-    for e in v {
-        let key = grouping.key(&e.labels);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, Vec::new()));
-            groups.len() - 1
-        });
+fn group_vector(v: Vec<Element>, grouping: &Grouping) -> Groups {
+    group(v.into_iter().map(|e| (grouping.key(&e.labels), e)))
+}
+
+/// Elements with their group keys split into groups, in order of first appearance.
+fn group(keyed: impl Iterator<Item = (Labels, Element)>) -> Groups {
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
+    let mut groups: Groups = Vec::new();
+    for (key, e) in keyed {
+        // Looked up before inserting: a key is cloned once per group, not once per element.
+        let i = match index.get(&key) {
+            Some(&i) => i,
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            }
+        };
         groups[i].1.push(e);
     }
     groups
 }
 
 /// One element per group, labelled with the group's labels.
-fn fold(groups: Vec<(Labels, Vec<Element>)>, f: impl Fn(&[f64]) -> f64) -> Vec<Element> {
+fn fold(groups: Groups, f: impl Fn(&[f64]) -> f64) -> Vec<Element> {
     groups
         .into_iter()
         .map(|(labels, members)| {
@@ -134,7 +192,7 @@ fn with_value_label(v: Vec<Element>, label: &str) -> Vec<Element> {
 }
 
 /// `topk` / `bottomk`: the k best elements of each group, keeping their labels; NaN is worst.
-fn select_k(groups: Vec<(Labels, Vec<Element>)>, k: f64, top: bool) -> Vec<Element> {
+fn select_k(groups: Groups, k: f64, top: bool) -> Vec<Element> {
     let k = k as i64;
     if k < 1 {
         return Vec::new();

@@ -13,7 +13,7 @@ use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
 
 use super::eval::Evaluator;
 use super::functions::{self, unwrap_parens, without_stale};
-use super::plan::millis;
+use super::plan::{self, Fetched, millis};
 use super::range_fns::{self, Window};
 use super::{LOOKBACK_MS, is_stale};
 use crate::model::{Sample, Series};
@@ -80,6 +80,72 @@ fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series
             })
         })
         .collect()
+}
+
+/// A range query that is one selector, over the fetched series it takes out of `data` (the
+/// store's, whose label sets are distinct): [`selector`]'s points, each series' written over
+/// its own samples, so a day of samples is not copied into a second day-sized vector. `None`
+/// when `expr` is not a selector.
+pub(crate) fn take_selector(expr: &Expr, data: &mut Fetched, steps: Steps) -> Option<Vec<Series>> {
+    let Expr::VectorSelector(vs) = unwrap_parens(expr) else {
+        return None;
+    };
+    let query = (steps.start, steps.end);
+    let shift = |t| plan::shift(vs.at.as_ref(), vs.offset.as_ref(), t, t, query).0;
+    let mut out: Vec<Series> = data
+        .take(vs)
+        .into_iter()
+        .filter_map(|s| {
+            let samples = points_in_place(s.samples, shift, steps);
+            (!samples.is_empty()).then_some(Series {
+                labels: s.labels,
+                samples,
+            })
+        })
+        .collect();
+    out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+    Some(out)
+}
+
+/// One series' points at every step (the newest sample within the lookback at the step's
+/// effective time `shift(t)`, unless stale), written into `samples` itself: point `k` never
+/// lands on a sample still to be read while the points are no denser than the samples read so
+/// far; when they become denser, the unread samples are moved aside first.
+fn points_in_place(
+    mut samples: Vec<Sample>,
+    shift: impl Fn(i64) -> i64,
+    steps: Steps,
+) -> Vec<Sample> {
+    // Samples `upto..` of `samples` are unread until `aside` takes them (then read from there).
+    let mut aside: Option<Vec<Sample>> = None;
+    let (mut upto, mut written) = (0, 0);
+    let mut last: Option<Sample> = None;
+    for t in steps.iter() {
+        let te = shift(t);
+        let unread = aside.as_deref().unwrap_or(&samples);
+        while let Some(&x) = unread.get(upto).filter(|x| x.t <= te) {
+            last = Some(x);
+            upto += 1;
+        }
+        let Some(l) = last.filter(|l| l.t >= te - LOOKBACK_MS && !is_stale(l.v)) else {
+            continue;
+        };
+        let point = Sample { t, v: l.v };
+        if aside.is_none() && written == upto {
+            // The next point would overwrite the next unread sample: move the unread ones aside.
+            aside = Some(samples.split_off(upto));
+            upto = 0;
+        }
+        if aside.is_some() {
+            // `samples` holds exactly the points written so far.
+            samples.push(point);
+        } else {
+            samples[written] = point;
+        }
+        written += 1;
+    }
+    samples.truncate(written);
+    samples
 }
 
 /// Range functions without a parameter, whose result for a series depends on that series only.
@@ -298,6 +364,47 @@ mod tests {
                     .collect()
             };
             assert_eq!(bits(&fast), bits(&general), "{q}");
+        }
+    }
+
+    #[tokio::test]
+    async fn selectors_written_over_their_own_samples_equal_the_step_by_step_evaluation() {
+        for (q, step) in [
+            ("c", 30_000),
+            ("c", 15_000),
+            ("c", 4_000),
+            ("(c offset 2m)", 7_000),
+            ("c @ 600", 60_000),
+        ] {
+            // Arrange: steps sparser and denser than the samples (15 s and 20 s apart).
+            let steps = Steps {
+                start: MIN / 2,
+                end: 40 * MIN,
+                step,
+            };
+            let store = store().await;
+            let expr = parse(q).expect("parse");
+            let mut data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
+                .await
+                .expect("fetch");
+            let ev = Evaluator::new(&data, steps.start, steps.end);
+            let general = by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60)))
+                .expect("eval");
+
+            // Act
+            let owned = take_selector(&expr, &mut data, steps).expect("a selector");
+
+            // Assert
+            let bits = |s: &[Series]| -> Vec<(String, Vec<(i64, u64)>)> {
+                s.iter()
+                    .map(|s| {
+                        let points = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+                        (s.labels.to_string(), points)
+                    })
+                    .collect()
+            };
+            assert!(!general.is_empty(), "{q}");
+            assert_eq!(bits(&owned), bits(&general), "{q} every {step} ms");
         }
     }
 

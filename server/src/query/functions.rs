@@ -4,6 +4,8 @@
 mod date;
 pub(crate) mod labels;
 
+use std::hash::{BuildHasher, Hash, Hasher};
+
 use promql_parser::parser::{Call, Expr, MatrixSelector};
 
 use super::eval::{Evaluator, check_unique};
@@ -11,6 +13,7 @@ use super::histogram::histogram_quantile;
 use super::plan::millis;
 use super::range_fns::{self as rf, Window};
 use super::{Element, QueryError, Value, is_stale};
+use crate::model::hash::{FxBuild, FxHashSet};
 use crate::model::{Labels, Sample};
 
 /// Evaluates a function call at time `t`.
@@ -290,13 +293,7 @@ pub(super) fn is_range_function(name: &str) -> bool {
 
 /// A function over a range vector: one output element per series with enough samples.
 fn over_range(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Value, QueryError> {
-    let m = arg(args, usize::from(name == "quantile_over_time"))?;
-    let param = match name {
-        "quantile_over_time" => ev.scalar(arg(args, 0)?, t)?,
-        "predict_linear" => ev.scalar(arg(args, 1)?, t)?,
-        _ => 0.0,
-    };
-    let window = window(ev, m, t)?;
+    let (m, param, window) = range_args(ev, name, args, t)?;
     if let Expr::MatrixSelector(ms) = unwrap_parens(m)
         && name != "absent_over_time"
     {
@@ -323,6 +320,84 @@ fn over_range(ev: &Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<
             })
             .collect(),
     ))
+}
+
+/// A range function's matrix argument, its scalar parameter (0 without one) and the window
+/// the matrix covers at `t`.
+fn range_args<'e>(
+    ev: &Evaluator<'_>,
+    name: &str,
+    args: &[&'e Expr],
+    t: i64,
+) -> Result<(&'e Expr, f64, Window), QueryError> {
+    let m = arg(args, usize::from(name == "quantile_over_time"))?;
+    let param = match name {
+        "quantile_over_time" => ev.scalar(arg(args, 0)?, t)?,
+        "predict_linear" => ev.scalar(arg(args, 1)?, t)?,
+        _ => 0.0,
+    };
+    Ok((m, param, window(ev, m, t)?))
+}
+
+/// For an aggregation over `f(x[range])` at `t`: each output element's value with the group
+/// `key` computes from the element's labels (the series' labels, with the metric name
+/// when `f` keeps it, which `key`'s flag says), without building those labels. `None` when
+/// `expr` is not such a call, or when two elements would have the same labels (an error the
+/// general path reports).
+pub(crate) fn keyed_over_selector(
+    ev: &Evaluator<'_>,
+    expr: &Expr,
+    t: i64,
+    key: impl Fn(&Labels, bool) -> Labels,
+) -> Result<Option<Vec<(Labels, f64)>>, QueryError> {
+    let Expr::Call(c) = unwrap_parens(expr) else {
+        return Ok(None);
+    };
+    let name = c.func.name;
+    if !is_range_function(name) || name == "absent_over_time" {
+        return Ok(None);
+    }
+    let args: Vec<&Expr> = c.args.args.iter().map(AsRef::as_ref).collect();
+    let (m, param, w) = range_args(ev, name, &args, t)?;
+    let Expr::MatrixSelector(ms) = unwrap_parens(m) else {
+        return Ok(None);
+    };
+    let keeps_name = name == "last_over_time";
+    let mut scratch = Vec::new();
+    let keyed: Vec<(u64, Labels, f64)> = ev
+        .series(&ms.vs)
+        .iter()
+        .filter_map(|s| {
+            let window = without_stale(in_window(&s.samples, w), &mut scratch);
+            let v = apply(name, window, w, param, t)?;
+            // The store's label sets are distinct; without their names they may not be.
+            let identity = if keeps_name {
+                0
+            } else {
+                hash_without_name(&s.labels)
+            };
+            Some((identity, key(&s.labels, keeps_name), v))
+        })
+        .collect();
+    if !keeps_name {
+        let mut seen = FxHashSet::with_capacity_and_hasher(keyed.len(), FxBuild::default());
+        if !keyed.iter().all(|(identity, _, _)| seen.insert(*identity)) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(keyed.into_iter().map(|(_, k, v)| (k, v)).collect()))
+}
+
+/// The hash of `labels` without the metric name: equal for label sets equal without it.
+fn hash_without_name(labels: &Labels) -> u64 {
+    let mut h = FxBuild::default().build_hasher();
+    for l in labels
+        .iter()
+        .filter(|l| l.name != crate::model::METRIC_NAME)
+    {
+        l.hash(&mut h);
+    }
+    h.finish()
 }
 
 /// `name` over a matrix selector's series, read in place: what [`Evaluator::range`] would

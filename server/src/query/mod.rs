@@ -148,13 +148,16 @@ impl Engine {
             return Err(QueryError::BadData("invalid range or step".into()));
         }
         let deadline = limits::Deadline::after(self.limits.timeout);
-        let data = self.fetch(&expr, start_ms, end_ms).await?;
-        let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
+        let mut data = self.fetch(&expr, start_ms, end_ms).await?;
         let steps = by_series::Steps {
             start: start_ms,
             end: end_ms,
             step: step_ms,
         };
+        if let Some(series) = by_series::take_selector(&expr, &mut data, steps) {
+            return Ok(series);
+        }
+        let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
         match by_series::eval(&evaluator, &expr, steps) {
             Some(series) => Ok(series),
             None => by_steps(&evaluator, &expr, steps, deadline),

@@ -274,3 +274,65 @@ async fn functions_that_drop_names_refuse_duplicate_label_sets() {
         "vector cannot contain metrics with the same labelset"
     );
 }
+
+#[tokio::test]
+async fn aggregating_a_range_function_refuses_series_that_differ_only_by_name() {
+    // Arrange
+    let e = engine(vec![
+        s(&[("__name__", "a"), ("x", "1")], &[(0, 1.0), (MIN, 3.0)]),
+        s(&[("__name__", "b"), ("x", "1")], &[(0, 2.0), (MIN, 5.0)]),
+    ])
+    .await;
+
+    // Act
+    let refused = e.instant(r#"sum(rate({x="1"}[5m]))"#, MIN).await;
+    let kept = instant(&e, r#"sum(last_over_time({x="1"}[5m]))"#, MIN).await;
+
+    // Assert
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    assert_eq!(kept, vec![("{}".to_owned(), 8.0)]);
+}
+
+#[tokio::test]
+async fn aggregations_of_range_functions_equal_those_of_the_materialised_vector() {
+    // Arrange: `> -Inf` drops no element and changes no value or label, but makes the engine
+    // build every element's labels first.
+    let counter = |i: i64| (0..40).map(move |k| (k * 15_000, ((k * (i + 3)) % 70) as f64));
+    let mut series = Vec::new();
+    for (i, (job, name)) in [("a", "m"), ("a", "n"), ("b", "m"), ("c", "n")]
+        .into_iter()
+        .enumerate()
+    {
+        let points: Vec<(i64, f64)> = counter(i as i64).collect();
+        let pairs = [("__name__", name), ("job", job), ("i", &*i.to_string())];
+        series.push(s(&pairs, &points));
+    }
+    let e = engine(series).await;
+    let queries = [
+        "sum(rate({job=~\".+\"}[5m]))",
+        "avg by (job) (increase({job=~\".+\"}[2m]))",
+        "max by (__name__) (rate({job=~\".+\"}[5m]))",
+        "count without (i) (delta({job=~\".+\"}[3m]))",
+        "stddev by (job) (max_over_time({job=~\".+\"}[4m]))",
+        "quantile(0.3, last_over_time({job=~\".+\"}[1m]))",
+        "min by (__name__, job) (last_over_time({job=~\".+\"}[1m]))",
+        "sum(rate(m[1m] offset 2m))",
+    ];
+
+    for q in queries {
+        // Act
+        let direct = instant(&e, q, 9 * MIN).await;
+        let (inner, _) = q.rsplit_once("))").expect("ends with the call");
+        let general = instant(&e, &format!("{inner}) > -Inf)"), 9 * MIN).await;
+
+        // Assert
+        let bits = |v: &[(String, f64)]| -> Vec<(String, u64)> {
+            v.iter().map(|(l, x)| (l.clone(), x.to_bits())).collect()
+        };
+        assert!(!direct.is_empty(), "{q}");
+        assert_eq!(bits(&direct), bits(&general), "{q}");
+    }
+}
