@@ -33,6 +33,17 @@ impl Labels {
         Self(labels)
     }
 
+    /// Wraps labels that already form a label set (sorted by name, names unique, no empty
+    /// value), such as one the store's index kept from [`Labels::new`], without sorting again.
+    pub fn from_sorted(labels: Vec<Label>) -> Self {
+        debug_assert!(
+            labels.windows(2).all(|w| w[0].name < w[1].name)
+                && labels.iter().all(|l| !l.value.is_empty()),
+            "not a label set: {labels:?}"
+        );
+        Self(labels)
+    }
+
     /// Builds a label set from `(name, value)` pairs.
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where

@@ -278,7 +278,8 @@ impl Index {
                 value: self.symbols.sym(v),
             })
             .collect();
-        Some(Labels::new(labels))
+        // Kept as `Labels::new` made them: sorted, unique, no empty value.
+        Some(Labels::from_sorted(labels))
     }
 
     /// Sorts live series ids as their [`Labels`] would be ordered.
