@@ -355,16 +355,19 @@ mod tests {
 
             // Assert
             let fast = fast.unwrap_or_else(|| panic!("{q} took the general path"));
-            let bits = |s: &[Series]| -> Vec<(String, Vec<(i64, u64)>)> {
-                s.iter()
-                    .map(|s| {
-                        let points = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
-                        (s.labels.to_string(), points)
-                    })
-                    .collect()
-            };
             assert_eq!(bits(&fast), bits(&general), "{q}");
         }
+    }
+
+    /// Each series as its label text and `(t, value bits)` points, so NaN and −0 compare exactly.
+    fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
+        series
+            .iter()
+            .map(|s| {
+                let points = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+                (s.labels.to_string(), points)
+            })
+            .collect()
     }
 
     #[tokio::test]
@@ -395,14 +398,6 @@ mod tests {
             let owned = take_selector(&expr, &mut data, steps).expect("a selector");
 
             // Assert
-            let bits = |s: &[Series]| -> Vec<(String, Vec<(i64, u64)>)> {
-                s.iter()
-                    .map(|s| {
-                        let points = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
-                        (s.labels.to_string(), points)
-                    })
-                    .collect()
-            };
             assert!(!general.is_empty(), "{q}");
             assert_eq!(bits(&owned), bits(&general), "{q} every {step} ms");
         }
