@@ -25,9 +25,10 @@
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks (and their rollups) wholly older than `now − retention`,
 //!   forgets series left without data and prunes old batch ids.
 //!
-//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format), [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group
-//! commit, checkpoint), [`retention`], [`load`] (open), [`read`] (queries), [`rollup`]
-//! ([`rollup_write`], [`read_rollup`]).
+//! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format),
+//! [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group commit; [`plan`] judges a
+//! group's samples before it), [`checkpoint`], [`retention`], [`load`] (open), [`read`]
+//! (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
 mod checkpoint;
@@ -39,6 +40,7 @@ pub mod head;
 pub mod index;
 mod load;
 mod packed;
+mod plan;
 mod read;
 mod read_rollup;
 mod retention;

@@ -1,20 +1,20 @@
 //! The single writer task: group commit of appends, checkpoints and retention.
 //!
-//! Everything that changes the database or the in-memory state runs here, one command group at a
-//! time, so decisions taken before a commit still hold when it is applied after.
+//! Every append and every change to the index runs here, one command group at a time, so
+//! decisions taken before a commit ([`plan`](super::plan)) still hold when it is applied after.
+//! Timed checkpoints start here and run beside the appends ([`Background`]); explicit ones,
+//! retention and close wait for them and run here.
 
-use super::hash::FxHashMap;
 use std::sync::Arc;
 
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{Background, checkpoint, log_failure};
-use super::head::{Verdict, judge};
-use super::index::{encode_labels, labels_hash};
+use super::plan::{Newest, Plan, plan_group};
 use super::wal::{self, Entry};
-use super::{Command, Shared, State, WAL_CHECKPOINT_BYTES};
-use crate::model::{AppendReport, Sample, WriteBatch};
+use super::{Command, Shared, WAL_CHECKPOINT_BYTES};
+use crate::model::{AppendReport, WriteBatch};
 use crate::store::{KnownSamples, StoreError};
 
 /// New series rows per `INSERT` statement (2 bound values each).
@@ -34,7 +34,8 @@ pub struct Append {
 }
 
 impl Append {
-    fn sample_count(&self) -> usize {
+    /// Samples in both parts.
+    pub fn sample_count(&self) -> usize {
         self.batch.sample_count() + self.known.samples.len()
     }
 }
@@ -133,19 +134,6 @@ async fn control(shared: &Shared, cmd: Command, wal_bytes: &mut u64) -> bool {
         }
     }
 }
-
-/// What a group will write once committed.
-#[derive(Default)]
-struct Plan {
-    reports: Vec<AppendReport>,
-    entries: Vec<Entry>,
-    new_series: Vec<(u32, Vec<u8>)>,
-    /// The newest accepted sample of each series the group touched.
-    newest: Newest,
-}
-
-/// Series id → newest accepted `(t, value bits)`.
-type Newest = FxHashMap<u32, (i64, u64)>;
 
 /// Answers the appends naming series by ids that are no longer known, and returns the others.
 fn drop_stale(shared: &Shared, appends: Vec<(Append, Reply)>) -> Vec<(Append, Reply)> {
@@ -344,117 +332,6 @@ async fn record_batch_ids(
         replayed.push(done.rows_affected() == 0);
     }
     Ok(replayed)
-}
-
-/// Resolves (or creates) series and judges every sample, without touching the head: against
-/// `overlay` (a committed group not applied yet) first, then the head.
-fn plan_group(state: &mut State, appends: &[Append], replayed: &[bool], overlay: Newest) -> Plan {
-    let samples: usize = appends.iter().map(Append::sample_count).sum();
-    let mut judge = Judge {
-        plan: Plan {
-            entries: Vec::with_capacity(samples),
-            newest: Newest::with_capacity_and_hasher(samples, Default::default()),
-            ..Plan::default()
-        },
-        overlay,
-        report: AppendReport::default(),
-    };
-    for (append, &replayed) in appends.iter().zip(replayed) {
-        judge.report = AppendReport {
-            replayed,
-            ..AppendReport::default()
-        };
-        if !replayed {
-            judge.append(state, append);
-        }
-        let report = std::mem::take(&mut judge.report);
-        judge.plan.reports.push(report);
-    }
-    judge.plan
-}
-
-/// Judges a group's samples against the head and what was accepted before them.
-struct Judge {
-    plan: Plan,
-    /// The previous group's newest samples, when the head does not hold them yet.
-    overlay: Newest,
-    /// The current batch's report.
-    report: AppendReport,
-}
-
-impl Judge {
-    fn append(&mut self, state: &mut State, append: &Append) {
-        let known = &append.known.samples;
-        if known.is_empty() {
-            for series in &append.batch.series {
-                let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
-                self.series(state, id, series.samples.iter().copied());
-            }
-            return;
-        }
-        if append.batch.series.is_empty() {
-            return self.known(state, known);
-        }
-        // Both kinds: one list in (id, time) order, as a decoder would have merged them.
-        let mut all = Vec::with_capacity(append.sample_count());
-        for series in &append.batch.series {
-            let id = resolve(state, &series.labels, &mut self.plan, &mut self.report);
-            all.extend(series.samples.iter().map(|&s| (id, s)));
-        }
-        all.extend_from_slice(known);
-        all.sort_by_key(|&(id, s)| (id, s.t));
-        self.known(state, &all)
-    }
-
-    /// Judges `(id, sample)`s sorted by id then time.
-    fn known(&mut self, state: &State, samples: &[(u32, Sample)]) {
-        for same in samples.chunk_by(|a, b| a.0 == b.0) {
-            self.series(state, same[0].0, same.iter().map(|&(_, s)| s));
-        }
-    }
-
-    fn series(&mut self, state: &State, id: u32, samples: impl Iterator<Item = Sample>) {
-        let mut last = (self.plan.newest.get(&id).copied())
-            .or_else(|| self.overlay.get(&id).copied())
-            .or(state.head[id as usize].last);
-        for s in samples {
-            match judge(last, s.t, s.v) {
-                Verdict::Append => {
-                    self.plan.entries.push(Entry {
-                        series: id,
-                        t: s.t,
-                        v: s.v,
-                    });
-                    last = Some((s.t, s.v.to_bits()));
-                    self.report.appended += 1;
-                }
-                Verdict::OutOfOrder => self.report.out_of_order += 1,
-                Verdict::Duplicate => self.report.duplicates += 1,
-                Verdict::Same => {}
-            }
-        }
-        if let Some(l) = last {
-            self.plan.newest.insert(id, l);
-        }
-    }
-}
-
-fn resolve(
-    state: &mut State,
-    labels: &crate::model::Labels,
-    plan: &mut Plan,
-    report: &mut AppendReport,
-) -> u32 {
-    let hash = labels_hash(labels);
-    if let Some(id) = state.index.lookup(labels, hash) {
-        return id;
-    }
-    let id = state.index.next_id();
-    state.index.insert(id, labels, hash);
-    state.head.resize_with(id as usize + 1, Default::default);
-    plan.new_series.push((id, encode_labels(labels)));
-    report.series_created += 1;
-    id
 }
 
 /// Inserts new series rows, several per statement.
