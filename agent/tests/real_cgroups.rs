@@ -60,16 +60,22 @@ impl Drop for RealContainer {
     }
 }
 
-#[test]
-fn a_busy_process_in_a_real_kubepods_cgroup_is_reported_with_its_cpu_time_and_pod_uid() {
-    // Needs root and this machine's hybrid layout; `.ci/run` runs as root, so no skipping.
-    // Arrange
+/// A fresh pod UID and 64-hex container id, so parallel runs never share a cgroup.
+fn new_pod_and_container() -> (String, String) {
     let uid = uuid::Uuid::new_v4().to_string();
     let id = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
+    (uid, id)
+}
+
+#[test]
+fn a_busy_process_in_a_real_kubepods_cgroup_is_reported_with_its_cpu_time_and_pod_uid() {
+    // Needs root and this machine's hybrid layout; `.ci/run` runs as root, so no skipping.
+    // Arrange
+    let (uid, id) = new_pod_and_container();
     let _container = RealContainer::start(&uid, &id);
     // The kernel's own count first, waited for rather than slept on: a loaded box may give the
     // busy process little CPU at first.
@@ -147,12 +153,7 @@ fn oom_kills(cgroups: &mut Cgroups, path: &str) -> Option<f64> {
 #[test]
 fn a_real_oom_kill_is_counted_by_the_first_pass_after_it_though_quiet_passes_skip_the_file() {
     // Arrange: a container limited to 32 MiB, read by passes that see no OOM kill.
-    let uid = uuid::Uuid::new_v4().to_string();
-    let id = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let (uid, id) = new_pod_and_container();
     let _container = RealContainer::start(&uid, &id);
     let memory = PathBuf::from(format!(
         "/sys/fs/cgroup/memory/kubepods/burstable/pod{uid}/{id}"

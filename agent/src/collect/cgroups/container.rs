@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::cache::{DirCache, Key};
+use super::dir::read_oom;
 use super::discover::{Found, Walk};
 use super::stats::DeviceLabels;
 use super::{Layout, Mount, Stats, v1, v2};
@@ -45,7 +46,7 @@ pub fn read_container(
         }
         if u.memory && layout.memory.is_none() {
             v2::read_memory(d, buf, stats)?;
-            v2::read_oom(d, buf, stats, oom_due)?;
+            read_oom(d, v2::OOM_FILE, buf, stats, oom_due)?;
         }
         if u.io && layout.blkio.is_none() {
             v2::read_io(d, buf, stats)?;
@@ -83,7 +84,7 @@ fn read_v1(
             Some(d) => {
                 read(d, buf, stats)?;
                 if slot == V1_MEMORY_SLOT {
-                    v1::read_oom(d, buf, stats, oom_due)?;
+                    read_oom(d, v1::OOM_FILE, buf, stats, oom_due)?;
                 }
             }
             None if mount == Some(walked) => return Ok(false),

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{Mode, OFlags};
 
+use super::stats::Stats;
 use crate::collect::{CollectError, procfs};
 
 /// File descriptors held open by all caches, and the most they may hold: beyond it files are
@@ -218,24 +219,31 @@ pub fn last_limit(dir: &CgroupDir, name: &str) -> Option<Option<f64>> {
         .map(|l| l.1)
 }
 
-/// Reads the `oom_kill` entry of `name` (`memory.events`, `memory.oom_control`; `None` when the
-/// kernel has none, before 4.13) from the file when `due` or at the directory's first read; in
-/// between, the count last read.
-pub fn oom_kills(
+/// Reads OOM kills into `stats`, once its memory figures were read: the `oom_kill` entry of
+/// `name` (`memory.events` on v2, `memory.oom_control` on v1; `None` when the kernel has none,
+/// before 4.13), from the file when `due` or at the directory's first read, in between the
+/// count last read (see [`super::oom`]).
+pub fn read_oom(
     dir: &CgroupDir,
     name: &str,
     buf: &mut Vec<u8>,
+    stats: &mut Stats,
     due: bool,
-) -> Result<Option<f64>, CollectError> {
+) -> Result<(), CollectError> {
+    if stats.memory.is_none() {
+        return Ok(());
+    }
     if !due && let Some(kills) = dir.oom_kills.get() {
-        return Ok(kills);
+        stats.oom_kills = kills;
+        return Ok(());
     }
     let kills = match dir.read(name, buf)? {
         Some(text) => fields(text, ["oom_kill"], dir, name)?[0],
         None => None,
     };
     dir.oom_kills.set(Some(kills));
-    Ok(kills)
+    stats.oom_kills = kills;
+    Ok(())
 }
 
 /// The values of `keys` in a `key value` text, in one pass that stops once every key is found; a
@@ -339,15 +347,29 @@ mod tests {
         // Arrange
         let (tmp, dir) = dir_with("memory.events", "oom 1\noom_kill 1\n");
         let mut buf = Vec::new();
-        let first = oom_kills(&dir, "memory.events", &mut buf, false).unwrap();
+        let mut kills = |due| {
+            let mut stats = Stats {
+                memory: Some(Default::default()),
+                ..Stats::default()
+            };
+            read_oom(&dir, "memory.events", &mut buf, &mut stats, due).unwrap();
+            stats.oom_kills
+        };
+        let first = kills(false);
         std::fs::write(tmp.path().join("memory.events"), "oom 2\noom_kill 2\n").unwrap();
 
         // Act
-        let not_due = oom_kills(&dir, "memory.events", &mut buf, false).unwrap();
-        let due = oom_kills(&dir, "memory.events", &mut buf, true).unwrap();
+        let not_due = kills(false);
+        let due = kills(true);
+        let mut without_memory = Stats::default();
+        read_oom(&dir, "memory.events", &mut buf, &mut without_memory, true).unwrap();
 
         // Assert
         assert_eq!((first, not_due, due), (Some(1.0), Some(1.0), Some(2.0)));
+        assert_eq!(
+            without_memory.oom_kills, None,
+            "read only beside memory figures"
+        );
     }
 
     #[test]

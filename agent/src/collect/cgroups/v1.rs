@@ -4,7 +4,7 @@
 //! `memory.stat` (hierarchical `total_*` keys) and `memory.oom_control`; block I/O from
 //! `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
 
-use super::dir::{CgroupDir, fields, last_limit, limit_number, number, oom_kills, required};
+use super::dir::{CgroupDir, fields, last_limit, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use crate::collect::{CollectError, procfs};
 
@@ -97,19 +97,8 @@ pub fn read_memory(
     Ok(())
 }
 
-/// Reads OOM kills from the `memory` directory's `memory.oom_control` (afresh when `due`, see
-/// [`oom_kills`]), once its memory figures were read.
-pub fn read_oom(
-    dir: &CgroupDir,
-    buf: &mut Vec<u8>,
-    stats: &mut Stats,
-    due: bool,
-) -> Result<(), CollectError> {
-    if stats.memory.is_some() {
-        stats.oom_kills = oom_kills(dir, "memory.oom_control", buf, due)?;
-    }
-    Ok(())
-}
+/// The memory directory's file holding its OOM kill count.
+pub const OOM_FILE: &str = "memory.oom_control";
 
 /// Reads bytes and operations per device from the `blkio` directory.
 pub fn read_blkio(

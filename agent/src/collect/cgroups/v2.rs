@@ -3,7 +3,7 @@
 //! `memory.current`, `memory.max`, `memory.stat` and `memory.events`; block I/O from `io.stat`;
 //! PSI from `{cpu,memory,io}.pressure`.
 
-use super::dir::{CgroupDir, fields, limit_number, number, oom_kills, required};
+use super::dir::{CgroupDir, fields, limit_number, number, required};
 use super::stats::{Memory, Stats, Throttling, limit, working_set};
 use super::v1::parse_device;
 use crate::collect::{CollectError, procfs};
@@ -54,19 +54,8 @@ pub fn read_memory(
     Ok(())
 }
 
-/// Reads OOM kills from `memory.events` (afresh when `due`, see [`oom_kills`]), once the memory
-/// figures were read.
-pub fn read_oom(
-    dir: &CgroupDir,
-    buf: &mut Vec<u8>,
-    stats: &mut Stats,
-    due: bool,
-) -> Result<(), CollectError> {
-    if stats.memory.is_some() {
-        stats.oom_kills = oom_kills(dir, "memory.events", buf, due)?;
-    }
-    Ok(())
-}
+/// The file holding the OOM kill count.
+pub const OOM_FILE: &str = "memory.events";
 
 /// Reads bytes and operations per device from `io.stat`.
 pub fn read_io(dir: &CgroupDir, buf: &mut Vec<u8>, stats: &mut Stats) -> Result<(), CollectError> {
@@ -170,7 +159,7 @@ mod tests {
         let mut stats = Stats::default();
 
         read_memory(&d, &mut Vec::new(), &mut stats).unwrap();
-        read_oom(&d, &mut Vec::new(), &mut stats, true).unwrap();
+        super::super::dir::read_oom(&d, OOM_FILE, &mut Vec::new(), &mut stats, true).unwrap();
 
         assert_eq!(
             stats.memory,
