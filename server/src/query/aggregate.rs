@@ -12,40 +12,56 @@ use super::functions::{self, labels::valid_label_name};
 use super::range_fns::quantile;
 use super::{Element, QueryError, Value, format_float};
 use crate::model::hash::FxHashMap;
-use crate::model::{Label, Labels, METRIC_NAME};
+use crate::model::{Label, Labels};
+use crate::store::Projection;
 
-/// Which labels identify a group.
-enum Grouping {
-    By(Vec<String>),
-    Without(Vec<String>),
-}
+/// Which labels identify a group: only the `by` labels (the metric name too when named), or
+/// all but the `without` labels and the metric name.
+struct Grouping(Projection);
 
 impl Grouping {
     fn from(m: Option<&LabelModifier>) -> Self {
-        match m {
-            None => Grouping::By(Vec::new()),
-            Some(LabelModifier::Include(l)) => Grouping::By(l.labels.clone()),
-            Some(LabelModifier::Exclude(l)) => Grouping::Without(l.labels.clone()),
+        Grouping(match m {
+            None => Projection::By {
+                names: Vec::new(),
+                keep_name: true,
+            },
+            Some(LabelModifier::Include(l)) => Projection::By {
+                names: l.labels.clone(),
+                keep_name: true,
+            },
+            Some(LabelModifier::Exclude(l)) => Projection::Without(l.labels.clone()),
+        })
+    }
+
+    /// The group's labels.
+    fn key(&self, labels: &Labels) -> Labels {
+        self.0.apply(labels)
+    }
+
+    /// The grouping of elements a function made from series, keeping their metric names
+    /// (which a `by` naming it then keeps) or dropping them.
+    fn of_function(self, keeps_name: bool) -> Projection {
+        match self.0 {
+            Projection::By { names, .. } => Projection::By {
+                names,
+                keep_name: keeps_name,
+            },
+            without => without,
         }
     }
+}
 
-    /// The group's labels: only the `by` labels, or all but the `without` labels and the name.
-    fn key(&self, labels: &Labels) -> Labels {
-        self.key_of(labels, true)
-    }
-
-    /// [`Grouping::key`] of `labels`, or of `labels` without the metric name unless `named`.
-    fn key_of(&self, labels: &Labels, named: bool) -> Labels {
-        let keep = |l: &&Label| match self {
-            Grouping::By(names) => {
-                (named || l.name != METRIC_NAME) && names.iter().any(|n| l.name == *n)
-            }
-            Grouping::Without(names) => {
-                l.name != METRIC_NAME && !names.iter().any(|n| l.name == *n)
-            }
-        };
-        Labels::new(labels.iter().filter(keep).cloned().collect())
-    }
+/// The group key of each member of `a`, when its members are a function's results that keep
+/// their metric names or not (`sum by (node) (rate(x[5m]))`), as a projection of the series'
+/// labels: what the store may hand out instead of whole label sets. `None` for operators that
+/// return members (`topk`) or label them (`count_values`), which read whole label sets.
+pub(crate) fn keyed_projection(a: &AggregateExpr, keeps_name: bool) -> Option<Projection> {
+    matches!(
+        a.op.id(),
+        T_SUM | T_AVG | T_COUNT | T_GROUP | T_MIN | T_MAX | T_STDDEV | T_STDVAR | T_QUANTILE
+    )
+    .then(|| Grouping::from(a.modifier.as_ref()).of_function(keeps_name))
 }
 
 /// Groups' labels with their members, in order of first appearance.
@@ -57,7 +73,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
     let param = a.param.as_ref().map(|p| ev.eval(p, t)).transpose()?;
     let op = a.op.id();
     let unsupported = || QueryError::unsupported(format!("aggregation {}", a.op));
-    if let Some(groups) = keyed_groups(ev, a, &grouping, t)? {
+    if let Some(groups) = keyed_groups(ev, a, t)? {
         return fold_op(op, groups, param.as_ref()).ok_or_else(unsupported);
     }
     let mut v = ev.vector(&a.expr, t)?;
@@ -70,7 +86,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
             return Err(QueryError::exec(format!("invalid label name {label:?}")));
         }
         v = with_value_label(v, &label);
-        if let Grouping::By(names) = &mut grouping {
+        if let Projection::By { names, .. } = &mut grouping.0 {
             names.push(label);
         }
     }
@@ -106,17 +122,10 @@ fn fold_op(op: u16, groups: Groups, param: Option<&Value>) -> Option<Value> {
 fn keyed_groups(
     ev: &Evaluator<'_>,
     a: &AggregateExpr,
-    grouping: &Grouping,
     t: i64,
 ) -> Result<Option<Groups>, QueryError> {
-    if !matches!(
-        a.op.id(),
-        T_SUM | T_AVG | T_COUNT | T_GROUP | T_MIN | T_MAX | T_STDDEV | T_STDVAR | T_QUANTILE
-    ) {
-        return Ok(None);
-    }
-    let keyed = functions::keyed_over_selector(ev, &a.expr, t, |labels, named| {
-        grouping.key_of(labels, named)
+    let keyed = functions::keyed_over_selector(ev, &a.expr, t, |keeps_name| {
+        keyed_projection(a, keeps_name)
     })?;
     Ok(keyed.map(|keyed| {
         group(keyed.into_iter().map(|(key, v)| {

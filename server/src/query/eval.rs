@@ -33,6 +33,11 @@ impl<'a> Evaluator<'a> {
         self.data.series(vs)
     }
 
+    /// The series fetched for a selector labelled with group keys ([`Fetched::projected`]).
+    pub(crate) fn projected(&self, vs: &VectorSelector) -> Option<&'a [Series]> {
+        self.data.projected(vs)
+    }
+
     /// The value of `expr` at time `t` (milliseconds).
     pub(crate) fn eval(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
         match expr {

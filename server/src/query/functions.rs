@@ -14,7 +14,8 @@ use super::plan::millis;
 use super::range_fns::{self as rf, Window};
 use super::{Element, QueryError, Value, is_stale};
 use crate::model::hash::{FxBuild, FxHashSet};
-use crate::model::{Labels, Sample};
+use crate::model::{Labels, Sample, Series};
+use crate::store::Projection;
 
 /// Evaluates a function call at time `t`.
 pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryError> {
@@ -339,44 +340,70 @@ fn range_args<'e>(
     Ok((m, param, window(ev, m, t)?))
 }
 
-/// For an aggregation over `f(x[range])` at `t`: each output element's value with the group
-/// `key` computes from the element's labels (the series' labels, with the metric name
-/// when `f` keeps it, which `key`'s flag says), without building those labels. `None` when
-/// `expr` is not such a call, or when two elements would have the same labels (an error the
+/// A range function over a matrix selector (`rate(x[5m])`, parentheses allowed), as an
+/// aggregation over it reads it: the call, its selector, and whether the function keeps the
+/// series' metric names (`last_over_time` alone does, in Prometheus 2.42). `None` for any
+/// other expression.
+pub(crate) fn range_call_of_selector(expr: &Expr) -> Option<(&Call, &MatrixSelector, bool)> {
+    let Expr::Call(c) = unwrap_parens(expr) else {
+        return None;
+    };
+    let name = c.func.name;
+    if !is_range_function(name) || name == "absent_over_time" {
+        return None;
+    }
+    let m = c.args.args.get(usize::from(name == "quantile_over_time"))?;
+    let Expr::MatrixSelector(ms) = unwrap_parens(m) else {
+        return None;
+    };
+    Some((c, ms, name == "last_over_time"))
+}
+
+/// For an aggregation over `f(x[range])` at `t` ([`range_call_of_selector`]): each output
+/// element's value with its group key, the [`Projection`] `grouping` gives (told whether `f`
+/// keeps metric names) of the element's labels, without building those labels. Series the
+/// planner fetched projected already carry their keys. `None` when `expr` is not such a call,
+/// when `grouping` gives none, or when two elements would have the same labels (an error the
 /// general path reports).
 pub(crate) fn keyed_over_selector(
     ev: &Evaluator<'_>,
     expr: &Expr,
     t: i64,
-    key: impl Fn(&Labels, bool) -> Labels,
+    grouping: impl Fn(bool) -> Option<Projection>,
 ) -> Result<Option<Vec<(Labels, f64)>>, QueryError> {
-    let Expr::Call(c) = unwrap_parens(expr) else {
+    let Some((c, ms, keeps_name)) = range_call_of_selector(expr) else {
+        return Ok(None);
+    };
+    let Some(projection) = grouping(keeps_name) else {
         return Ok(None);
     };
     let name = c.func.name;
-    if !is_range_function(name) || name == "absent_over_time" {
-        return Ok(None);
-    }
     let args: Vec<&Expr> = c.args.args.iter().map(AsRef::as_ref).collect();
-    let (m, param, w) = range_args(ev, name, &args, t)?;
-    let Expr::MatrixSelector(ms) = unwrap_parens(m) else {
-        return Ok(None);
-    };
-    let keeps_name = name == "last_over_time";
+    let (_, param, w) = range_args(ev, name, &args, t)?;
     let mut scratch = Vec::new();
+    let mut value = |s: &Series| {
+        let window = without_stale(in_window(&s.samples, w), &mut scratch);
+        apply(name, window, w, param, t)
+    };
+    if let Some(series) = ev.projected(&ms.vs) {
+        // Labelled with their keys by the store, which found them distinct without names.
+        let keyed = series
+            .iter()
+            .filter_map(|s| Some((s.labels.clone(), value(s)?)));
+        return Ok(Some(keyed.collect()));
+    }
     let keyed: Vec<(u64, Labels, f64)> = ev
         .series(&ms.vs)
         .iter()
         .filter_map(|s| {
-            let window = without_stale(in_window(&s.samples, w), &mut scratch);
-            let v = apply(name, window, w, param, t)?;
+            let v = value(s)?;
             // The store's label sets are distinct; without their names they may not be.
             let identity = if keeps_name {
                 0
             } else {
                 hash_without_name(&s.labels)
             };
-            Some((identity, key(&s.labels, keeps_name), v))
+            Some((identity, projection.apply(&s.labels), v))
         })
         .collect();
     if !keeps_name {

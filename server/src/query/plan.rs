@@ -7,28 +7,40 @@ use std::time::{Duration, SystemTime};
 use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
-use super::{LOOKBACK_MS, QueryError};
+use super::{LOOKBACK_MS, QueryError, aggregate, functions};
 use crate::model::{METRIC_NAME, MatchOp, Matcher, Series};
-use crate::store::Querier;
+use crate::store::{Projection, Querier};
 
-/// The series of every selector, keyed by the selector node's address in the parsed tree.
+/// The series of every selector, keyed by the selector node's address in the parsed tree:
+/// with their whole label sets, or labelled by the group keys of the aggregation reading them.
 #[derive(Debug, Default)]
-pub(crate) struct Fetched(HashMap<usize, Vec<Series>>);
+pub(crate) struct Fetched {
+    whole: HashMap<usize, Vec<Series>>,
+    projected: HashMap<usize, Vec<Series>>,
+}
 
 impl Fetched {
     /// Samples held, over every selector.
     pub(crate) fn samples(&self) -> usize {
-        self.0.values().flatten().map(|s| s.samples.len()).sum()
+        let all = self.whole.values().chain(self.projected.values());
+        all.flatten().map(|s| s.samples.len()).sum()
     }
 
     /// Takes the series fetched for `vs` out (none when it was not planned).
     pub(crate) fn take(&mut self, vs: &VectorSelector) -> Vec<Series> {
-        self.0.remove(&key(vs)).unwrap_or_default()
+        self.whole.remove(&key(vs)).unwrap_or_default()
     }
 
-    /// The series fetched for `vs` (none when it was not planned).
+    /// The series fetched for `vs` (none when it was not planned, or planned projected).
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[Series] {
-        self.0.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])
+        debug_assert!(!self.projected.contains_key(&key(vs)), "projected: {vs}");
+        self.whole.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The series fetched for `vs` labelled by the group keys of the aggregation over it,
+    /// when the planner could fetch them so ([`Need::projection`]).
+    pub(crate) fn projected(&self, vs: &VectorSelector) -> Option<&[Series]> {
+        self.projected.get(&key(vs)).map(Vec::as_slice)
     }
 }
 
@@ -43,6 +55,9 @@ struct Need<'a> {
     hi: i64,
     /// An instant selector evaluated at one time only: its newest sample in range is enough.
     newest: bool,
+    /// Read only by an aggregation over a range function of it (`sum(rate(x[5m]))`): the
+    /// group key to label its series with, and whether the function keeps metric names.
+    projection: Option<(Projection, bool)>,
 }
 
 /// Plans and fetches everything `expr` reads when evaluated from `start` to `end`.
@@ -57,12 +72,23 @@ pub(crate) async fn fetch(
     let mut fetched = Fetched::default();
     for need in needs {
         let matchers = matchers(need.vs)?;
+        if let Some((projection, keeps_name)) = &need.projection {
+            let got = querier
+                .select_projected(&matchers, need.lo, need.hi, projection)
+                .await?;
+            // Members that may collide once their names are dropped take the general path,
+            // which must see whole label sets to refuse the collision.
+            if got.distinct_without_name || *keeps_name {
+                fetched.projected.insert(key(need.vs), got.series);
+                continue;
+            }
+        }
         let series = if need.newest {
             querier.select_newest(&matchers, need.lo, need.hi).await?
         } else {
             querier.select(&matchers, need.lo, need.hi).await?
         };
-        fetched.0.insert(key(need.vs), series);
+        fetched.whole.insert(key(need.vs), series);
     }
     Ok(fetched)
 }
@@ -72,10 +98,25 @@ pub(crate) async fn fetch(
 fn walk<'a>(expr: &'a Expr, lo: i64, hi: i64, query: (i64, i64), out: &mut Vec<Need<'a>>) {
     match expr {
         Expr::Aggregate(a) => {
-            walk(&a.expr, lo, hi, query, out);
             if let Some(p) = &a.param {
                 walk(p, lo, hi, query, out);
             }
+            let keyed = functions::range_call_of_selector(&a.expr).and_then(|(c, ms, named)| {
+                Some((c, ms, named, aggregate::keyed_projection(a, named)?))
+            });
+            let Some((call, ms, keeps_name, projection)) = keyed else {
+                walk(&a.expr, lo, hi, query, out);
+                return;
+            };
+            for arg in &call.args.args {
+                if !matches!(functions::unwrap_parens(arg), Expr::MatrixSelector(m) if std::ptr::eq(m, ms))
+                {
+                    walk(arg, lo, hi, query, out);
+                }
+            }
+            let mut need = need(&ms.vs, lo, hi, query, millis(&ms.range));
+            need.projection = Some((projection, keeps_name));
+            out.push(need);
         }
         Expr::Unary(u) => walk(&u.expr, lo, hi, query, out),
         Expr::Paren(p) => walk(&p.expr, lo, hi, query, out),
@@ -105,6 +146,7 @@ fn need(vs: &VectorSelector, lo: i64, hi: i64, query: (i64, i64), back: i64) -> 
         lo: lo - back,
         hi,
         newest: false,
+        projection: None,
     }
 }
 

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::{AppendReport, Labels, Matcher, Sample, Series, WriteBatch};
+use crate::model::hash::FxHashSet;
+use crate::model::{AppendReport, Labels, METRIC_NAME, Matcher, Sample, Series, WriteBatch};
 
 /// The `[storage]` section of `warroom.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -131,6 +132,81 @@ pub trait MetricStore: Send + Sync {
     async fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
+/// The labels a query reads of each selected series when it only groups them: an aggregation
+/// over a range function of a selector (`sum by (node) (rate(x[5m]))`) needs each member's
+/// group key, never its whole label set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Projection {
+    /// Only the labels named (`by`); the metric name only when also `keep_name`.
+    By {
+        /// The names kept.
+        names: Vec<String>,
+        /// Whether the metric name stays when named (the function keeps it).
+        keep_name: bool,
+    },
+    /// Every label except the ones named and the metric name (`without`).
+    Without(Vec<String>),
+}
+
+impl Projection {
+    /// Whether label `name` stays.
+    pub fn keeps(&self, name: &str) -> bool {
+        match self {
+            Projection::By { names, keep_name } => {
+                (*keep_name || name != METRIC_NAME) && names.iter().any(|n| n == name)
+            }
+            Projection::Without(names) => name != METRIC_NAME && !names.iter().any(|n| n == name),
+        }
+    }
+
+    /// `labels` with only the labels that stay.
+    pub fn apply(&self, labels: &Labels) -> Labels {
+        Labels::from_sorted(
+            labels
+                .iter()
+                .filter(|l| self.keeps(&l.name))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// What [`Querier::select_projected`] returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Projected {
+    /// What [`Querier::select`] returns (in the order of the whole label sets), each series
+    /// labelled with its projection only.
+    pub series: Vec<Series>,
+    /// True when no two of the series have equal label sets once their metric names are
+    /// dropped (a function that drops names could not be refused for duplicates). False when
+    /// the store could not tell.
+    pub distinct_without_name: bool,
+}
+
+impl Projected {
+    /// The projection of whole series, checking their distinctness by hashing their labels.
+    pub fn of(series: Vec<Series>, projection: &Projection) -> Self {
+        let distinct_without_name = {
+            let mut seen = FxHashSet::default();
+            series.iter().all(|s| {
+                let unnamed = s.labels.iter().filter(|l| l.name != METRIC_NAME);
+                seen.insert(unnamed.collect::<Vec<_>>())
+            })
+        };
+        let series = series
+            .into_iter()
+            .map(|s| Series {
+                labels: projection.apply(&s.labels),
+                samples: s.samples,
+            })
+            .collect();
+        Self {
+            series,
+            distinct_without_name,
+        }
+    }
+}
+
 /// Reads series back. Times are milliseconds since the Unix epoch, both ends inclusive.
 #[async_trait::async_trait]
 pub trait Querier: Send + Sync {
@@ -158,6 +234,19 @@ pub trait Querier: Send + Sync {
             s.samples.drain(..newest);
         }
         Ok(series)
+    }
+
+    /// What [`Querier::select`] returns, with each series labelled by its `projection` only: a
+    /// store may answer it without building the series' whole label sets.
+    async fn select_projected(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        projection: &Projection,
+    ) -> Result<Projected, StoreError> {
+        let series = self.select(matchers, start, end).await?;
+        Ok(Projected::of(series, projection))
     }
 
     /// Label sets of the series matching every matcher with samples in `[start, end]`, sorted.

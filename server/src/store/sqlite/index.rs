@@ -282,6 +282,21 @@ impl Index {
         Some(Labels::from_sorted(labels))
     }
 
+    /// The label set of a live series as `(name, value)` symbol ids, sorted by name.
+    pub fn interned(&self, id: u32) -> Option<&[(u32, u32)]> {
+        self.series.get(id as usize)?.as_deref()
+    }
+
+    /// The symbol id of `s`, when some label name or value is `s`.
+    pub fn symbol(&self, s: &str) -> Option<u32> {
+        self.symbols.get(s)
+    }
+
+    /// The shared string of symbol `id` (from [`Index::interned`]).
+    pub fn sym(&self, id: u32) -> Sym {
+        self.symbols.sym(id)
+    }
+
     /// Sorts live series ids as their [`Labels`] would be ordered.
     pub fn sort(&self, ids: &mut [u32]) {
         let order = self.order.get_or_init(|| {

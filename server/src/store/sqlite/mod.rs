@@ -41,6 +41,7 @@ pub mod index;
 mod load;
 mod packed;
 mod plan;
+mod project;
 mod read;
 mod read_rollup;
 mod retention;
@@ -65,8 +66,8 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    KnownSamples, MetricStore, Querier, SeriesLookup, StoreConfig, StoreError, StoreStats,
-    WireLabels,
+    KnownSamples, MetricStore, Projected, Projection, Querier, SeriesLookup, StoreConfig,
+    StoreError, StoreStats, WireLabels,
 };
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
 use head::HeadSeries;
@@ -254,6 +255,16 @@ impl Querier for SqliteStore {
         end: i64,
     ) -> Result<Vec<Series>, StoreError> {
         read::select_newest(&self.shared, matchers, start, end).await
+    }
+
+    async fn select_projected(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        projection: &Projection,
+    ) -> Result<Projected, StoreError> {
+        read::select_projected(&self.shared, matchers, start, end, projection).await
     }
 
     async fn series(

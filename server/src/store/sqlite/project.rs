@@ -1,0 +1,227 @@
+//! Projected label sets built straight from the index's symbol ids ([`Projection`]), and the
+//! check that selected series stay distinct without their metric names, on ids as well: an
+//! aggregation such as `sum(rate(x[5m]))` over 100k series then builds and hashes no label
+//! text at all.
+
+use std::hash::Hasher;
+
+use super::index::Index;
+use crate::model::hash::FxHasher;
+use crate::model::{Label, Labels, METRIC_NAME};
+use crate::store::Projection;
+
+/// A [`Projection`] resolved against one index: which name symbols stay.
+pub(super) enum Projector {
+    /// Only these name symbols (names the index has never seen cannot occur).
+    Only(Vec<u32>),
+    /// Every name symbol but these.
+    AllBut(Vec<u32>),
+}
+
+impl Projector {
+    pub(super) fn new(index: &Index, projection: &Projection) -> Self {
+        let symbols = |names: &mut dyn Iterator<Item = &str>| -> Vec<u32> {
+            names.filter_map(|n| index.symbol(n)).collect()
+        };
+        match projection {
+            Projection::By { names, .. } => Projector::Only(symbols(
+                &mut names
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| projection.keeps(n)),
+            )),
+            Projection::Without(names) => Projector::AllBut(symbols(
+                &mut names
+                    .iter()
+                    .map(String::as_str)
+                    .chain(std::iter::once(METRIC_NAME)),
+            )),
+        }
+    }
+
+    /// The projected label set of series `id` (empty for a `by ()` without touching it).
+    pub(super) fn labels(&self, index: &Index, id: u32) -> Labels {
+        if matches!(self, Projector::Only(names) if names.is_empty()) {
+            return Labels::default();
+        }
+        let pairs = index.interned(id).unwrap_or_default();
+        let labels = pairs
+            .iter()
+            .filter(|(n, _)| match self {
+                Projector::Only(names) => names.contains(n),
+                Projector::AllBut(names) => !names.contains(n),
+            })
+            .map(|&(n, v)| Label {
+                name: index.sym(n),
+                value: index.sym(v),
+            })
+            .collect();
+        Labels::from_sorted(labels)
+    }
+}
+
+/// Whether the label sets of `ids` stay distinct without their metric names (see
+/// [`crate::store::Projected::distinct_without_name`]). Sets compare by symbol ids; two that
+/// only hash alike count as equal, so `false` may be a false alarm, `true` never is.
+pub(super) fn distinct_without_name(index: &Index, ids: &[u32]) -> bool {
+    let Some(name) = index.symbol(METRIC_NAME) else {
+        return true;
+    };
+    // One pass over the label sets: each one's hash without the name, and whether they all
+    // have one metric name (or none), when their whole label sets already tell them apart.
+    let mut hashes = Vec::with_capacity(ids.len());
+    let mut metrics = None;
+    let mut one_metric = true;
+    for &id in ids {
+        let mut h = FxHasher::default();
+        let mut metric = None;
+        for &(n, v) in index.interned(id).unwrap_or_default() {
+            if n == name {
+                metric = Some(v);
+            } else {
+                h.write_u64((u64::from(n) << 32) | u64::from(v));
+            }
+        }
+        one_metric &= *metrics.get_or_insert(metric) == metric;
+        hashes.push(h.finish());
+    }
+    if one_metric {
+        return true;
+    }
+    hashes.sort_unstable();
+    hashes.windows(2).all(|w| w[0] != w[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tempfile::TempDir;
+
+    use super::super::SqliteStore;
+    use super::super::testutil::bits;
+    use crate::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
+    use crate::query::{Engine, Value};
+    use crate::store::mem::MemStore;
+    use crate::store::{MetricStore, Projection, Querier, StoreConfig};
+
+    /// `m1` for `i` in 0..12 and `m2` for `i` in 8..20, each with group `g`: `m1` and `m2` of
+    /// `i` 8..11 differ only by name.
+    fn fleet() -> WriteBatch {
+        let mut series = Vec::new();
+        for (name, from, to) in [("m1", 0, 12), ("m2", 8, 20)] {
+            for i in from..to {
+                let (i, g) = (i.to_string(), (i % 3).to_string());
+                series.push(Series {
+                    labels: Labels::from_pairs([("__name__", name), ("i", &*i), ("g", &*g)]),
+                    samples: (0..30)
+                        .map(|k| Sample {
+                            t: k * 15_000,
+                            v: (k * (k % 7 + 1)) as f64,
+                        })
+                        .collect(),
+                });
+            }
+        }
+        WriteBatch { id: None, series }
+    }
+
+    async fn stores(dir: &TempDir) -> (Arc<SqliteStore>, Arc<MemStore>) {
+        let pool = crate::db::open(&dir.path().join("warroom.db"))
+            .await
+            .expect("db");
+        let sqlite = SqliteStore::open(pool, StoreConfig::default())
+            .await
+            .expect("store");
+        let mem = MemStore::new();
+        sqlite.append(fleet()).await.expect("append");
+        mem.append(fleet()).await.expect("append");
+        (Arc::new(sqlite), Arc::new(mem))
+    }
+
+    fn by(names: &[&str], keep_name: bool) -> Projection {
+        Projection::By {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            keep_name,
+        }
+    }
+
+    #[tokio::test]
+    async fn projections_from_symbol_ids_equal_projections_of_whole_label_sets() {
+        // Arrange
+        let dir = TempDir::new().expect("tempdir");
+        let (sqlite, mem) = stores(&dir).await;
+        let projections = [
+            by(&[], false),
+            by(&["g"], false),
+            by(&["g", "__name__"], false),
+            by(&["g", "__name__"], true),
+            by(&["nope"], true),
+            Projection::Without(vec![]),
+            Projection::Without(vec!["i".into(), "nope".into()]),
+        ];
+        // (selected i, whether distinct without names)
+        let cases = [
+            ("1[2-9]", true),    // m2 only
+            ("0|1[4-9]", true),  // m1 and m2, no two alike
+            ("9|1[4-9]", false), // m1{i="9"} and m2{i="9"}
+            (".+", false),
+        ];
+
+        for (i, distinct) in cases {
+            let matchers = [Matcher::new("i", MatchOp::Regex, i).expect("matcher")];
+            for p in &projections {
+                // Act
+                let got = sqlite.select_projected(&matchers, 60_000, 200_000, p).await;
+                let want = mem.select_projected(&matchers, 60_000, 200_000, p).await;
+
+                // Assert
+                let (got, want) = (got.expect("sqlite"), want.expect("mem"));
+                assert_eq!(bits(&got.series), bits(&want.series), "{i} {p:?}");
+                assert_eq!(got.distinct_without_name, distinct, "{i} {p:?}");
+                assert_eq!(want.distinct_without_name, distinct, "{i} {p:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn aggregations_over_projected_series_answer_as_over_whole_ones() {
+        // Arrange
+        let dir = TempDir::new().expect("tempdir");
+        let (sqlite, mem) = stores(&dir).await;
+        let (sqlite, mem) = (Engine::new(sqlite), Engine::new(mem));
+        let text = |v: Result<Value, _>| match v {
+            Ok(Value::Vector(v)) => {
+                let mut v: Vec<String> = v
+                    .iter()
+                    .map(|e| format!("{} {:?}", e.labels, e.v.to_bits()))
+                    .collect();
+                v.sort();
+                v.join(", ")
+            }
+            other => format!("{other:?}"),
+        };
+
+        for q in [
+            r#"sum(rate({i=~"1[2-9]"}[5m]))"#,
+            r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]))"#,
+            r#"max without (i) (increase({i=~".+"}[2m]))"#,
+            r#"count by (__name__, g) (last_over_time({i=~".+"}[5m]))"#,
+            r#"sum(rate({i=~".+"}[5m]))"#,
+            r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]))"#,
+        ] {
+            // Act
+            let got = text(sqlite.instant(q, 400_000).await);
+            let want = text(mem.instant(q, 400_000).await);
+
+            // Assert
+            assert_eq!(got, want, "{q}");
+            assert!(!got.is_empty(), "{q}");
+        }
+        let refused = sqlite.instant(r#"sum(rate({i=~".+"}[5m]))"#, 400_000).await;
+        assert_eq!(
+            refused.expect_err("duplicates").to_string(),
+            "vector cannot contain metrics with the same labelset"
+        );
+    }
+}
