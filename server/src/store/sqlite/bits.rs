@@ -117,11 +117,18 @@ pub fn bits_at(data: &[u8], pos: usize, n: u32) -> u64 {
 }
 
 /// Reads bits written by [`BitWriter`]; every read past the end is `None`.
+///
+/// The bits ahead are kept in one register (`word`), refilled by one unaligned load when a
+/// read needs more than it holds: most fields are a few bits (a 1-bit "same delta", a 2-bit
+/// XOR control), and reading each from memory made every sample a chain of dependent loads.
 #[derive(Debug, Clone)]
 pub struct BitReader<'a> {
     buf: &'a [u8],
     pos: usize,
     len: usize,
+    /// The bits from `pos` on, most significant first; the low `64 - avail` bits are zero.
+    word: u64,
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
@@ -136,13 +143,26 @@ impl<'a> BitReader<'a> {
             buf,
             pos: pos.min(buf.len() * 8),
             len: buf.len() * 8,
+            word: 0,
+            avail: 0,
         }
+    }
+
+    /// Loads the bits from `pos` on: at least 57 of them.
+    #[inline]
+    fn refill(&mut self) {
+        let shift = (self.pos % 8) as u32;
+        self.word = word_at(self.buf, self.pos / 8) << shift;
+        self.avail = 64 - shift;
     }
 
     /// The next `n` bits (1 ≤ `n` ≤ 57) without consuming them, zero-padded past the end.
     #[inline]
-    pub fn peek_bits(&self, n: u32) -> u64 {
-        (word_at(self.buf, self.pos / 8) << (self.pos % 8)) >> (64 - n)
+    pub fn peek_bits(&mut self, n: u32) -> u64 {
+        if self.avail < n {
+            self.refill();
+        }
+        self.word >> (64 - n)
     }
 
     /// Consumes `n` bits.
@@ -153,13 +173,23 @@ impl<'a> BitReader<'a> {
             return None;
         }
         self.pos = pos;
+        if n < self.avail {
+            self.word <<= n;
+            self.avail -= n;
+        } else {
+            (self.word, self.avail) = (0, 0);
+        }
         Some(())
     }
 
     /// Reads `n` bits (`n` ≤ 64).
     #[inline]
     pub fn read(&mut self, n: u32) -> Option<u64> {
-        let value = bits_at(self.buf, self.pos, n);
+        let value = match n {
+            0 => 0,
+            1..=57 => self.peek_bits(n),
+            _ => bits_at(self.buf, self.pos, n),
+        };
         self.skip(n)?;
         Some(value)
     }
@@ -167,7 +197,7 @@ impl<'a> BitReader<'a> {
     /// Reads a value written by [`BitWriter::signed`] with the same `widths`.
     #[inline]
     pub fn signed(&mut self, widths: &[u32; 4]) -> Option<i64> {
-        // The 1–4 bit prefix is decoded from one peeked word rather than bit by bit.
+        // The 1–4 bit prefix is decoded from one peek rather than bit by bit.
         let ones = ((self.peek_bits(4) as u8) << 4).leading_ones() as usize;
         let prefix = if ones == 4 { 4 } else { ones + 1 };
         self.skip(prefix as u32)?;
@@ -184,6 +214,43 @@ impl<'a> BitReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::testutil::Rng;
+
+    #[test]
+    fn fields_of_every_width_read_back_through_the_register_and_stop_at_the_end() {
+        // Arrange: random widths 0..=64, so refills fall at every offset.
+        let mut rng = Rng::new(11);
+        let fields: Vec<(u32, u64)> = (0..2000)
+            .map(|_| {
+                let n = rng.below(65) as u32;
+                (n, low_bits(rng.next(), n))
+            })
+            .collect();
+        let mut w = BitWriter::default();
+        for &(n, v) in &fields {
+            w.write(v, n);
+        }
+        let total: u32 = fields.iter().map(|f| f.0).sum();
+
+        // Act
+        let mut r = BitReader::new(&w.buf);
+        let back: Vec<(u32, u64)> = fields
+            .iter()
+            .map(|&(n, _)| {
+                if n > 0 && n <= 57 {
+                    assert_eq!(r.peek_bits(n), r.clone().read(n).expect("peek"));
+                }
+                (n, r.read(n).expect("read"))
+            })
+            .collect();
+
+        // Assert
+        assert_eq!(back, fields);
+        let padding = (w.buf.len() * 8) as u32 - total;
+        assert_eq!(r.read(padding), Some(0));
+        assert_eq!(r.read(1), None);
+        assert_eq!(r.skip(1), None);
+    }
 
     #[test]
     fn signed_values_of_every_width_round_trip() {
