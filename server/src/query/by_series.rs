@@ -194,6 +194,8 @@ fn windows(
     let any_stale = samples.iter().any(|x| is_stale(x.v));
     let counter = matches!(name, "rate" | "increase") && !any_stale;
     let drops = if counter { drops(samples) } else { Vec::new() };
+    // The first drop after the window's first sample.
+    let mut next_drop = 0;
     let (mut from, mut to) = (0, 0);
     let mut scratch = Vec::new();
     let mut out = Vec::with_capacity(steps.count().min(samples.len()));
@@ -211,8 +213,22 @@ fn windows(
             continue;
         }
         let w = Window { start: lo, end: te };
-        let v = if counter && !resets(samples, &drops, from, to) {
-            range_fns::unreset_rate(window, w, name == "rate")
+        let v = if counter {
+            next_drop = advance(&drops, next_drop, |&i| i as usize <= from);
+            let within = drops[next_drop..]
+                .iter()
+                .take_while(|&&i| (i as usize) < to);
+            range_fns::counter_rate(window, w, name == "rate", |mut change| {
+                // What `extrapolated_rate`'s scan adds, in its order: 0.0 for a first sample
+                // below zero (turning -0.0 into 0.0), then each drop's predecessor.
+                if samples[from].v < 0.0 {
+                    change += 0.0;
+                }
+                for &i in within {
+                    change += samples[i as usize - 1].v;
+                }
+                change
+            })
         } else {
             functions::apply(name, window, w, 0.0, t)
         };
@@ -221,33 +237,18 @@ fn windows(
     out
 }
 
-/// For each sample, how many samples up to it are below their predecessor: with it, whether a
-/// window has a counter reset is a subtraction instead of a scan.
+/// The positions of the samples below their predecessor (counter resets, or a gauge's every
+/// fall): `rate` over a window then visits those within it, not every sample.
 fn drops(samples: &[Sample]) -> Vec<u32> {
-    let mut n = 0;
-    let mut out = Vec::with_capacity(samples.len());
-    out.push(0);
-    for pair in samples.windows(2) {
-        n += u32::from(pair[1].v < pair[0].v);
-        out.push(n);
-    }
-    out
+    let below = |i: &usize| samples[*i].v < samples[*i - 1].v;
+    (1..samples.len()).filter(below).map(|i| i as u32).collect()
 }
 
-/// Whether `rate`'s reset scan over `samples[from..to]` would add anything: a sample below its
-/// predecessor, or a first sample below zero (which adds `0.0`, turning `-0.0` into `0.0`).
-fn resets(samples: &[Sample], drops: &[u32], from: usize, to: usize) -> bool {
-    if to <= from {
-        return false;
-    }
-    samples[from].v < 0.0 || drops[to - 1] != drops[from]
-}
-
-/// The first index at or after `i` whose sample fails `before`: a linear walk, since evaluation
+/// The first index at or after `i` whose item fails `before`: a linear walk, since evaluation
 /// times move forward a step at a time and a step passes a sample or two, which a binary search
 /// over the rest of a day of samples would pay a dozen mispredicted branches for.
-fn advance(samples: &[Sample], mut i: usize, before: impl Fn(&Sample) -> bool) -> usize {
-    while samples.get(i).is_some_and(&before) {
+fn advance<T>(items: &[T], mut i: usize, before: impl Fn(&T) -> bool) -> usize {
+    while items.get(i).is_some_and(&before) {
         i += 1;
     }
     i

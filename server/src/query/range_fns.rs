@@ -34,15 +34,20 @@ pub(crate) fn extrapolated_rate(s: &[Sample], w: Window, counter: bool, rate: bo
     extrapolate(s, w, result, counter, rate)
 }
 
-/// `rate` (or `increase`) of a window in which no sample is below its predecessor and the
-/// first is not below zero: [`extrapolated_rate`] without the reset scan, which would add
-/// nothing.
-pub(crate) fn unreset_rate(s: &[Sample], w: Window, rate: bool) -> Option<f64> {
+/// `rate` (or `increase`) of a counter's window whose reset scan `resets` replays: given the
+/// change `last - first`, it adds what [`extrapolated_rate`]'s scan would, in the same order
+/// (so the result is the same to the bit), e.g. from the positions of the drops only.
+pub(crate) fn counter_rate(
+    s: &[Sample],
+    w: Window,
+    rate: bool,
+    resets: impl FnOnce(f64) -> f64,
+) -> Option<f64> {
     let (first, last) = (s.first()?, s.last()?);
     if s.len() < 2 {
         return None;
     }
-    extrapolate(s, w, last.v - first.v, true, rate)
+    extrapolate(s, w, resets(last.v - first.v), true, rate)
 }
 
 /// The extrapolation of [`extrapolated_rate`] once the (reset-corrected) change is known.

@@ -20,19 +20,25 @@ pub(super) const TS_WIDTHS: [u32; 4] = [14, 17, 20, 64];
 /// Delta (or delta-of-delta) widths for scaled decimal values.
 pub(super) const DEC_WIDTHS: [u32; 4] = [8, 14, 24, 64];
 
-/// Samples between two [`Mark`]s of an open chunk.
-const MARK_EVERY: u16 = 32;
+/// Samples between two [`Mark`]s of an open chunk. The two newest marks reach 24 to 48
+/// samples back, enough for a 5-minute window at a 15 s interval (20 samples), which then
+/// decodes 32 samples on average (36 with marks every 32).
+const MARK_EVERY: u16 = 24;
 
 /// The decoder's state after `done` samples of an open chunk, so that a read of recent samples
 /// starts there instead of decoding the chunk from its first sample (`done == 0`: no mark).
+/// Times are kept relative to the chunk's first (a chunk spans at most hours), so a mark is
+/// 24 bytes, not 32.
 #[derive(Debug, Clone, Copy, Default)]
 struct Mark {
     done: u16,
     leading: u8,
     trailing: u8,
     pos: u32,
-    t: i64,
-    dt: i64,
+    /// Time of the last sample decoded, minus the chunk's first.
+    t: u32,
+    /// The last timestamp delta.
+    dt: u32,
     v: u64,
 }
 
@@ -88,17 +94,7 @@ impl ChunkEncoder {
             (self.prev_v, self.leading) = (bits, 0xff);
         } else {
             if self.count.is_multiple_of(MARK_EVERY) {
-                self.marks[0] = self.marks[1];
-                self.marks[1] = Mark {
-                    done: self.count,
-                    // 0xff ("no window yet") is never read: the decoder only uses a window it read.
-                    leading: self.leading,
-                    trailing: self.trailing,
-                    pos: u32::try_from(self.w.len_bits()).unwrap_or(u32::MAX),
-                    t: self.prev_t,
-                    dt: self.prev_delta,
-                    v: self.prev_v,
-                };
+                self.mark();
             }
             let delta = t.wrapping_sub(self.prev_t);
             self.w
@@ -114,6 +110,30 @@ impl ChunkEncoder {
         }
         self.prev_t = t;
         self.count += 1;
+    }
+
+    /// Notes the decoder's state after the samples so far as the newest mark; a state whose
+    /// numbers do not fit a mark (a chunk spanning weeks) leaves no mark, and reads decode more.
+    fn mark(&mut self) {
+        let fits = (
+            u32::try_from(self.w.len_bits()),
+            u32::try_from(self.prev_t.wrapping_sub(self.min_t)),
+            u32::try_from(self.prev_delta),
+        );
+        let mark = match fits {
+            (Ok(pos), Ok(t), Ok(dt)) => Mark {
+                done: self.count,
+                // 0xff ("no window yet") is never read: the decoder only uses a window it read.
+                leading: self.leading,
+                trailing: self.trailing,
+                pos,
+                t,
+                dt,
+                v: self.prev_v,
+            },
+            _ => Mark::default(),
+        };
+        self.marks = [self.marks[1], mark];
     }
 
     /// A readable copy of the chunk as it stands.
@@ -133,9 +153,10 @@ impl ChunkEncoder {
     /// Iterates over the samples, skipping (from the newest usable mark) samples before `start`;
     /// relies on time order, which the head keeps (it appends only newer samples).
     pub fn iter_from(&self, start: i64) -> super::chunk::ChunkIter<'_> {
-        let usable = self.marks.iter().rev().find(|m| m.done > 0 && m.t < start);
+        let usable = (self.marks.iter().rev())
+            .find(|m| m.done > 0 && self.min_t.wrapping_add(i64::from(m.t)) < start);
         match usable {
-            Some(m) => StreamIter::resume(&self.w.buf, m, self.len()).into(),
+            Some(m) => StreamIter::resume(&self.w.buf, m, self.min_t, self.len()).into(),
             None => self.iter(),
         }
     }
@@ -196,12 +217,12 @@ impl<'a> StreamIter<'a> {
         }
     }
 
-    /// Reads an XOR stream of `count` samples from mark `m` on.
-    fn resume(body: &'a [u8], m: &Mark, count: usize) -> Self {
+    /// Reads an XOR stream of `count` samples, whose first is at `min_t`, from mark `m` on.
+    fn resume(body: &'a [u8], m: &Mark, min_t: i64, count: usize) -> Self {
         let mut it = Self::new(body, Encoding::Xor, 0, count);
         it.r = BitReader::at(body, m.pos as usize);
         it.done = usize::from(m.done);
-        (it.t, it.dt) = (m.t, m.dt);
+        (it.t, it.dt) = (min_t.wrapping_add(i64::from(m.t)), i64::from(m.dt));
         it.xor = XorReader {
             prev: m.v,
             leading: u32::from(m.leading),
@@ -297,8 +318,28 @@ mod tests {
 
     #[test]
     fn the_open_chunk_encoder_is_no_bigger_than_before_the_packed_encoding() {
-        // Every active series holds one; 136 bytes is what it took before this module existed.
-        assert!(std::mem::size_of::<ChunkEncoder>() <= 136);
+        // Every active series holds one; 136 bytes is what it took before this module existed,
+        // 120 since marks keep times relative to the chunk's start.
+        assert!(std::mem::size_of::<ChunkEncoder>() <= 120);
+    }
+
+    #[test]
+    fn a_chunk_spanning_too_long_for_marks_still_reads_from_any_start() {
+        // Arrange: 2^32 ms (about 50 days) between samples, past what a mark holds.
+        let mut enc = ChunkEncoder::new();
+        let times: Vec<i64> = (0..100).map(|i| i * (1 << 32) + i).collect();
+        for &t in &times {
+            enc.push(t, t as f64);
+        }
+
+        for (i, &start) in times.iter().enumerate() {
+            // Act
+            let from: Vec<i64> = enc.iter_from(start).map(|s| s.expect("decode").t).collect();
+
+            // Assert
+            let got: Vec<i64> = from.into_iter().filter(|&t| t >= start).collect();
+            assert_eq!(got, times[i..], "start {start}");
+        }
     }
 
     #[test]
