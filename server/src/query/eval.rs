@@ -33,6 +33,11 @@ impl<'a> Evaluator<'a> {
         self.data.series(vs)
     }
 
+    /// The values a store reduced a selector's series to ([`Fetched::reduced`]).
+    pub(crate) fn reduced(&self, vs: &VectorSelector) -> Option<&'a [(Labels, f64)]> {
+        self.data.reduced(vs)
+    }
+
     /// The series fetched for a selector labelled with group keys ([`Fetched::projected`]).
     pub(crate) fn projected(&self, vs: &VectorSelector) -> Option<&'a [Series]> {
         self.data.projected(vs)

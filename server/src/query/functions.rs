@@ -380,11 +380,12 @@ pub(crate) fn keyed_over_selector(
     let name = c.func.name;
     let args: Vec<&Expr> = c.args.args.iter().map(AsRef::as_ref).collect();
     let (_, param, w) = range_args(ev, name, &args, t)?;
+    if let Some(values) = ev.reduced(&ms.vs) {
+        // Reduced by the store over this very window (the planner fetched exactly it).
+        return Ok(Some(values.to_vec()));
+    }
     let mut scratch = Vec::new();
-    let mut value = |s: &Series| {
-        let window = without_stale(in_window(&s.samples, w), &mut scratch);
-        apply(name, window, w, param, t)
-    };
+    let mut value = |s: &Series| window_value(name, &s.samples, w, param, t, &mut scratch);
     if let Some(series) = ev.projected(&ms.vs) {
         // Labelled with their keys by the store, which found them distinct without names.
         let keyed = series
@@ -441,8 +442,7 @@ fn over_selector(
     ev.series(&ms.vs)
         .iter()
         .filter_map(|s| {
-            let window = without_stale(in_window(&s.samples, w), &mut scratch);
-            let v = apply(name, window, w, param, t)?;
+            let v = window_value(name, &s.samples, w, param, t, &mut scratch)?;
             // Prometheus 2.42 keeps the name for `last_over_time` only.
             let labels = if name == "last_over_time" {
                 s.labels.clone()
@@ -452,6 +452,20 @@ fn over_selector(
             Some(Element { labels, v })
         })
         .collect()
+}
+
+/// The range function `name` over a series' samples within `w`, without stale markers: what
+/// every path computes for one series (`scratch` holds the window when markers are dropped).
+pub(crate) fn window_value(
+    name: &str,
+    samples: &[Sample],
+    w: Window,
+    param: f64,
+    t: i64,
+    scratch: &mut Vec<Sample>,
+) -> Option<f64> {
+    let window = without_stale(in_window(samples, w), scratch);
+    apply(name, window, w, param, t)
 }
 
 /// The samples within `[w.start, w.end]`, both ends inclusive as in Prometheus 2.42.

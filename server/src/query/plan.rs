@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use promql_parser::label::{MatchOp as PMatchOp, Matcher as PMatcher};
 use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
+use super::range_fns::Window;
 use super::{LOOKBACK_MS, QueryError, aggregate, functions};
-use crate::model::{METRIC_NAME, MatchOp, Matcher, Series};
+use crate::model::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, Series};
 use crate::store::{Projection, Querier};
 
 /// The series of every selector, keyed by the selector node's address in the parsed tree:
@@ -17,13 +18,15 @@ use crate::store::{Projection, Querier};
 pub(crate) struct Fetched {
     whole: HashMap<usize, Vec<Series>>,
     projected: HashMap<usize, Vec<Series>>,
+    reduced: HashMap<usize, Vec<(Labels, f64)>>,
 }
 
 impl Fetched {
-    /// Samples held, over every selector.
+    /// Samples held, over every selector (a reduced series counts as one).
     pub(crate) fn samples(&self) -> usize {
         let all = self.whole.values().chain(self.projected.values());
-        all.flatten().map(|s| s.samples.len()).sum()
+        let reduced: usize = self.reduced.values().map(Vec::len).sum();
+        reduced + all.flatten().map(|s| s.samples.len()).sum::<usize>()
     }
 
     /// Takes the series fetched for `vs` out (none when it was not planned).
@@ -35,6 +38,12 @@ impl Fetched {
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[Series] {
         debug_assert!(!self.projected.contains_key(&key(vs)), "projected: {vs}");
         self.whole.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The values the store reduced the series of `vs` to, each labelled by its group key,
+    /// when the planner could fetch them so ([`Need::reduce`]).
+    pub(crate) fn reduced(&self, vs: &VectorSelector) -> Option<&[(Labels, f64)]> {
+        self.reduced.get(&key(vs)).map(Vec::as_slice)
     }
 
     /// The series fetched for `vs` labelled by the group keys of the aggregation over it,
@@ -58,6 +67,9 @@ struct Need<'a> {
     /// Read only by an aggregation over a range function of it (`sum(rate(x[5m]))`): the
     /// group key to label its series with, and whether the function keeps metric names.
     projection: Option<(Projection, bool)>,
+    /// With a projection, when the selector is read over exactly one window (an instant
+    /// query): the range function without parameter to reduce each series to, over it.
+    reduce: Option<(&'static str, Window)>,
 }
 
 /// Plans and fetches everything `expr` reads when evaluated from `start` to `end`.
@@ -72,7 +84,18 @@ pub(crate) async fn fetch(
     let mut fetched = Fetched::default();
     for need in needs {
         let matchers = matchers(need.vs)?;
-        if let Some((projection, keeps_name)) = &need.projection {
+        if let (Some((projection, keeps_name)), Some((name, w))) = (&need.projection, need.reduce) {
+            let reduce =
+                |s: &[Sample]| functions::window_value(name, s, w, 0.0, w.end, &mut Vec::new());
+            let got = querier
+                .select_reduced(&matchers, need.lo, need.hi, projection, &reduce)
+                .await?;
+            // As below.
+            if got.distinct_without_name || *keeps_name {
+                fetched.reduced.insert(key(need.vs), got.values);
+                continue;
+            }
+        } else if let Some((projection, keeps_name)) = &need.projection {
             let got = querier
                 .select_projected(&matchers, need.lo, need.hi, projection)
                 .await?;
@@ -114,8 +137,20 @@ fn walk<'a>(expr: &'a Expr, lo: i64, hi: i64, query: (i64, i64), out: &mut Vec<N
                     walk(arg, lo, hi, query, out);
                 }
             }
-            let mut need = need(&ms.vs, lo, hi, query, millis(&ms.range));
+            let range = millis(&ms.range);
+            let mut need = need(&ms.vs, lo, hi, query, range);
             need.projection = Some((projection, keeps_name));
+            // Every evaluation reads a window as long as the range, within what is fetched: when
+            // that is the range itself, they all read that one window.
+            if need.hi - need.lo == range && call.args.args.len() == 1 {
+                need.reduce = Some((
+                    call.func.name,
+                    Window {
+                        start: need.lo,
+                        end: need.hi,
+                    },
+                ));
+            }
             out.push(need);
         }
         Expr::Unary(u) => walk(&u.expr, lo, hi, query, out),
@@ -147,6 +182,7 @@ fn need(vs: &VectorSelector, lo: i64, hi: i64, query: (i64, i64), back: i64) -> 
         hi,
         newest: false,
         projection: None,
+        reduce: None,
     }
 }
 

@@ -207,6 +207,19 @@ impl Projected {
     }
 }
 
+/// Reduces one series' samples (oldest first) to a value, or to none.
+pub type Reduce<'a> = dyn Fn(&[Sample]) -> Option<f64> + Sync + 'a;
+
+/// What [`Querier::select_reduced`] returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reduced {
+    /// Per series reduced to a value, in [`Querier::select`]'s order: its projected labels
+    /// and the value.
+    pub values: Vec<(Labels, f64)>,
+    /// As [`Projected::distinct_without_name`], over every selected series.
+    pub distinct_without_name: bool,
+}
+
 /// Reads series back. Times are milliseconds since the Unix epoch, both ends inclusive.
 #[async_trait::async_trait]
 pub trait Querier: Send + Sync {
@@ -247,6 +260,30 @@ pub trait Querier: Send + Sync {
     ) -> Result<Projected, StoreError> {
         let series = self.select(matchers, start, end).await?;
         Ok(Projected::of(series, projection))
+    }
+
+    /// [`Querier::select_projected`] with each series' samples reduced to one value by
+    /// `reduce` (series it reduces to none left out): what an aggregation over a range function
+    /// evaluated at one time reads (`sum(rate(x[5m]))`), which a store may compute while it
+    /// decodes, without keeping each series' samples.
+    async fn select_reduced(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        projection: &Projection,
+        reduce: &Reduce<'_>,
+    ) -> Result<Reduced, StoreError> {
+        let got = self
+            .select_projected(matchers, start, end, projection)
+            .await?;
+        let values = got.series.into_iter();
+        Ok(Reduced {
+            values: values
+                .filter_map(|s| Some((s.labels, reduce(&s.samples)?)))
+                .collect(),
+            distinct_without_name: got.distinct_without_name,
+        })
     }
 
     /// Label sets of the series matching every matcher with samples in `[start, end]`, sorted.

@@ -66,8 +66,8 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    KnownSamples, MetricStore, Projected, Projection, Querier, SeriesLookup, StoreConfig,
-    StoreError, StoreStats, WireLabels,
+    KnownSamples, MetricStore, Projected, Projection, Querier, Reduce, Reduced, SeriesLookup,
+    StoreConfig, StoreError, StoreStats, WireLabels,
 };
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
 use head::HeadSeries;
@@ -265,6 +265,17 @@ impl Querier for SqliteStore {
         projection: &Projection,
     ) -> Result<Projected, StoreError> {
         read::select_projected(&self.shared, matchers, start, end, projection).await
+    }
+
+    async fn select_reduced(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        projection: &Projection,
+        reduce: &Reduce<'_>,
+    ) -> Result<Reduced, StoreError> {
+        read::select_reduced(&self.shared, matchers, start, end, projection, reduce).await
     }
 
     async fn series(

@@ -114,7 +114,7 @@ mod tests {
                 let (i, g) = (i.to_string(), (i % 3).to_string());
                 series.push(Series {
                     labels: Labels::from_pairs([("__name__", name), ("i", &*i), ("g", &*g)]),
-                    samples: (0..30)
+                    samples: (0..300)
                         .map(|k| Sample {
                             t: k * 15_000,
                             v: (k * (k % 7 + 1)) as f64,
@@ -136,6 +136,8 @@ mod tests {
         let mem = MemStore::new();
         sqlite.append(fleet()).await.expect("append");
         mem.append(fleet()).await.expect("append");
+        // The first 240 samples of each series move to disk: windows before 3,600 s read it.
+        sqlite.checkpoint().await.expect("checkpoint");
         (Arc::new(sqlite), Arc::new(mem))
     }
 
@@ -202,21 +204,62 @@ mod tests {
             other => format!("{other:?}"),
         };
 
-        for q in [
-            r#"sum(rate({i=~"1[2-9]"}[5m]))"#,
-            r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]))"#,
-            r#"max without (i) (increase({i=~".+"}[2m]))"#,
-            r#"count by (__name__, g) (last_over_time({i=~".+"}[5m]))"#,
-            r#"sum(rate({i=~".+"}[5m]))"#,
-            r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]))"#,
-        ] {
-            // Act
-            let got = text(sqlite.instant(q, 400_000).await);
-            let want = text(mem.instant(q, 400_000).await);
+        // Each query, and the same with its range function times 1 (an aggregation over an
+        // expression, which reads whole series and evaluates in full), or `None` for
+        // `last_over_time`, whose metric names `* 1` would drop.
+        let queries = [
+            (
+                r#"sum(rate({i=~"1[2-9]"}[5m]))"#,
+                Some(r#"sum(rate({i=~"1[2-9]"}[5m]) * 1)"#),
+            ),
+            (
+                r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]))"#,
+                Some(r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]) * 1)"#),
+            ),
+            (
+                r#"max without (i) (increase({i=~"0|1[4-9]"}[2m] offset 1m))"#,
+                None,
+            ),
+            (
+                r#"count by (__name__, g) (last_over_time({i=~".+"}[5m]))"#,
+                None,
+            ),
+            (
+                r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]))"#,
+                Some(r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]) * 1)"#),
+            ),
+            (
+                r#"avg by (g) (rate({i=~"0|1[4-9]"}[5m] @ 3700))"#,
+                Some(r#"avg by (g) (rate({i=~"0|1[4-9]"}[5m] @ 3700) * 1)"#),
+            ),
+        ];
 
-            // Assert
-            assert_eq!(got, want, "{q}");
-            assert!(!got.is_empty(), "{q}");
+        // Windows across the checkpointed chunks' end, and within the head.
+        for t in [3_615_000, 4_485_000] {
+            for (q, times_one) in queries {
+                // Act
+                let got = text(sqlite.instant(q, t).await);
+                let want = text(mem.instant(q, t).await);
+                let full = match times_one {
+                    Some(q) => Some(text(sqlite.instant(q, t).await)),
+                    None => None,
+                };
+
+                // Assert
+                assert_eq!(got, want, "{q} at {t}");
+                assert!(got.contains('{'), "{q} at {t}: {got}");
+                if let Some(full) = full {
+                    assert_eq!(got, full, "{q} at {t}");
+                }
+            }
+        }
+        // Range queries evaluate the projected series at every step.
+        for (q, times_one) in &queries[..2] {
+            let range = |q| sqlite.range(q, 3_500_000, 4_400_000, 60_000);
+            let got = range(q).await.expect("range");
+            let full = range(times_one.expect("comparable")).await.expect("range");
+            assert_eq!(bits(&got), bits(&full), "{q}");
+            assert!(got.iter().all(|s| s.samples.len() > 10), "{q}");
         }
         let refused = sqlite.instant(r#"sum(rate({i=~".+"}[5m]))"#, 400_000).await;
         assert_eq!(

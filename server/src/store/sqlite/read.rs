@@ -11,7 +11,7 @@ use super::load::corrupt_chunk;
 use super::project::{self, Projector};
 use super::{Shared, State};
 use crate::model::{Labels, Matcher, Sample, Series};
-use crate::store::{Projected, Projection, StoreError};
+use crate::store::{Projected, Projection, Reduce, Reduced, StoreError};
 
 /// One selected series while it is being read.
 pub(super) struct Pending {
@@ -88,6 +88,71 @@ pub async fn select_projected(
     })
 }
 
+/// See [`crate::store::Querier::select_reduced`]. A series whose samples in range are all in
+/// the head is decoded into one reused buffer and reduced there, under the read lock; the
+/// others are read with their disk chunks, then reduced.
+pub async fn select_reduced(
+    shared: &Shared,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    projection: &Projection,
+    reduce: &Reduce<'_>,
+) -> Result<Reduced, StoreError> {
+    let mut placed: Vec<(usize, Option<(Labels, f64)>)> = Vec::new();
+    let mut older: Vec<(usize, Pending)> = Vec::new();
+    let distinct_without_name = {
+        let state = shared.read();
+        let projector = Projector::new(&state.index, projection);
+        let (mut scratch, mut ids) = (Vec::new(), Vec::new());
+        for (id, pos) in matching_by_id(&state, matchers, start, end) {
+            ids.push(id);
+            let labels = projector.labels(&state.index, id);
+            let h = &state.head[id as usize];
+            if h.min_t() > start {
+                older.push((pos, pending(&state, id, labels, start, end, &mut scratch)?));
+                placed.push((pos, None));
+                continue;
+            }
+            scratch.clear();
+            h.samples_in(start, end, &mut scratch)
+                .map_err(|e| corrupt_chunk(whole_labels(&state, id), e))?;
+            let value = (!scratch.is_empty()).then(|| reduce(&scratch)).flatten();
+            placed.push((pos, value.map(|v| (labels, v))));
+        }
+        project::distinct_without_name(&state.index, &ids)
+    };
+    let values = with_older(shared, placed, older, start, end, |s| {
+        Some((s.labels, reduce(&s.samples)?))
+    })
+    .await?;
+    Ok(Reduced {
+        values,
+        distinct_without_name,
+    })
+}
+
+/// The answers `placed` at their positions, with those of the `older` series (whose samples
+/// in `[start, end]` reach back past the head) read from disk and made by `finish`.
+async fn with_older<T>(
+    shared: &Shared,
+    placed: Vec<(usize, Option<T>)>,
+    older: Vec<(usize, Pending)>,
+    start: i64,
+    end: i64,
+    finish: impl Fn(Series) -> Option<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut slots = in_positions(placed);
+    let (at, pending): (Vec<usize>, Vec<Pending>) = older.into_iter().unzip();
+    for (slot, series) in at
+        .into_iter()
+        .zip(complete(shared, pending, start, end).await?)
+    {
+        slots[slot] = series.and_then(&finish);
+    }
+    Ok(slots.into_iter().flatten().collect())
+}
+
 /// See [`crate::store::Querier::select_newest`]. A series whose newest sample is at or before
 /// `end` (the usual case: an instant query at "now") is answered by that sample, which the
 /// head keeps beside its chunks, without decoding anything; the others are read in full.
@@ -124,19 +189,12 @@ pub async fn select_newest(
             }
         }
     }
-    let mut slots = in_positions(placed);
-    let (at, pending): (Vec<usize>, Vec<Pending>) = older.into_iter().unzip();
-    for (slot, series) in at
-        .into_iter()
-        .zip(complete(shared, pending, start, end).await?)
-    {
-        slots[slot] = series.map(|mut s| {
-            let newest = s.samples.len().saturating_sub(1);
-            s.samples.drain(..newest);
-            s
-        });
-    }
-    Ok(slots.into_iter().flatten().collect())
+    with_older(shared, placed, older, start, end, |mut s| {
+        let newest = s.samples.len().saturating_sub(1);
+        s.samples.drain(..newest);
+        Some(s)
+    })
+    .await
 }
 
 /// Adds the disk chunks older than the head to each pending series: one answer per pending
