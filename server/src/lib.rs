@@ -25,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod ingest;
 pub mod model;
+pub mod parallel;
 pub mod prompb;
 pub mod query;
 pub mod routes;

@@ -17,6 +17,7 @@ use super::plan::{self, Fetched, millis};
 use super::range_fns::{self, Window};
 use super::{LOOKBACK_MS, is_stale};
 use crate::model::{Sample, Series};
+use crate::parallel;
 
 /// The evaluation times of a range query: `start`, `start + step`, ... up to `end`.
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +149,10 @@ fn points_in_place(
     samples
 }
 
+/// Steps (series times evaluation times) a thread evaluates, at the least, when a range
+/// function's series are split across cores; tests split their few series too.
+const PARALLEL_STEPS: usize = if cfg!(test) { 16 } else { 1 << 20 };
+
 /// Range functions without a parameter, whose result for a series depends on that series only.
 fn is_per_series(name: &str) -> bool {
     super::functions::is_range_function(name)
@@ -169,7 +174,7 @@ fn over_range(ev: &Evaluator<'_>, c: &Call, steps: Steps) -> Option<Vec<Series>>
     if !is_per_series(name) {
         return None;
     }
-    let series = ev.series(&ms.vs).iter().filter_map(|s| {
+    let one = |s: &Series| {
         let samples = windows(ev, ms, &s.samples, steps, name);
         // Prometheus 2.42 keeps the name for `last_over_time` only.
         let labels = if name == "last_over_time" {
@@ -178,8 +183,13 @@ fn over_range(ev: &Evaluator<'_>, c: &Call, steps: Steps) -> Option<Vec<Series>>
             s.labels.without_metric_name()
         };
         (!samples.is_empty()).then_some(Series { labels, samples })
+    };
+    // Series are independent: split across cores once each part has [`PARALLEL_STEPS`].
+    let min_part = PARALLEL_STEPS / steps.count().max(1);
+    let parts = parallel::by_parts(ev.series(&ms.vs), min_part, |part| {
+        part.iter().filter_map(one).collect::<Vec<_>>()
     });
-    Some(series.collect())
+    Some(parts.into_iter().flatten().collect())
 }
 
 /// The function `name` over one series' window `[te - range, te]` at every step.

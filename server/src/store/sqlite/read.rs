@@ -11,7 +11,13 @@ use super::load::corrupt_chunk;
 use super::project::{self, Projector};
 use super::{Shared, State};
 use crate::model::{Labels, Matcher, Sample, Series};
+use crate::parallel;
 use crate::store::{Projected, Projection, Reduce, Reduced, StoreError};
+
+/// Series a thread reads from the head, at the least, when a read is split across cores
+/// ([`parallel::by_parts`]): below that, a second thread costs more than it saves. Tests split
+/// their few series too, so that every read test covers the split.
+const PARALLEL_PART: usize = if cfg!(test) { 4 } else { 8192 };
 
 /// One selected series while it is being read.
 pub(super) struct Pending {
@@ -103,23 +109,34 @@ pub async fn select_reduced(
     let mut older: Vec<(usize, Pending)> = Vec::new();
     let distinct_without_name = {
         let state = shared.read();
+        let state = &*state;
         let projector = Projector::new(&state.index, projection);
-        let (mut scratch, mut ids) = (Vec::new(), Vec::new());
-        for (id, pos) in matching_by_id(&state, matchers, start, end) {
-            ids.push(id);
-            let labels = projector.labels(&state.index, id);
-            let h = &state.head[id as usize];
-            if h.min_t() > start {
-                older.push((pos, pending(&state, id, labels, start, end, &mut scratch)?));
-                placed.push((pos, None));
-                continue;
+        let order = matching_by_id(state, matchers, start, end);
+        let parts = parallel::by_parts(&order, PARALLEL_PART, |part| {
+            let mut scratch = Vec::new();
+            let (mut placed, mut older) = (Vec::with_capacity(part.len()), Vec::new());
+            for &(id, pos) in part {
+                let labels = projector.labels(&state.index, id);
+                let h = &state.head[id as usize];
+                if h.min_t() > start {
+                    older.push((pos, pending(state, id, labels, start, end, &mut scratch)?));
+                    placed.push((pos, None));
+                    continue;
+                }
+                scratch.clear();
+                h.samples_in(start, end, &mut scratch)
+                    .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
+                let value = (!scratch.is_empty()).then(|| reduce(&scratch)).flatten();
+                placed.push((pos, value.map(|v| (labels, v))));
             }
-            scratch.clear();
-            h.samples_in(start, end, &mut scratch)
-                .map_err(|e| corrupt_chunk(whole_labels(&state, id), e))?;
-            let value = (!scratch.is_empty()).then(|| reduce(&scratch)).flatten();
-            placed.push((pos, value.map(|v| (labels, v))));
+            Ok::<_, StoreError>((placed, older))
+        });
+        for part in parts {
+            let (p, o) = part?;
+            placed.extend(p);
+            older.extend(o);
         }
+        let ids: Vec<u32> = order.iter().map(|&(id, _)| id).collect();
         project::distinct_without_name(&state.index, &ids)
     };
     let values = with_older(shared, placed, older, start, end, |s| {
@@ -266,13 +283,22 @@ fn head_labelled(
     matchers: &[Matcher],
     start: i64,
     end: i64,
-    labels: impl Fn(&Index, u32) -> Labels,
+    labels: impl Fn(&Index, u32) -> Labels + Sync,
 ) -> Result<Vec<Pending>, StoreError> {
-    let mut scratch = Vec::new();
-    let mut placed = Vec::new();
-    for (id, pos) in matching_by_id(state, matchers, start, end) {
-        let labels = labels(&state.index, id);
-        placed.push((pos, pending(state, id, labels, start, end, &mut scratch)?));
+    let order = matching_by_id(state, matchers, start, end);
+    let parts = parallel::by_parts(&order, PARALLEL_PART, |part| {
+        let mut scratch = Vec::new();
+        let read = |&(id, pos): &(u32, usize)| {
+            let labels = labels(&state.index, id);
+            Ok((pos, pending(state, id, labels, start, end, &mut scratch)?))
+        };
+        part.iter()
+            .map(read)
+            .collect::<Result<Vec<_>, StoreError>>()
+    });
+    let mut placed = Vec::with_capacity(order.len());
+    for part in parts {
+        placed.extend(part?);
     }
     Ok(in_positions(placed))
 }
