@@ -105,39 +105,29 @@ pub async fn select_reduced(
     projection: &Projection,
     reduce: &Reduce<'_>,
 ) -> Result<Reduced, StoreError> {
-    let mut placed: Vec<(usize, Option<(Labels, f64)>)> = Vec::new();
-    let mut older: Vec<(usize, Pending)> = Vec::new();
-    let distinct_without_name = {
+    let (placed, older, distinct_without_name) = {
         let state = shared.read();
         let state = &*state;
         let projector = Projector::new(&state.index, projection);
+        let labels = |index: &Index, id| projector.labels(index, id);
         let order = matching_by_id(state, matchers, start, end);
-        let parts = parallel::by_parts(&order, PARALLEL_PART, |part| {
-            let mut scratch = Vec::new();
-            let (mut placed, mut older) = (Vec::with_capacity(part.len()), Vec::new());
-            for &(id, pos) in part {
-                let labels = projector.labels(&state.index, id);
-                let h = &state.head[id as usize];
-                if h.min_t() > start {
-                    older.push((pos, pending(state, id, labels, start, end, &mut scratch)?));
-                    placed.push((pos, None));
-                    continue;
-                }
-                scratch.clear();
-                h.samples_in(start, end, &mut scratch)
-                    .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
-                let value = (!scratch.is_empty()).then(|| reduce(&scratch)).flatten();
-                placed.push((pos, value.map(|v| (labels, v))));
+        let (placed, older) = head_or_older(state, &order, start, end, labels, |id, scratch| {
+            let h = &state.head[id as usize];
+            if h.min_t() > start {
+                return Ok(None);
             }
-            Ok::<_, StoreError>((placed, older))
-        });
-        for part in parts {
-            let (p, o) = part?;
-            placed.extend(p);
-            older.extend(o);
-        }
+            scratch.clear();
+            h.samples_in(start, end, scratch)
+                .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
+            let value = (!scratch.is_empty()).then(|| reduce(scratch)).flatten();
+            Ok(Some(value.map(|v| (labels(&state.index, id), v))))
+        })?;
         let ids: Vec<u32> = order.iter().map(|&(id, _)| id).collect();
-        project::distinct_without_name(&state.index, &ids)
+        (
+            placed,
+            older,
+            project::distinct_without_name(&state.index, &ids),
+        )
     };
     let values = with_older(shared, placed, older, start, end, |s| {
         Some((s.labels, reduce(&s.samples)?))
@@ -147,6 +137,45 @@ pub async fn select_reduced(
         values,
         distinct_without_name,
     })
+}
+
+/// What a read answers for one series from the head alone: `Some(answer)` (`None` inside for
+/// a series without one), or `None` when its samples in range reach back to disk.
+type FromHead<T> = Result<Option<Option<T>>, StoreError>;
+
+/// The series of `order` read from the head, split across cores: each answered by `answer`
+/// (given its id and a scratch buffer) at its position, or, when `answer` declines, made
+/// [`Pending`] with `labels` for [`with_older`] (with no answer in its place yet).
+#[allow(clippy::type_complexity)]
+fn head_or_older<T: Send>(
+    state: &State,
+    order: &[(u32, usize)],
+    start: i64,
+    end: i64,
+    labels: impl Fn(&Index, u32) -> Labels + Sync,
+    answer: impl Fn(u32, &mut Vec<Sample>) -> FromHead<T> + Sync,
+) -> Result<(Vec<(usize, Option<T>)>, Vec<(usize, Pending)>), StoreError> {
+    let parts = parallel::by_parts(order, PARALLEL_PART, |part| {
+        let mut scratch = Vec::new();
+        let (mut placed, mut older) = (Vec::with_capacity(part.len()), Vec::new());
+        for &(id, pos) in part {
+            if let Some(answer) = answer(id, &mut scratch)? {
+                placed.push((pos, answer));
+                continue;
+            }
+            let labels = labels(&state.index, id);
+            older.push((pos, pending(state, id, labels, start, end, &mut scratch)?));
+            placed.push((pos, None));
+        }
+        Ok::<_, StoreError>((placed, older))
+    });
+    let (mut placed, mut older) = (Vec::with_capacity(order.len()), Vec::new());
+    for part in parts {
+        let (p, o) = part?;
+        placed.extend(p);
+        older.extend(o);
+    }
+    Ok((placed, older))
 }
 
 /// The answers `placed` at their positions, with those of the `older` series (whose samples
@@ -179,33 +208,24 @@ pub async fn select_newest(
     start: i64,
     end: i64,
 ) -> Result<Vec<Series>, StoreError> {
-    let mut placed: Vec<(usize, Option<Series>)> = Vec::new();
-    let mut older: Vec<(usize, Pending)> = Vec::new();
-    {
+    let (placed, older) = {
         let state = shared.read();
-        for (id, pos) in matching_by_id(&state, matchers, start, end) {
-            let labels = || state.index.labels(id).unwrap_or_default();
-            match state.head[id as usize].last {
-                Some((t, bits)) if t <= end => placed.push((
-                    pos,
-                    (t >= start).then(|| Series {
-                        labels: labels(),
-                        samples: vec![Sample {
-                            t,
-                            v: f64::from_bits(bits),
-                        }],
-                    }),
-                )),
-                _ => {
-                    older.push((
-                        pos,
-                        pending(&state, id, labels(), start, end, &mut Vec::new())?,
-                    ));
-                    placed.push((pos, None));
-                }
-            }
-        }
-    }
+        let state = &*state;
+        let labels = |index: &Index, id| index.labels(id).unwrap_or_default();
+        let order = matching_by_id(state, matchers, start, end);
+        head_or_older(state, &order, start, end, labels, |id, _| {
+            Ok(match state.head[id as usize].last {
+                Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
+                    labels: labels(&state.index, id),
+                    samples: vec![Sample {
+                        t,
+                        v: f64::from_bits(bits),
+                    }],
+                })),
+                _ => None,
+            })
+        })?
+    };
     with_older(shared, placed, older, start, end, |mut s| {
         let newest = s.samples.len().saturating_sub(1);
         s.samples.drain(..newest);
@@ -286,21 +306,10 @@ fn head_labelled(
     labels: impl Fn(&Index, u32) -> Labels + Sync,
 ) -> Result<Vec<Pending>, StoreError> {
     let order = matching_by_id(state, matchers, start, end);
-    let parts = parallel::by_parts(&order, PARALLEL_PART, |part| {
-        let mut scratch = Vec::new();
-        let read = |&(id, pos): &(u32, usize)| {
-            let labels = labels(&state.index, id);
-            Ok((pos, pending(state, id, labels, start, end, &mut scratch)?))
-        };
-        part.iter()
-            .map(read)
-            .collect::<Result<Vec<_>, StoreError>>()
-    });
-    let mut placed = Vec::with_capacity(order.len());
-    for part in parts {
-        placed.extend(part?);
-    }
-    Ok(in_positions(placed))
+    let (_, older) = head_or_older(state, &order, start, end, labels, |_, _| {
+        Ok(None::<Option<()>>)
+    })?;
+    Ok(in_positions(older))
 }
 
 /// Series `id` with the head's samples in `[start, end]`, decoded into `scratch` first so that
