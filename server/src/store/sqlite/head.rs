@@ -171,7 +171,7 @@ impl HeadSeries {
             }
         }
         if !self.open.is_empty() && self.open.max_t() >= start && self.open.min_t() <= end {
-            cut(self.open.iter_from(start), start, end, out)?;
+            self.open.read_range(start, end, out)?;
         }
         Ok(())
     }
@@ -220,24 +220,6 @@ impl HeadSeries {
     pub fn active_since(&self, since: i64) -> bool {
         self.last.is_some_and(|(t, _)| t >= since)
     }
-}
-
-fn cut(
-    iter: chunk::ChunkIter<'_>,
-    start: i64,
-    end: i64,
-    out: &mut Vec<Sample>,
-) -> Result<(), ChunkError> {
-    for s in iter {
-        let s = s?;
-        if s.t > end {
-            break;
-        }
-        if s.t >= start {
-            out.push(s);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -153,11 +153,39 @@ impl ChunkEncoder {
     /// Iterates over the samples, skipping (from the newest usable mark) samples before `start`;
     /// relies on time order, which the head keeps (it appends only newer samples).
     pub fn iter_from(&self, start: i64) -> super::chunk::ChunkIter<'_> {
+        self.stream_from(start).into()
+    }
+
+    /// Appends the samples within `[start, end]` to `out`, decoding from the newest usable
+    /// mark in one loop: what the head reads of its open chunk, without [`Self::iter_from`]'s
+    /// per-sample dispatch.
+    pub fn read_range(
+        &self,
+        start: i64,
+        end: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        let mut it = self.stream_from(start);
+        while it.done < it.count {
+            let s = it.next_xor().ok_or_else(|| it.truncated())?;
+            it.done += 1;
+            if s.t > end {
+                break;
+            }
+            if s.t >= start {
+                out.push(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// A reader from the newest mark before `start`, or from the first sample.
+    fn stream_from(&self, start: i64) -> StreamIter<'_> {
         let usable = (self.marks.iter().rev())
             .find(|m| m.done > 0 && self.min_t.wrapping_add(i64::from(m.t)) < start);
         match usable {
-            Some(m) => StreamIter::resume(&self.w.buf, m, self.min_t, self.len()).into(),
-            None => self.iter(),
+            Some(m) => StreamIter::resume(&self.w.buf, m, self.min_t, self.len()),
+            None => StreamIter::new(&self.w.buf, Encoding::Xor, 0, self.len()),
         }
     }
 
@@ -266,6 +294,23 @@ impl<'a> StreamIter<'a> {
         Some(Sample { t: self.t, v })
     }
 
+    /// [`Self::next_sample`] of an [`Encoding::Xor`] stream.
+    #[inline(always)]
+    fn next_xor(&mut self) -> Option<Sample> {
+        if self.done == 0 {
+            self.t = self.r.read(64)? as i64;
+            self.xor.prev = self.r.read(64)?;
+        } else {
+            self.dt = self.dt.wrapping_add(self.r.signed(&TS_WIDTHS)?);
+            self.t = self.t.wrapping_add(self.dt);
+            self.xor.read(&mut self.r)?;
+        }
+        Some(Sample {
+            t: self.t,
+            v: f64::from_bits(self.xor.prev),
+        })
+    }
+
     fn truncated(&self) -> ChunkError {
         ChunkError::Truncated {
             decoded: self.done,
@@ -363,11 +408,19 @@ mod tests {
             for start in (enc.min_t() - 1..=enc.max_t() + 1).step_by(4_999) {
                 // Act
                 let from: Vec<Sample> = enc.iter_from(start).map(|s| s.expect("decode")).collect();
+                let mut ranged = Vec::new();
+                enc.read_range(start, start + 300_000, &mut ranged)
+                    .expect("decode");
 
                 // Assert
                 let want: Vec<_> = all.iter().filter(|s| s.0 >= start).copied().collect();
                 let got: Vec<_> = bits(&from).into_iter().filter(|s| s.0 >= start).collect();
                 assert_eq!(got, want, "len {len} start {start}");
+                let want: Vec<_> = want
+                    .into_iter()
+                    .filter(|s| s.0 <= start + 300_000)
+                    .collect();
+                assert_eq!(bits(&ranged), want, "len {len} [{start}, +5m]");
             }
         }
     }
