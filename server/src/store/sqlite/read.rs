@@ -19,6 +19,9 @@ use crate::store::{Projected, Projection, Reduce, Reduced, StoreError};
 /// their few series too, so that every read test covers the split.
 const PARALLEL_PART: usize = if cfg!(test) { 4 } else { 8192 };
 
+/// A series' stored rows `(min_t, data)`, in time order.
+type Rows = [(i64, Vec<u8>)];
+
 /// One selected series while it is being read.
 pub(super) struct Pending {
     pub(super) id: u32,
@@ -252,28 +255,31 @@ async fn complete(
     } else {
         from_disk(shared, &need_disk, start, end).await?
     };
+    let chunks: Vec<Vec<(i64, Vec<u8>)>> = pending
+        .iter()
+        .map(|p| disk.remove(&p.id).unwrap_or_default())
+        .collect();
+    // Decoding a day of chunks is most of a long read: split across cores.
+    let items: Vec<(&Pending, &Rows)> = pending
+        .iter()
+        .zip(chunks.iter().map(Vec::as_slice))
+        .collect();
+    let decoded = parallel::by_parts(&items, PARALLEL_PART / 32, |part| {
+        let decode =
+            |(p, chunks): &(&Pending, &[(i64, Vec<u8>)])| older_samples(p, chunks, start, end);
+        part.iter().map(decode).collect::<Vec<_>>()
+    });
+    drop(items);
     let mut out = Vec::with_capacity(pending.len());
-    for p in pending.iter_mut() {
-        let chunks = disk.remove(&p.id).unwrap_or_default();
-        let samples = if chunks.is_empty() {
+    for (p, decoded) in pending.iter_mut().zip(decoded.into_iter().flatten()) {
+        let samples = match decoded {
             // The common case for recent data: the head's samples are the whole answer.
-            std::mem::take(&mut p.head)
-        } else {
-            // Sized for whole chunks once there are a few (at most the two cut at the range's
-            // ends are partly unused), instead of doubling through a day of samples.
-            let mut samples = Vec::with_capacity(if chunks.len() >= 4 {
-                chunks.len() * CHUNK_SAMPLES + p.head.len()
-            } else {
-                0
-            });
-            for (min_t, data) in chunks {
-                if min_t < p.head_min_t {
-                    chunk::decode_range(&data, start, end, &mut samples)
-                        .map_err(|e| corrupt_chunk(whole_labels(&shared.read(), p.id), e))?;
-                }
+            Ok(None) => std::mem::take(&mut p.head),
+            Ok(Some(mut samples)) => {
+                samples.append(&mut p.head);
+                samples
             }
-            samples.append(&mut p.head);
-            samples
+            Err(e) => return Err(corrupt_chunk(whole_labels(&shared.read(), p.id), e)),
         };
         out.push((!samples.is_empty()).then(|| Series {
             labels: std::mem::take(&mut p.labels),
@@ -281,6 +287,32 @@ async fn complete(
         }));
     }
     Ok(out)
+}
+
+/// The samples of `p`'s disk `chunks` older than its head within `[start, end]`; `None`
+/// without chunks.
+fn older_samples(
+    p: &Pending,
+    chunks: &Rows,
+    start: i64,
+    end: i64,
+) -> Result<Option<Vec<Sample>>, chunk::ChunkError> {
+    if chunks.is_empty() {
+        return Ok(None);
+    }
+    // Sized for whole chunks once there are a few (at most the two cut at the range's ends are
+    // partly unused), instead of doubling through a day of samples.
+    let mut samples = Vec::with_capacity(if chunks.len() >= 4 {
+        chunks.len() * CHUNK_SAMPLES + p.head.len()
+    } else {
+        0
+    });
+    for (min_t, data) in chunks {
+        if *min_t < p.head_min_t {
+            chunk::decode_range(data, start, end, &mut samples)?;
+        }
+    }
+    Ok(Some(samples))
 }
 
 /// Matching series with the head's samples in range, decoded under the read lock, in label
