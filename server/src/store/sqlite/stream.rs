@@ -266,49 +266,55 @@ impl<'a> StreamIter<'a> {
 
     #[inline]
     fn next_sample(&mut self) -> Option<Sample> {
-        if self.done == 0 {
-            self.t = self.r.read(64)? as i64;
-            self.xor.prev = self.r.read(64)?;
-        } else {
-            self.dt = self.dt.wrapping_add(self.r.signed(&TS_WIDTHS)?);
-            self.t = self.t.wrapping_add(self.dt);
-            let v = &mut self.xor.prev;
-            match self.enc {
-                Encoding::DecimalDelta => {
-                    self.dv = self.r.signed(&DEC_WIDTHS)?;
-                    *v = (*v as i64).wrapping_add(self.dv) as u64;
-                }
-                Encoding::DecimalDod => {
-                    self.dv = self.dv.wrapping_add(self.r.signed(&DEC_WIDTHS)?);
-                    *v = (*v as i64).wrapping_add(self.dv) as u64;
-                }
-                _ => {
-                    self.xor.read(&mut self.r)?;
-                }
-            }
+        if self.enc == Encoding::Xor {
+            return self.next_xor();
         }
-        let v = match self.enc {
-            Encoding::DecimalDelta | Encoding::DecimalDod => self.xor.prev as i64 as f64 / self.pow,
-            _ => f64::from_bits(self.xor.prev),
-        };
-        Some(Sample { t: self.t, v })
+        if self.done == 0 {
+            self.first()?;
+        } else {
+            self.next_time()?;
+            let dv = self.r.signed(&DEC_WIDTHS)?;
+            self.dv = match self.enc {
+                Encoding::DecimalDod => self.dv.wrapping_add(dv),
+                _ => dv,
+            };
+            self.xor.prev = (self.xor.prev as i64).wrapping_add(self.dv) as u64;
+        }
+        Some(Sample {
+            t: self.t,
+            v: self.xor.prev as i64 as f64 / self.pow,
+        })
     }
 
     /// [`Self::next_sample`] of an [`Encoding::Xor`] stream.
     #[inline(always)]
     fn next_xor(&mut self) -> Option<Sample> {
         if self.done == 0 {
-            self.t = self.r.read(64)? as i64;
-            self.xor.prev = self.r.read(64)?;
+            self.first()?;
         } else {
-            self.dt = self.dt.wrapping_add(self.r.signed(&TS_WIDTHS)?);
-            self.t = self.t.wrapping_add(self.dt);
+            self.next_time()?;
             self.xor.read(&mut self.r)?;
         }
         Some(Sample {
             t: self.t,
             v: f64::from_bits(self.xor.prev),
         })
+    }
+
+    /// Reads the first sample, stored raw: its time and its value's bits (or scaled integer).
+    #[inline(always)]
+    fn first(&mut self) -> Option<()> {
+        self.t = self.r.read(64)? as i64;
+        self.xor.prev = self.r.read(64)?;
+        Some(())
+    }
+
+    /// Reads a later sample's time: its delta-of-delta.
+    #[inline(always)]
+    fn next_time(&mut self) -> Option<()> {
+        self.dt = self.dt.wrapping_add(self.r.signed(&TS_WIDTHS)?);
+        self.t = self.t.wrapping_add(self.dt);
+        Some(())
     }
 
     fn truncated(&self) -> ChunkError {
