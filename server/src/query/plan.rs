@@ -36,7 +36,10 @@ impl Fetched {
 
     /// The series fetched for `vs` (none when it was not planned, or planned projected).
     pub(crate) fn series(&self, vs: &VectorSelector) -> &[Series] {
-        debug_assert!(!self.projected.contains_key(&key(vs)), "projected: {vs}");
+        debug_assert!(
+            !self.projected.contains_key(&key(vs)) && !self.reduced.contains_key(&key(vs)),
+            "projected: {vs}"
+        );
         self.whole.get(&key(vs)).map(Vec::as_slice).unwrap_or(&[])
     }
 
@@ -84,26 +87,29 @@ pub(crate) async fn fetch(
     let mut fetched = Fetched::default();
     for need in needs {
         let matchers = matchers(need.vs)?;
-        if let (Some((projection, keeps_name)), Some((name, w))) = (&need.projection, need.reduce) {
-            let reduce =
-                |s: &[Sample]| functions::window_value(name, s, w, 0.0, w.end, &mut Vec::new());
-            let got = querier
-                .select_reduced(&matchers, need.lo, need.hi, projection, &reduce)
-                .await?;
-            // As below.
-            if got.distinct_without_name || *keeps_name {
-                fetched.reduced.insert(key(need.vs), got.values);
-                continue;
-            }
-        } else if let Some((projection, keeps_name)) = &need.projection {
-            let got = querier
-                .select_projected(&matchers, need.lo, need.hi, projection)
-                .await?;
+        if let Some((projection, keeps_name)) = &need.projection {
             // Members that may collide once their names are dropped take the general path,
             // which must see whole label sets to refuse the collision.
-            if got.distinct_without_name || *keeps_name {
-                fetched.projected.insert(key(need.vs), got.series);
-                continue;
+            let usable = |distinct: bool| distinct || *keeps_name;
+            let (lo, hi) = (need.lo, need.hi);
+            if let Some((name, w)) = need.reduce {
+                let reduce =
+                    |s: &[Sample]| functions::window_value(name, s, w, 0.0, w.end, &mut Vec::new());
+                let got = querier
+                    .select_reduced(&matchers, lo, hi, projection, &reduce)
+                    .await?;
+                if usable(got.distinct_without_name) {
+                    fetched.reduced.insert(key(need.vs), got.values);
+                    continue;
+                }
+            } else {
+                let got = querier
+                    .select_projected(&matchers, lo, hi, projection)
+                    .await?;
+                if usable(got.distinct_without_name) {
+                    fetched.projected.insert(key(need.vs), got.series);
+                    continue;
+                }
             }
         }
         let series = if need.newest {

@@ -12,7 +12,7 @@
 //! only used when every value decodes back to the same bits.
 //!
 //! Readers: [`decode_into`] / [`decode_range`] append to a `Vec` (fastest), [`ChunkIter`] yields
-//! sample by sample, [`ChunkEncoder::iter_from`] starts at a mark near the end of the open chunk.
+//! sample by sample, [`ChunkEncoder::read_range`] starts at a mark near the end of the open chunk.
 
 use super::decimal;
 use super::packed::{self, PackedIter};

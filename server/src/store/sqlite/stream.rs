@@ -150,15 +150,9 @@ impl ChunkEncoder {
         StreamIter::new(&self.w.buf, Encoding::Xor, 0, self.len()).into()
     }
 
-    /// Iterates over the samples, skipping (from the newest usable mark) samples before `start`;
-    /// relies on time order, which the head keeps (it appends only newer samples).
-    pub fn iter_from(&self, start: i64) -> super::chunk::ChunkIter<'_> {
-        self.stream_from(start).into()
-    }
-
-    /// Appends the samples within `[start, end]` to `out`, decoding from the newest usable
-    /// mark in one loop: what the head reads of its open chunk, without [`Self::iter_from`]'s
-    /// per-sample dispatch.
+    /// Appends the samples within `[start, end]` to `out`, decoding from the newest mark before
+    /// `start` (or the first sample) in one loop: what the head reads of its open chunk. Relies
+    /// on time order, which the head keeps (it appends only newer samples).
     pub fn read_range(
         &self,
         start: i64,
@@ -385,7 +379,9 @@ mod tests {
 
         for (i, &start) in times.iter().enumerate() {
             // Act
-            let from: Vec<i64> = enc.iter_from(start).map(|s| s.expect("decode").t).collect();
+            let mut from = Vec::new();
+            enc.read_range(start, i64::MAX, &mut from).expect("decode");
+            let from: Vec<i64> = from.iter().map(|s| s.t).collect();
 
             // Assert
             let got: Vec<i64> = from.into_iter().filter(|&t| t >= start).collect();
@@ -413,7 +409,8 @@ mod tests {
 
             for start in (enc.min_t() - 1..=enc.max_t() + 1).step_by(4_999) {
                 // Act
-                let from: Vec<Sample> = enc.iter_from(start).map(|s| s.expect("decode")).collect();
+                let mut from = Vec::new();
+                enc.read_range(start, i64::MAX, &mut from).expect("decode");
                 let mut ranged = Vec::new();
                 enc.read_range(start, start + 300_000, &mut ranged)
                     .expect("decode");
