@@ -2,22 +2,25 @@
 //! matrix selector (`rate(x[5m])`, `max_over_time(x[1h])`, ...), each output series depends on
 //! exactly one input series, so it is computed over all steps at once with two moving cursors,
 //! instead of step by step (which rebuilds, hashes and re-sorts every label set at every step).
+//! A range function's series are computed inside the store as it reads them
+//! ([`Querier::select_mapped`]), so their samples need not all be held at once.
 //!
-//! The arithmetic is the step-by-step evaluator's own ([`Evaluator::instant`] rules and
+//! The arithmetic is the step-by-step evaluator's own (its selector rules and
 //! [`functions::apply`]); anything else, or two output series with the same labels (which the
 //! step-by-step path may have to refuse), returns `None` and the general path runs.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
-use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
+use promql_parser::parser::{Expr, MatrixSelector};
 
-use super::eval::Evaluator;
+use super::extrapolate::{EdgeBlock, Edges};
 use super::functions::{self, unwrap_parens, without_stale};
 use super::plan::{self, Fetched, millis};
-use super::range_fns::{self, Window};
-use super::{LOOKBACK_MS, is_stale};
+use super::range_fns::Window;
+use super::{LOOKBACK_MS, QueryError, is_stale};
 use crate::model::{Sample, Series};
-use crate::parallel;
+use crate::store::Querier;
 
 /// The evaluation times of a range query: `start`, `start + step`, ... up to `end`.
 #[derive(Clone, Copy, Debug)]
@@ -43,44 +46,65 @@ impl Steps {
     }
 }
 
-/// The range query's series sorted by labels, or `None` when `expr` needs the general path.
-pub(crate) fn eval(ev: &Evaluator<'_>, expr: &Expr, steps: Steps) -> Option<Vec<Series>> {
-    let mut out = match unwrap_parens(expr) {
-        Expr::VectorSelector(vs) => selector(ev, vs, steps),
-        Expr::Call(c) => over_range(ev, c, steps)?,
-        _ => return None,
+/// A range query that is one range function without parameter over one matrix selector
+/// (`rate(x[5m])`, `max_over_time(x[1h])`, ...): each series' values at every step, made by the
+/// store series by series ([`Querier::select_mapped`]), sorted by labels. `None` when `expr` is
+/// not such a call, or when two output series would have the same labels (which the general
+/// path must refuse).
+pub(crate) async fn mapped(
+    querier: &dyn Querier,
+    expr: &Expr,
+    steps: Steps,
+) -> Result<Option<Vec<Series>>, QueryError> {
+    let Some((name, ms)) = per_series_call(expr) else {
+        return Ok(None);
+    };
+    let query = (steps.start, steps.end);
+    let (lo, hi) = plan::shift(
+        ms.vs.at.as_ref(),
+        ms.vs.offset.as_ref(),
+        query.0,
+        query.1,
+        query,
+    );
+    let map = |samples: &[Sample]| windows(query, ms, samples, steps, name);
+    let matchers = plan::matchers(&ms.vs)?;
+    let got = querier
+        .select_mapped(&matchers, lo - millis(&ms.range), hi, &map)
+        .await?;
+    // Prometheus 2.42 keeps the name for `last_over_time` only.
+    let mut out: Vec<Series> = if name == "last_over_time" {
+        got
+    } else {
+        got.into_iter()
+            .map(|s| Series {
+                labels: s.labels.without_metric_name(),
+                samples: s.samples,
+            })
+            .collect()
     };
     let mut seen = HashSet::with_capacity(out.len());
     if !out.iter().all(|s| seen.insert(&s.labels)) {
-        return None;
+        return Ok(None);
     }
+    drop(seen);
     out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-    Some(out)
+    Ok(Some(out))
 }
 
-/// A plain selector: each series' newest sample within the lookback at every step.
-fn selector(ev: &Evaluator<'_>, vs: &VectorSelector, steps: Steps) -> Vec<Series> {
-    ev.series(vs)
-        .iter()
-        .filter_map(|s| {
-            let mut upto = 0;
-            let mut samples = Vec::with_capacity(steps.count().min(s.samples.len()));
-            for t in steps.iter() {
-                let te = ev.effective_time(vs.at.as_ref(), vs.offset.as_ref(), t);
-                upto = advance(&s.samples, upto, |x| x.t <= te);
-                let Some(last) = upto.checked_sub(1).map(|i| s.samples[i]) else {
-                    continue;
-                };
-                if last.t >= te - LOOKBACK_MS && !is_stale(last.v) {
-                    samples.push(Sample { t, v: last.v });
-                }
-            }
-            (!samples.is_empty()).then(|| Series {
-                labels: s.labels.clone(),
-                samples,
-            })
-        })
-        .collect()
+/// `f(x[range])` with `f` a range function whose result for a series depends on that series
+/// only: its name and the matrix selector.
+fn per_series_call(expr: &Expr) -> Option<(&'static str, &MatrixSelector)> {
+    let Expr::Call(c) = unwrap_parens(expr) else {
+        return None;
+    };
+    let [arg] = c.args.args.as_slice() else {
+        return None;
+    };
+    let Expr::MatrixSelector(ms) = unwrap_parens(arg) else {
+        return None;
+    };
+    is_per_series(c.func.name).then_some((c.func.name, ms))
 }
 
 /// A range query that is one selector, over the fetched series it takes out of `data` (the
@@ -149,10 +173,6 @@ fn points_in_place(
     samples
 }
 
-/// Steps (series times evaluation times) a thread evaluates, at the least, when a range
-/// function's series are split across cores; tests split their few series too.
-const PARALLEL_STEPS: usize = if cfg!(test) { 16 } else { 1 << 20 };
-
 /// Range functions without a parameter, whose result for a series depends on that series only.
 fn is_per_series(name: &str) -> bool {
     super::functions::is_range_function(name)
@@ -162,89 +182,105 @@ fn is_per_series(name: &str) -> bool {
         )
 }
 
-/// `f(x[range])`: the function over each series' window at every step.
-fn over_range(ev: &Evaluator<'_>, c: &Call, steps: Steps) -> Option<Vec<Series>> {
-    let name = c.func.name;
-    let [arg] = c.args.args.as_slice() else {
-        return None;
-    };
-    let Expr::MatrixSelector(ms) = unwrap_parens(arg) else {
-        return None;
-    };
-    if !is_per_series(name) {
-        return None;
-    }
-    let one = |s: &Series| {
-        let samples = windows(ev, ms, &s.samples, steps, name);
-        // Prometheus 2.42 keeps the name for `last_over_time` only.
-        let labels = if name == "last_over_time" {
-            s.labels.clone()
-        } else {
-            s.labels.without_metric_name()
-        };
-        (!samples.is_empty()).then_some(Series { labels, samples })
-    };
-    // Series are independent: split across cores once each part has [`PARALLEL_STEPS`].
-    let min_part = PARALLEL_STEPS / steps.count().max(1);
-    let parts = parallel::by_parts(ev.series(&ms.vs), min_part, |part| {
-        part.iter().filter_map(one).collect::<Vec<_>>()
-    });
-    Some(parts.into_iter().flatten().collect())
-}
-
 /// The function `name` over one series' window `[te - range, te]` at every step.
 fn windows(
-    ev: &Evaluator<'_>,
+    query: (i64, i64),
     ms: &MatrixSelector,
     samples: &[Sample],
     steps: Steps,
     name: &str,
 ) -> Vec<Sample> {
-    let range = millis(&ms.range);
     let any_stale = samples.iter().any(|x| is_stale(x.v));
-    let counter = matches!(name, "rate" | "increase") && !any_stale;
-    let drops = if counter { drops(samples) } else { Vec::new() };
-    // The first drop after the window's first sample.
-    let mut next_drop = 0;
-    let (mut from, mut to) = (0, 0);
+    if matches!(name, "rate" | "increase") && !any_stale {
+        return counter_windows(query, ms, samples, steps, name == "rate");
+    }
     let mut scratch = Vec::new();
     let mut out = Vec::with_capacity(steps.count().min(samples.len()));
-    for t in steps.iter() {
-        let te = ev.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
+    for (t, w, span) in spans(query, ms, samples, steps) {
+        let window = if any_stale {
+            without_stale(&samples[span], &mut scratch)
+        } else {
+            &samples[span]
+        };
+        if !window.is_empty() {
+            out.extend(functions::apply(name, window, w, 0.0, t).map(|v| Sample { t, v }));
+        }
+    }
+    out
+}
+
+/// Windows whose extrapolations [`counter_windows`] computes together; tests' few steps fill
+/// several blocks too.
+const EXTRAPOLATION_BLOCK: usize = if cfg!(test) { 4 } else { 512 };
+
+/// `rate` (or `increase`) of a counter without stale markers at every step. Each window's change
+/// is what [`extrapolated_rate`](super::range_fns::extrapolated_rate)'s scan adds, in its order, taken from the drops within
+/// the window only; the extrapolations then run a block of windows at a time.
+fn counter_windows(
+    query: (i64, i64),
+    ms: &MatrixSelector,
+    samples: &[Sample],
+    steps: Steps,
+    rate: bool,
+) -> Vec<Sample> {
+    let drops = drops(samples);
+    // The value before each drop, which a window holding the drop adds to its change.
+    let before_drops: Vec<f64> = drops.iter().map(|&i| samples[i as usize - 1].v).collect();
+    // The drops after the window's first sample and up to its last.
+    let (mut first_drop, mut end_drop) = (0, 0);
+    // Every window's `Window::secs`.
+    let per_second_of = rate.then(|| millis(&ms.range) as f64 / 1000.0);
+    let mut block = Box::<EdgeBlock<EXTRAPOLATION_BLOCK>>::default();
+    let mut out = Vec::with_capacity(steps.count().min(samples.len()));
+    let mut extrapolate = |block: &mut EdgeBlock<EXTRAPOLATION_BLOCK>| {
+        let values = block.drain(true, per_second_of);
+        out.extend(values.map(|(t, v)| Sample { t, v }));
+    };
+    for (t, w, span) in spans(query, ms, samples, steps) {
+        first_drop = advance(&drops, first_drop, |&i| i as usize <= span.start);
+        end_drop = advance(&drops, end_drop.max(first_drop), |&i| {
+            (i as usize) < span.end
+        });
+        let window = &samples[span];
+        let [first, .., last] = window else {
+            continue;
+        };
+        // 0.0 for a first sample below zero (turning -0.0 into 0.0), then each drop's
+        // predecessor.
+        let mut change = last.v - first.v;
+        if first.v < 0.0 {
+            change += 0.0;
+        }
+        for &v in &before_drops[first_drop..end_drop] {
+            change += v;
+        }
+        let Some(edges) = Edges::of(window, w, change) else {
+            continue;
+        };
+        if block.push(t, edges) {
+            extrapolate(&mut block);
+        }
+    }
+    extrapolate(&mut block);
+    out
+}
+
+/// Each step's time, its window and the positions of the samples within that window.
+fn spans<'a>(
+    query: (i64, i64),
+    ms: &'a MatrixSelector,
+    samples: &'a [Sample],
+    steps: Steps,
+) -> impl Iterator<Item = (i64, Window, Range<usize>)> + 'a {
+    let range = millis(&ms.range);
+    let (mut from, mut to) = (0, 0);
+    steps.iter().map(move |t| {
+        let te = plan::shift(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t, t, query).0;
         let lo = te - range;
         from = advance(samples, from, |x| x.t < lo);
         to = advance(samples, to.max(from), |x| x.t <= te);
-        let window = if any_stale {
-            without_stale(&samples[from..to], &mut scratch)
-        } else {
-            &samples[from..to]
-        };
-        if window.is_empty() {
-            continue;
-        }
-        let w = Window { start: lo, end: te };
-        let v = if counter {
-            next_drop = advance(&drops, next_drop, |&i| i as usize <= from);
-            let within = drops[next_drop..]
-                .iter()
-                .take_while(|&&i| (i as usize) < to);
-            range_fns::counter_rate(window, w, name == "rate", |mut change| {
-                // What `extrapolated_rate`'s scan adds, in its order: 0.0 for a first sample
-                // below zero (turning -0.0 into 0.0), then each drop's predecessor.
-                if samples[from].v < 0.0 {
-                    change += 0.0;
-                }
-                for &i in within {
-                    change += samples[i as usize - 1].v;
-                }
-                change
-            })
-        } else {
-            functions::apply(name, window, w, 0.0, t)
-        };
-        out.extend(v.map(|v| Sample { t, v }));
-    }
-    out
+        (t, Window { start: lo, end: te }, from..to)
+    })
 }
 
 /// The positions of the samples below their predecessor (counter resets, or a gauge's every
@@ -271,6 +307,7 @@ mod tests {
 
     use super::*;
     use crate::model::{Labels, WriteBatch};
+    use crate::query::eval::Evaluator;
     use crate::query::limits::Deadline;
     use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
     use crate::store::MetricStore;
@@ -324,14 +361,17 @@ mod tests {
     async fn both(q: &str, steps: Steps) -> (Option<Vec<Series>>, Vec<Series>) {
         let store = store().await;
         let expr = parse(q).expect("parse");
-        let data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
+        let mut data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
             .await
             .expect("fetch");
         let ev = Evaluator::new(&data, steps.start, steps.end);
-        (
-            eval(&ev, &expr, steps),
-            by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60))).expect("eval"),
-        )
+        let general =
+            by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60))).expect("eval");
+        let fast = match mapped(store.as_ref(), &expr, steps).await.expect("mapped") {
+            Some(series) => Some(series),
+            None => take_selector(&expr, &mut data, steps),
+        };
+        (fast, general)
     }
 
     #[tokio::test]

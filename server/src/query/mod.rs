@@ -21,6 +21,7 @@ mod binary;
 mod by_series;
 mod error;
 mod eval;
+mod extrapolate;
 mod float;
 mod functions;
 mod histogram;
@@ -148,20 +149,37 @@ impl Engine {
             return Err(QueryError::BadData("invalid range or step".into()));
         }
         let deadline = limits::Deadline::after(self.limits.timeout);
-        let mut data = self.fetch(&expr, start_ms, end_ms).await?;
         let steps = by_series::Steps {
             start: start_ms,
             end: end_ms,
             step: step_ms,
         };
+        if let Some(series) = self.mapped(&expr, steps).await? {
+            return Ok(series);
+        }
+        let mut data = self.fetch(&expr, start_ms, end_ms).await?;
         if let Some(series) = by_series::take_selector(&expr, &mut data, steps) {
             return Ok(series);
         }
         let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
-        match by_series::eval(&evaluator, &expr, steps) {
-            Some(series) => Ok(series),
-            None => by_steps(&evaluator, &expr, steps, deadline),
+        by_steps(&evaluator, &expr, steps, deadline)
+    }
+
+    /// [`by_series::mapped`] within the limits: the points made count as samples loaded.
+    async fn mapped(
+        &self,
+        expr: &Expr,
+        steps: by_series::Steps,
+    ) -> Result<Option<Vec<Series>>, QueryError> {
+        let mapped = by_series::mapped(self.querier.as_ref(), expr, steps);
+        let got = tokio::time::timeout(self.limits.timeout, mapped)
+            .await
+            .map_err(|_| QueryError::timeout())??;
+        if let Some(series) = &got {
+            let points = series.iter().map(|s| s.samples.len()).sum();
+            limits::check_samples(points, self.limits.max_samples)?;
         }
+        Ok(got)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 
+use super::extrapolate::{Edges, extrapolate};
 use crate::model::Sample;
 
 /// Where the selected range starts and ends (ms) and how long it is (s), as `rate` needs them.
@@ -12,6 +13,13 @@ pub(crate) struct Window {
     pub(crate) start: i64,
     /// Last instant of the range (inclusive).
     pub(crate) end: i64,
+}
+
+impl Window {
+    /// The range's length in seconds, which `rate` divides by.
+    pub(crate) fn secs(self) -> f64 {
+        (self.end - self.start) as f64 / 1000.0
+    }
 }
 
 /// `rate`, `increase` and `delta`: the change over the samples, corrected for counter resets
@@ -31,52 +39,8 @@ pub(crate) fn extrapolated_rate(s: &[Sample], w: Window, counter: bool, rate: bo
             prev = x.v;
         }
     }
-    extrapolate(s, w, result, counter, rate)
-}
-
-/// `rate` (or `increase`) of a counter's window whose reset scan `resets` replays: given the
-/// change `last - first`, it adds what [`extrapolated_rate`]'s scan would, in the same order
-/// (so the result is the same to the bit), e.g. from the positions of the drops only.
-pub(crate) fn counter_rate(
-    s: &[Sample],
-    w: Window,
-    rate: bool,
-    resets: impl FnOnce(f64) -> f64,
-) -> Option<f64> {
-    let (first, last) = (s.first()?, s.last()?);
-    if s.len() < 2 {
-        return None;
-    }
-    extrapolate(s, w, resets(last.v - first.v), true, rate)
-}
-
-/// The extrapolation of [`extrapolated_rate`] once the (reset-corrected) change is known.
-fn extrapolate(s: &[Sample], w: Window, mut result: f64, counter: bool, rate: bool) -> Option<f64> {
-    let (first, last) = (s.first()?, s.last()?);
-    let mut to_start = (first.t - w.start) as f64 / 1000.0;
-    let to_end = (w.end - last.t) as f64 / 1000.0;
-    let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg_step = sampled / (s.len() - 1) as f64;
-    if counter && result > 0.0 && first.v >= 0.0 {
-        to_start = to_start.min(sampled * (first.v / result));
-    }
-    let threshold = avg_step * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold {
-        to_start
-    } else {
-        avg_step / 2.0
-    };
-    interval += if to_end < threshold {
-        to_end
-    } else {
-        avg_step / 2.0
-    };
-    result *= interval / sampled;
-    if rate {
-        result /= (w.end - w.start) as f64 / 1000.0;
-    }
-    Some(result)
+    let edges = Edges::of(s, w, result)?;
+    Some(extrapolate(edges, counter, rate.then(|| w.secs())))
 }
 
 /// `irate` and `idelta`: from the last two samples only.

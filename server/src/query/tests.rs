@@ -297,6 +297,31 @@ async fn aggregating_a_range_function_refuses_series_that_differ_only_by_name() 
 }
 
 #[tokio::test]
+async fn a_range_query_of_a_range_function_refuses_series_that_differ_only_by_name() {
+    // Arrange
+    let e = engine(vec![
+        s(&[("__name__", "a"), ("x", "1")], &[(0, 1.0), (MIN, 3.0)]),
+        s(&[("__name__", "b"), ("x", "1")], &[(0, 2.0), (MIN, 5.0)]),
+    ])
+    .await;
+
+    // Act
+    let refused = e.range(r#"rate({x="1"}[5m])"#, 0, 2 * MIN, MIN).await;
+    let kept = e
+        .range(r#"last_over_time({x="1"}[5m])"#, 0, 2 * MIN, MIN)
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    let names: Vec<String> = kept.iter().map(|s| s.labels.to_string()).collect();
+    assert_eq!(names, [r#"a{x="1"}"#, r#"b{x="1"}"#]);
+}
+
+#[tokio::test]
 async fn aggregations_of_range_functions_equal_those_of_the_materialised_vector() {
     // Arrange: `> -Inf` drops no element and changes no value or label, but makes the engine
     // build every element's labels first.

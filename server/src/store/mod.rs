@@ -210,6 +210,10 @@ impl Projected {
 /// Reduces one series' samples (oldest first) to a value, or to none.
 pub type Reduce<'a> = dyn Fn(&[Sample]) -> Option<f64> + Sync + 'a;
 
+/// Makes new samples of one series' samples (oldest first), e.g. a range function's value at
+/// every step of a range query.
+pub type MapSamples<'a> = dyn Fn(&[Sample]) -> Vec<Sample> + Sync + 'a;
+
 /// What [`Querier::select_reduced`] returns.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reduced {
@@ -284,6 +288,30 @@ pub trait Querier: Send + Sync {
                 .collect(),
             distinct_without_name: got.distinct_without_name,
         })
+    }
+
+    /// [`Querier::select`] with each series' samples replaced by what `map` makes of them
+    /// (series it maps to none left out): what a range query of a function over one selector
+    /// reads, which a store may answer series by series, never holding every series' samples
+    /// at once.
+    async fn select_mapped(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        map: &MapSamples<'_>,
+    ) -> Result<Vec<Series>, StoreError> {
+        let series = self.select(matchers, start, end).await?;
+        Ok(series
+            .into_iter()
+            .filter_map(|s| {
+                let samples = map(&s.samples);
+                (!samples.is_empty()).then_some(Series {
+                    labels: s.labels,
+                    samples,
+                })
+            })
+            .collect())
     }
 
     /// Label sets of the series matching every matcher with samples in `[start, end]`, sorted.

@@ -66,8 +66,8 @@ use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    KnownSamples, MetricStore, Projected, Projection, Querier, Reduce, Reduced, SeriesLookup,
-    StoreConfig, StoreError, StoreStats, WireLabels,
+    KnownSamples, MapSamples, MetricStore, Projected, Projection, Querier, Reduce, Reduced,
+    SeriesLookup, StoreConfig, StoreError, StoreStats, WireLabels,
 };
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
 use head::HeadSeries;
@@ -276,6 +276,16 @@ impl Querier for SqliteStore {
         reduce: &Reduce<'_>,
     ) -> Result<Reduced, StoreError> {
         read::select_reduced(&self.shared, matchers, start, end, projection, reduce).await
+    }
+
+    async fn select_mapped(
+        &self,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        map: &MapSamples<'_>,
+    ) -> Result<Vec<Series>, StoreError> {
+        read::select_mapped(&self.shared, matchers, start, end, map).await
     }
 
     async fn series(

@@ -12,7 +12,7 @@ use super::project::{self, Projector};
 use super::{Shared, State};
 use crate::model::{Labels, Matcher, Sample, Series};
 use crate::parallel;
-use crate::store::{Projected, Projection, Reduce, Reduced, StoreError};
+use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreError};
 
 /// Series a thread reads from the head, at the least, when a read is split across cores
 /// ([`parallel::by_parts`]): below that, a second thread costs more than it saves. Tests split
@@ -245,6 +245,68 @@ async fn complete(
     start: i64,
     end: i64,
 ) -> Result<Vec<Option<Series>>, StoreError> {
+    let decoded = with_chunks(shared, &pending, start, end, |p, chunks, _| {
+        older_samples(p, chunks, start, end)
+    })
+    .await?;
+    let mut out = Vec::with_capacity(pending.len());
+    for (p, older) in pending.iter_mut().zip(decoded) {
+        let samples = match older {
+            // The common case for recent data: the head's samples are the whole answer.
+            None => std::mem::take(&mut p.head),
+            Some(mut samples) => {
+                samples.append(&mut p.head);
+                samples
+            }
+        };
+        out.push((!samples.is_empty()).then(|| Series {
+            labels: std::mem::take(&mut p.labels),
+            samples,
+        }));
+    }
+    Ok(out)
+}
+
+/// See [`crate::store::Querier::select_mapped`]: each series' samples are gathered in a buffer
+/// its core reuses and mapped there, so a day of 1,000 series is never held at once.
+pub async fn select_mapped(
+    shared: &Shared,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    map: &MapSamples<'_>,
+) -> Result<Vec<Series>, StoreError> {
+    let pending = from_head(shared, matchers, start, end)?;
+    let mapped = with_chunks(shared, &pending, start, end, |p, chunks, scratch| {
+        scratch.clear();
+        decode_older(p, chunks, start, end, scratch)?;
+        scratch.extend_from_slice(&p.head);
+        Ok(map(scratch))
+    })
+    .await?;
+    Ok(pending
+        .into_iter()
+        .zip(mapped)
+        .filter_map(|(p, samples)| {
+            (!samples.is_empty()).then_some(Series {
+                labels: p.labels,
+                samples,
+            })
+        })
+        .collect())
+}
+
+/// Each pending series handed, with its disk chunks older than its head that may hold samples
+/// in `[start, end]` (none for a series the head covers), to `each` with a scratch buffer;
+/// split across cores, since decoding a day of chunks is most of a long read. One answer per
+/// series, in order.
+async fn with_chunks<T: Send>(
+    shared: &Shared,
+    pending: &[Pending],
+    start: i64,
+    end: i64,
+    each: impl Fn(&Pending, &Rows, &mut Vec<Sample>) -> Result<T, chunk::ChunkError> + Sync,
+) -> Result<Vec<T>, StoreError> {
     let need_disk: Vec<u32> = pending
         .iter()
         .filter(|p| p.head_min_t > start)
@@ -259,32 +321,19 @@ async fn complete(
         .iter()
         .map(|p| disk.remove(&p.id).unwrap_or_default())
         .collect();
-    // Decoding a day of chunks is most of a long read: split across cores.
     let items: Vec<(&Pending, &Rows)> = pending
         .iter()
         .zip(chunks.iter().map(Vec::as_slice))
         .collect();
-    let decoded = parallel::by_parts(&items, PARALLEL_PART / 32, |part| {
-        let decode =
-            |(p, chunks): &(&Pending, &[(i64, Vec<u8>)])| older_samples(p, chunks, start, end);
-        part.iter().map(decode).collect::<Vec<_>>()
+    let parts = parallel::by_parts(&items, PARALLEL_PART / 32, |part| {
+        let mut scratch = Vec::new();
+        let answer =
+            |&(p, chunks): &(&Pending, &Rows)| each(p, chunks, &mut scratch).map_err(|e| (p.id, e));
+        part.iter().map(answer).collect::<Result<Vec<_>, _>>()
     });
-    drop(items);
     let mut out = Vec::with_capacity(pending.len());
-    for (p, decoded) in pending.iter_mut().zip(decoded.into_iter().flatten()) {
-        let samples = match decoded {
-            // The common case for recent data: the head's samples are the whole answer.
-            Ok(None) => std::mem::take(&mut p.head),
-            Ok(Some(mut samples)) => {
-                samples.append(&mut p.head);
-                samples
-            }
-            Err(e) => return Err(corrupt_chunk(whole_labels(&shared.read(), p.id), e)),
-        };
-        out.push((!samples.is_empty()).then(|| Series {
-            labels: std::mem::take(&mut p.labels),
-            samples,
-        }));
+    for part in parts {
+        out.extend(part.map_err(|(id, e)| corrupt_chunk(whole_labels(&shared.read(), id), e))?);
     }
     Ok(out)
 }
@@ -307,12 +356,24 @@ fn older_samples(
     } else {
         0
     });
+    decode_older(p, chunks, start, end, &mut samples)?;
+    Ok(Some(samples))
+}
+
+/// Appends the samples of `p`'s disk `chunks` older than its head within `[start, end]`.
+fn decode_older(
+    p: &Pending,
+    chunks: &Rows,
+    start: i64,
+    end: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), chunk::ChunkError> {
     for (min_t, data) in chunks {
         if *min_t < p.head_min_t {
-            chunk::decode_range(data, start, end, &mut samples)?;
+            chunk::decode_range(data, start, end, out)?;
         }
     }
-    Ok(Some(samples))
+    Ok(())
 }
 
 /// Matching series with the head's samples in range, decoded under the read lock, in label

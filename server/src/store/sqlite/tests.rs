@@ -131,6 +131,96 @@ async fn select_equals_memstore_on_random_data_and_matchers_across_a_restart() {
 }
 
 #[tokio::test]
+async fn mapped_reads_equal_memstores_across_checkpointed_chunks_and_the_head() {
+    // Arrange: half the batches checkpointed to disk chunks, the rest in the head.
+    let dir = TempDir::new().expect("tempdir");
+    let mem = MemStore::new();
+    let mut rng = Rng::new(3);
+    let store = open(&dir).await;
+    for seq in 0..150 {
+        let b = random_batch(&mut rng, seq);
+        store.append(b.clone()).await.expect("append");
+        mem.append(b).await.expect("append");
+        if seq == 70 {
+            store.checkpoint().await.expect("checkpoint");
+        }
+    }
+    // Every other sample, each added the series' sample count: wrong if any sample is
+    // missing, repeated or out of place, and nothing for a series of one sample.
+    let map = |s: &[Sample]| -> Vec<Sample> {
+        let n = s.len() as f64;
+        let kept = s.iter().step_by(2).map(|x| Sample { t: x.t, v: x.v + n });
+        if s.len() > 1 {
+            kept.collect()
+        } else {
+            Vec::new()
+        }
+    };
+
+    for _ in 0..60 {
+        let start = rng.below(1_600_000) as i64 - 50_000;
+        let end = start + rng.below(800_000) as i64;
+
+        // Act
+        let got = store.select_mapped(&all(), start, end, &map).await;
+        let want = mem.select_mapped(&all(), start, end, &map).await;
+
+        // Assert
+        let (got, want) = (got.expect("mapped"), want.expect("mapped"));
+        assert_eq!(bits(&got), bits(&want), "[{start}, {end}]");
+    }
+}
+
+#[tokio::test]
+async fn range_functions_read_series_by_series_equal_the_step_by_step_evaluation() {
+    // Arrange: counters with resets and gauges, partly checkpointed to disk chunks.
+    let dir = TempDir::new().expect("tempdir");
+    let store = Arc::new(open(&dir).await);
+    let mut rng = Rng::new(4);
+    let mut list = Vec::new();
+    for node in 0..6 {
+        let mut v = 0.0;
+        let samples: Vec<(i64, f64)> = (0..400)
+            .map(|i| {
+                v = if node % 2 == 0 && rng.below(50) == 0 {
+                    rng.below(10) as f64
+                } else {
+                    v + rng.below(100) as f64 - if node % 2 == 0 { 0.0 } else { 50.0 }
+                };
+                (i * 15_000 + rng.below(2_000) as i64, v)
+            })
+            .collect();
+        list.push(series("m", &format!("n{node}"), &samples));
+    }
+    store.append(batch(None, list)).await.expect("append");
+    store.checkpoint().await.expect("checkpoint");
+    let engine = crate::query::Engine::new(store);
+
+    for f in [
+        "rate",
+        "increase",
+        "delta",
+        "max_over_time",
+        "resets",
+        "deriv",
+    ] {
+        for range in ["1m", "5m", "20m"] {
+            let q = format!("{f}(m[{range}])");
+            let times_one = format!("{q} * 1");
+
+            // Act: `* 1` makes the query an expression, which is evaluated step by step.
+            let by_series = engine.range(&q, 600_000, 5_900_000, 30_000).await;
+            let by_steps = engine.range(&times_one, 600_000, 5_900_000, 30_000).await;
+
+            // Assert
+            let (got, want) = (by_series.expect("range"), by_steps.expect("range"));
+            assert_eq!(got.len(), 6, "{q}");
+            assert_eq!(bits(&got), bits(&want), "{q}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_restart_keeps_every_acked_sample_and_appends_continue_the_series() {
     // Arrange
     let dir = TempDir::new().expect("tempdir");
@@ -242,12 +332,16 @@ async fn a_corrupt_chunk_is_reported_with_its_series() {
         .await
         .expect("open");
     let err = store.select(&all(), 0, 1000).await.expect_err("corrupt");
+    let keep = |s: &[Sample]| s.to_vec();
+    let mapped_err = store.select_mapped(&all(), 0, 1000, &keep).await;
 
     // Assert
-    assert!(
-        matches!(&err, StoreError::Corrupt { what, .. } if what.contains(r#"up{node="a"}"#)),
-        "{err}"
-    );
+    for err in [err, mapped_err.expect_err("corrupt")] {
+        assert!(
+            matches!(&err, StoreError::Corrupt { what, .. } if what.contains(r#"up{node="a"}"#)),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]
