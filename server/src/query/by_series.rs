@@ -232,10 +232,6 @@ fn counter_windows(
     let per_second_of = rate.then(|| millis(&ms.range) as f64 / 1000.0);
     let mut block = Box::<EdgeBlock<EXTRAPOLATION_BLOCK>>::default();
     let mut out = Vec::with_capacity(steps.count().min(samples.len()));
-    let mut extrapolate = |block: &mut EdgeBlock<EXTRAPOLATION_BLOCK>| {
-        let values = block.drain(true, per_second_of);
-        out.extend(values.map(|(t, v)| Sample { t, v }));
-    };
     for (t, w, span) in spans(query, ms, samples, steps) {
         first_drop = advance(&drops, first_drop, |&i| i as usize <= span.start);
         end_drop = advance(&drops, end_drop.max(first_drop), |&i| {
@@ -258,10 +254,10 @@ fn counter_windows(
             continue;
         };
         if block.push(t, edges) {
-            extrapolate(&mut block);
+            block.drain_into(true, per_second_of, &mut out);
         }
     }
-    extrapolate(&mut block);
+    block.drain_into(true, per_second_of, &mut out);
     out
 }
 

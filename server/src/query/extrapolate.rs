@@ -90,7 +90,6 @@ pub(crate) struct EdgeBlock<const N: usize> {
     intervals: [f64; N],
     first: [f64; N],
     change: [f64; N],
-    values: [f64; N],
 }
 
 impl<const N: usize> Default for EdgeBlock<N> {
@@ -104,7 +103,6 @@ impl<const N: usize> Default for EdgeBlock<N> {
             intervals: [0.0; N],
             first: [0.0; N],
             change: [0.0; N],
-            values: [0.0; N],
         }
     }
 }
@@ -124,28 +122,36 @@ impl<const N: usize> EdgeBlock<N> {
         self.len == N
     }
 
-    /// Each window's time and [`extrapolate`]d value, in the order pushed; the block is then
-    /// empty.
-    pub(crate) fn drain(
+    /// Appends each window's time and [`extrapolate`]d value to `out`, in the order pushed;
+    /// the block is then empty.
+    pub(crate) fn drain_into(
         &mut self,
         counter: bool,
         per_second_of: Option<f64>,
-    ) -> impl Iterator<Item = (i64, f64)> + '_ {
+        out: &mut Vec<Sample>,
+    ) {
         let n = std::mem::take(&mut self.len);
+        let (times, to_start_ms) = (&self.times[..n], &self.to_start_ms[..n]);
+        let (to_end_ms, sampled_ms) = (&self.to_end_ms[..n], &self.sampled_ms[..n]);
+        let (intervals, first, change) =
+            (&self.intervals[..n], &self.first[..n], &self.change[..n]);
+        // Written into place, which runs as vector arithmetic where `extend` would not.
+        let from = out.len();
+        out.resize(from + n, Sample { t: 0, v: 0.0 });
+        let slots = &mut out[from..from + n];
         for i in 0..n {
             let e = Edges {
-                to_start_ms: self.to_start_ms[i],
-                to_end_ms: self.to_end_ms[i],
-                sampled_ms: self.sampled_ms[i],
-                intervals: self.intervals[i],
-                first: self.first[i],
-                change: self.change[i],
+                to_start_ms: to_start_ms[i],
+                to_end_ms: to_end_ms[i],
+                sampled_ms: sampled_ms[i],
+                intervals: intervals[i],
+                first: first[i],
+                change: change[i],
             };
-            self.values[i] = extrapolate(e, counter, per_second_of);
+            slots[i] = Sample {
+                t: times[i],
+                v: extrapolate(e, counter, per_second_of),
+            };
         }
-        self.times[..n]
-            .iter()
-            .copied()
-            .zip(self.values[..n].iter().copied())
     }
 }
