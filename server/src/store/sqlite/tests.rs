@@ -85,21 +85,28 @@ async fn out_of_order_duplicate_and_replay_reports_equal_memstores() {
     }
 }
 
-#[tokio::test]
-async fn select_equals_memstore_on_random_data_and_matchers_across_a_restart() {
-    // Arrange
-    let dir = TempDir::new().expect("tempdir");
+/// A store in `dir` and a MemStore given the same 150 random batches, the first 71 of them
+/// checkpointed to the store's disk chunks and the rest left in its head.
+async fn random_stores(dir: &TempDir, rng: &mut Rng) -> (SqliteStore, MemStore) {
     let mem = MemStore::new();
-    let mut rng = Rng::new(2);
-    let store = open(&dir).await;
+    let store = open(dir).await;
     for seq in 0..150 {
-        let b = random_batch(&mut rng, seq);
+        let b = random_batch(rng, seq);
         store.append(b.clone()).await.expect("append");
         mem.append(b).await.expect("append");
         if seq == 70 {
             store.checkpoint().await.expect("checkpoint");
         }
     }
+    (store, mem)
+}
+
+#[tokio::test]
+async fn select_equals_memstore_on_random_data_and_matchers_across_a_restart() {
+    // Arrange
+    let dir = TempDir::new().expect("tempdir");
+    let mut rng = Rng::new(2);
+    let (store, mem) = random_stores(&dir, &mut rng).await;
     store.close().await.expect("close");
     let store = open(&dir).await;
     let ops = [
@@ -132,19 +139,10 @@ async fn select_equals_memstore_on_random_data_and_matchers_across_a_restart() {
 
 #[tokio::test]
 async fn mapped_reads_equal_memstores_across_checkpointed_chunks_and_the_head() {
-    // Arrange: half the batches checkpointed to disk chunks, the rest in the head.
+    // Arrange
     let dir = TempDir::new().expect("tempdir");
-    let mem = MemStore::new();
     let mut rng = Rng::new(3);
-    let store = open(&dir).await;
-    for seq in 0..150 {
-        let b = random_batch(&mut rng, seq);
-        store.append(b.clone()).await.expect("append");
-        mem.append(b).await.expect("append");
-        if seq == 70 {
-            store.checkpoint().await.expect("checkpoint");
-        }
-    }
+    let (store, mem) = random_stores(&dir, &mut rng).await;
     // Every other sample, each added the series' sample count: wrong if any sample is
     // missing, repeated or out of place, and nothing for a series of one sample.
     let map = |s: &[Sample]| -> Vec<Sample> {
