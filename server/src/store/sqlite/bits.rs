@@ -41,6 +41,11 @@ impl BitWriter {
         self.bits += n as usize;
     }
 
+    /// The last byte written (0 before any): the memory the next write starts in.
+    pub fn last_byte(&self) -> u8 {
+        self.buf.last().copied().unwrap_or(0)
+    }
+
     /// Bits written so far.
     pub fn len_bits(&self) -> usize {
         self.bits

@@ -112,6 +112,13 @@ impl HeadSeries {
         self.dirty = true;
     }
 
+    /// Reads what [`HeadSeries::append`] reads first, only to bring it into the cache: a pass
+    /// over many series' `warm` overlaps their cache misses, where appends one after another
+    /// each wait on their own.
+    pub fn warm(&self) -> u8 {
+        self.open.last_byte()
+    }
+
     fn seal(&mut self) {
         let full = std::mem::take(&mut self.open);
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.

@@ -111,9 +111,7 @@ impl SeriesLookup for Shared {
             .map(|set| index::pairs_hash(set.iter().copied()))
             .collect();
         let state = self.read();
-        ids.extend(
-            (sets.iter().zip(hashes)).map(|(set, hash)| state.index.lookup_pairs(set, hash)),
-        );
+        state.index.lookup_many_pairs(sets, &hashes, ids);
         state.index.generation()
     }
 }

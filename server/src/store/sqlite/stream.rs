@@ -69,6 +69,11 @@ impl ChunkEncoder {
         usize::from(self.count)
     }
 
+    /// The byte the next sample's bits start in, read only to bring it into the cache.
+    pub fn last_byte(&self) -> u8 {
+        self.w.last_byte()
+    }
+
     /// True before the first sample.
     pub fn is_empty(&self) -> bool {
         self.count == 0
