@@ -108,9 +108,9 @@ fn per_series_call(expr: &Expr) -> Option<(&'static str, &MatrixSelector)> {
 }
 
 /// A range query that is one selector, over the fetched series it takes out of `data` (the
-/// store's, whose label sets are distinct): [`selector`]'s points, each series' written over
-/// its own samples, so a day of samples is not copied into a second day-sized vector. `None`
-/// when `expr` is not a selector.
+/// store's, whose label sets are distinct): each series' points by the step-by-step
+/// evaluator's selector rules, written over its own samples, so a day of samples is not copied
+/// into a second day-sized vector. `None` when `expr` is not a selector.
 pub(crate) fn take_selector(expr: &Expr, data: &mut Fetched, steps: Steps) -> Option<Vec<Series>> {
     let Expr::VectorSelector(vs) = unwrap_parens(expr) else {
         return None;
@@ -213,9 +213,10 @@ fn windows(
 /// several blocks too.
 const EXTRAPOLATION_BLOCK: usize = if cfg!(test) { 4 } else { 512 };
 
-/// `rate` (or `increase`) of a counter without stale markers at every step. Each window's change
-/// is what [`extrapolated_rate`](super::range_fns::extrapolated_rate)'s scan adds, in its order, taken from the drops within
-/// the window only; the extrapolations then run a block of windows at a time.
+/// `rate` (or `increase`) of a counter without stale markers at every step. Each window's
+/// change is what the scan of [`extrapolated_rate`](super::range_fns::extrapolated_rate) adds,
+/// in its order, taken from the drops within the window only; the extrapolations then run a
+/// block of windows at a time.
 fn counter_windows(
     query: (i64, i64),
     ms: &MatrixSelector,

@@ -5,10 +5,12 @@
 //! the 5-minute lookback) through the async `Querier`; then evaluation is synchronous, one
 //! timestamp at a time, as Prometheus' range evaluation is defined.
 //!
-//! - [`by_series`]: the fast path of range queries whose output series each follow one input.
+//! - [`by_series`]: the fast path of range queries whose output series each follow one input; a
+//!   range function over one selector is computed inside the store as it reads each series.
 //! - [`eval`]: the evaluator: literals, selectors (lookback, staleness), subqueries, dispatch.
 //! - [`functions`]: function calls on instant vectors and scalars, and the label functions.
 //! - [`range_fns`]: the arithmetic of functions over range vectors (`rate`, `*_over_time`, ...).
+//! - [`extrapolate`]: `rate`'s extrapolation to the range's edges, for one window or a block.
 //! - [`histogram`]: `histogram_quantile` over classic `le` buckets.
 //! - [`aggregate`]: `sum`, `avg`, `topk`, `count_values`, ... with `by` / `without`.
 //! - [`binary`]: arithmetic, comparison and set operators with vector matching.

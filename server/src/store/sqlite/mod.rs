@@ -19,7 +19,10 @@
 //! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
 //!   open chunk again), then replay `wal` into the head. A kill at any moment loses no acked sample.
 //! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
-//!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range.
+//!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range,
+//!   across both cores. Reads may hand each series to a function as it is decoded (reduced to
+//!   a value for an instant aggregation, mapped to a range function's points for a range query)
+//!   instead of holding every series' samples at once.
 //! - **Rollups** ([`rollup`]): min/max/sum/count per 1 h bucket, written beside each
 //!   chunk at checkpoint, read by [`SqliteStore::select_rollup`] for long charts.
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks (and their rollups) wholly older than `now − retention`,
