@@ -238,22 +238,17 @@ fn counter_windows(
         end_drop = advance(&drops, end_drop.max(first_drop), |&i| {
             (i as usize) < span.end
         });
-        let window = &samples[span];
-        let [first, .., last] = window else {
+        let Some(mut edges) = Edges::of(&samples[span], w) else {
             continue;
         };
         // 0.0 for a first sample below zero (turning -0.0 into 0.0), then each drop's
         // predecessor.
-        let mut change = last.v - first.v;
-        if first.v < 0.0 {
-            change += 0.0;
+        if edges.first < 0.0 {
+            edges.change += 0.0;
         }
         for &v in &before_drops[first_drop..end_drop] {
-            change += v;
+            edges.change += v;
         }
-        let Some(edges) = Edges::of(window, w, change) else {
-            continue;
-        };
         if block.push(t, edges) {
             block.drain_into(true, per_second_of, &mut out);
         }

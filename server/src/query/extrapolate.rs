@@ -27,9 +27,9 @@ pub(crate) struct Edges {
 }
 
 impl Edges {
-    /// The edges of the samples `s` (at least two, else `None`) within `w`, whose change is
-    /// `change`.
-    pub(crate) fn of(s: &[Sample], w: Window, change: f64) -> Option<Edges> {
+    /// The edges of the samples `s` (at least two, else `None`) within `w`, with the change
+    /// from the first to the last (which a counter's resets then add to).
+    pub(crate) fn of(s: &[Sample], w: Window) -> Option<Edges> {
         let [first, .., last] = s else { return None };
         Some(Edges {
             to_start_ms: (first.t - w.start) as f64,
@@ -37,7 +37,7 @@ impl Edges {
             sampled_ms: (last.t - first.t) as f64,
             intervals: (s.len() - 1) as f64,
             first: first.v,
-            change,
+            change: last.v - first.v,
         })
     }
 }

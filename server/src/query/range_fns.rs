@@ -25,21 +25,16 @@ impl Window {
 /// `rate`, `increase` and `delta`: the change over the samples, corrected for counter resets
 /// and extrapolated towards the range edges (never below zero for counters).
 pub(crate) fn extrapolated_rate(s: &[Sample], w: Window, counter: bool, rate: bool) -> Option<f64> {
-    let (first, last) = (s.first()?, s.last()?);
-    if s.len() < 2 {
-        return None;
-    }
-    let mut result = last.v - first.v;
+    let mut edges = Edges::of(s, w)?;
     if counter {
         let mut prev = 0.0;
         for x in s {
             if x.v < prev {
-                result += prev;
+                edges.change += prev;
             }
             prev = x.v;
         }
     }
-    let edges = Edges::of(s, w, result)?;
     Some(extrapolate(edges, counter, rate.then(|| w.secs())))
 }
 
