@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use super::Shared;
-use super::head::{ChunkRow, Stored};
+use super::head::{ChunkRow, OpenChunk, Stored};
 use super::rollup_write;
 use crate::store::StoreError;
 
@@ -26,10 +26,11 @@ use crate::store::StoreError;
 /// few hundred series span several).
 const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 
-/// Writes every changed head chunk and deletes the WAL, with nothing appended meanwhile.
+/// Writes every changed head chunk, open ones compacted, and deletes the WAL, with nothing
+/// appended meanwhile.
 pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
     let upto = wal_upto(shared).await?;
-    checkpoint_upto(shared, upto).await
+    checkpoint_upto(shared, upto, OpenChunk::Compacted).await
 }
 
 /// The id of the newest WAL record. The writer asks between group commits, with every committed
@@ -40,16 +41,22 @@ pub async fn wal_upto(shared: &Shared) -> Result<i64, StoreError> {
         .await?)
 }
 
-/// Writes every head chunk changed since the last checkpoint, then deletes the WAL records up
-/// to `upto` (from [`wal_upto`]); appends may go on meanwhile.
-pub async fn checkpoint_upto(shared: &Shared, upto: i64) -> Result<(), StoreError> {
+/// Writes every head chunk changed since the last checkpoint (open ones as `open` says), then
+/// deletes the WAL records up to `upto` (from [`wal_upto`]); appends may go on meanwhile.
+pub async fn checkpoint_upto(
+    shared: &Shared,
+    upto: i64,
+    open: OpenChunk,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
     let count = shared.read().head.len();
     let mut stored: Vec<(u32, Stored)> = Vec::new();
+    let mut chunks = 0;
     for start in (0..count).step_by(SLICE) {
         let copied: Vec<_> = {
             let state = shared.read();
             (start..count.min(start + SLICE))
-                .filter_map(|id| Some((id as u32, state.head.get(id)?.dirty()?)))
+                .filter_map(|id| Some((id as u32, state.head.get(id)?.dirty(open)?)))
                 .collect()
         };
         let mut rows: Vec<(u32, ChunkRow)> = Vec::new();
@@ -57,6 +64,7 @@ pub async fn checkpoint_upto(shared: &Shared, upto: i64) -> Result<(), StoreErro
             stored.push((id, dirty.stored()));
             rows.extend(dirty.into_rows().into_iter().map(|row| (id, row)));
         }
+        chunks += rows.len();
         store_chunks(shared, &rows).await?;
     }
     sqlx::query("DELETE FROM wal WHERE id <= ?")
@@ -69,6 +77,12 @@ pub async fn checkpoint_upto(shared: &Shared, upto: i64) -> Result<(), StoreErro
             head.checkpointed(stored);
         }
     }
+    drop(state);
+    tracing::info!(
+        "checkpoint ({open:?} open chunks) stored {chunks} chunks of {} series in {:.2?}",
+        stored.len(),
+        started.elapsed()
+    );
     Ok(())
 }
 
@@ -122,9 +136,9 @@ impl Background {
             }
         };
         let shared = shared.clone();
-        self.running = Some(tokio::spawn(
-            async move { checkpoint_upto(&shared, upto).await },
-        ));
+        self.running = Some(tokio::spawn(async move {
+            checkpoint_upto(&shared, upto, OpenChunk::AsWritten).await
+        }));
         true
     }
 

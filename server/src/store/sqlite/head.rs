@@ -57,6 +57,8 @@ pub struct Dirty {
     pub open: Option<ChunkRow>,
     /// The newest sample when copied.
     pub last: Option<(i64, u64)>,
+    /// How the open chunk is to be stored.
+    pub open_as: OpenChunk,
 }
 
 impl Dirty {
@@ -65,18 +67,35 @@ impl Dirty {
         Stored {
             sealed: self.sealed.len(),
             last: self.last,
+            open_as: self.open_as,
         }
     }
 
-    /// The rows to store: the sealed chunks, then the open one compacted.
+    /// The rows to store: the sealed chunks, then the open one as [`Dirty::open_as`] says.
     pub fn into_rows(self) -> Vec<ChunkRow> {
         let mut rows = self.sealed;
         if let Some((min_t, max_t, bytes)) = self.open {
-            let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
+            let data = match self.open_as {
+                OpenChunk::Compacted => chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s)),
+                OpenChunk::AsWritten => bytes,
+            };
             rows.push((min_t, max_t, data));
         }
         rows
     }
+}
+
+/// How a checkpoint stores a series' open chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenChunk {
+    /// Compacted as a sealed chunk is, for a checkpoint whose chunks stay (an explicit one, the
+    /// one at close).
+    Compacted,
+    /// As the encoder wrote it (any reader decodes it), for the checkpoints that run beside
+    /// appends: the next one replaces it, and compacting costs as much as the samples it holds,
+    /// each time (a million series checkpointed every few samples spent most of their ingest
+    /// CPU recompacting).
+    AsWritten,
 }
 
 /// What a checkpoint stored of one series: how many sealed chunks, as of which newest sample.
@@ -84,6 +103,19 @@ impl Dirty {
 pub struct Stored {
     sealed: usize,
     last: Option<(i64, u64)>,
+    open_as: OpenChunk,
+}
+
+/// How a series' chunks on disk stand against its head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum OnDisk {
+    /// Every chunk stored, the open one compacted (or no chunk at all).
+    #[default]
+    Current,
+    /// Every chunk stored, the open one as written: a compacting checkpoint rewrites it.
+    OpenAsWritten,
+    /// Samples came since the last checkpoint.
+    Behind,
 }
 
 /// One series' in-memory state.
@@ -95,7 +127,7 @@ pub struct HeadSeries {
     pub first_t: Option<i64>,
     open: ChunkEncoder,
     sealed: Vec<Sealed>,
-    dirty: bool,
+    on_disk: OnDisk,
 }
 
 impl HeadSeries {
@@ -109,7 +141,7 @@ impl HeadSeries {
         self.open.push(t, v);
         self.last = Some((t, v.to_bits()));
         self.first_t.get_or_insert(t);
-        self.dirty = true;
+        self.on_disk = OnDisk::Behind;
     }
 
     /// Reads what [`HeadSeries::append`] reads first, only to bring it into the cache: a pass
@@ -131,29 +163,40 @@ impl HeadSeries {
         });
     }
 
-    /// Restores the series from its newest chunk on disk at open: a partial chunk becomes the
-    /// open chunk again (and replaces its disk copy at the next checkpoint).
+    /// Restores the series from its newest chunk on disk at open: a partial chunk, or one stored
+    /// as written ([`OpenChunk::AsWritten`]), becomes the open chunk again (and replaces its
+    /// disk copy at the next checkpoint that stores it, compacted by a compacting one).
     pub fn restore(&mut self, first_t: i64, last_chunk: &[u8]) -> Result<(), ChunkError> {
         let samples = chunk::decode(last_chunk)?;
         self.first_t = Some(first_t);
         if let Some(s) = samples.last() {
             self.last = Some((s.t, s.v.to_bits()));
         }
-        if samples.len() < CHUNK_SAMPLES {
+        let as_written = last_chunk.first() == Some(&(chunk::Encoding::Xor as u8));
+        if samples.len() < CHUNK_SAMPLES || as_written {
             for s in &samples {
                 self.open.push(s.t, s.v);
             }
+        }
+        if as_written {
+            self.on_disk = OnDisk::OpenAsWritten;
         }
         Ok(())
     }
 
     /// Timestamp from which the head holds every sample of the series (`i64::MAX` when the
-    /// head holds none): chunks on disk starting earlier are read from disk, later ones from here.
+    /// head holds none, `i64::MIN` when it holds them all since the first): chunks on disk
+    /// starting earlier are read from disk, later ones from here.
     pub fn min_t(&self) -> i64 {
-        match (self.sealed.first(), self.open.is_empty()) {
+        let held = match (self.sealed.first(), self.open.is_empty()) {
             (Some(s), _) => s.min_t,
             (None, false) => self.open.min_t(),
             (None, true) => i64::MAX,
+        };
+        // No sample is older than the first, so a read reaching back past it needs no disk.
+        match self.first_t {
+            Some(first) if first >= held => i64::MIN,
+            _ => held,
         }
     }
 
@@ -184,9 +227,15 @@ impl HeadSeries {
     }
 
     /// What changed since the last checkpoint, copied so that it can be stored while appends go
-    /// on; `None` when nothing did.
-    pub fn dirty(&self) -> Option<Dirty> {
-        if !self.dirty {
+    /// on, its open chunk to be stored as `open_as`; `None` when nothing did (and, for a
+    /// compacting checkpoint, the stored open chunk is compacted).
+    pub fn dirty(&self, open_as: OpenChunk) -> Option<Dirty> {
+        let stale = match self.on_disk {
+            OnDisk::Current => false,
+            OnDisk::OpenAsWritten => open_as == OpenChunk::Compacted,
+            OnDisk::Behind => true,
+        };
+        if !stale {
             return None;
         }
         let sealed = self
@@ -200,16 +249,20 @@ impl HeadSeries {
             sealed,
             open,
             last: self.last,
+            open_as,
         })
     }
 
     /// Forgets what a checkpoint stored from [`HeadSeries::dirty`]: its `sealed` oldest sealed
-    /// chunks (later ones were sealed since), and the dirty mark unless a sample came since
-    /// (every append moves `last`).
+    /// chunks (later ones were sealed since), and that the disk is behind unless a sample came
+    /// since (every append moves `last`).
     pub fn checkpointed(&mut self, stored: &Stored) {
         self.sealed.drain(..stored.sealed.min(self.sealed.len()));
         if self.last == stored.last {
-            self.dirty = false;
+            self.on_disk = match stored.open_as {
+                OpenChunk::Compacted => OnDisk::Current,
+                OpenChunk::AsWritten => OnDisk::OpenAsWritten,
+            };
         }
     }
 
@@ -271,20 +324,56 @@ mod tests {
             }
         };
         push(&mut head, CHUNK_SAMPLES * 2 + 1);
-        let stored = head.dirty().expect("dirty").stored();
+        let stored = head.dirty(OpenChunk::Compacted).expect("dirty").stored();
         push(&mut head, CHUNK_SAMPLES);
 
         // Act
         head.checkpointed(&stored);
 
         // Assert: the chunk sealed since is kept, and the series stays dirty.
-        let rest = head.dirty().expect("still dirty");
+        let rest = head.dirty(OpenChunk::Compacted).expect("still dirty");
         assert_eq!(rest.sealed.len(), 1);
         assert_eq!(rest.sealed[0].0, (CHUNK_SAMPLES as i64 * 2) * 15_000);
         assert_eq!(head.min_t(), rest.sealed[0].0);
         let stored = rest.stored();
         head.checkpointed(&stored);
-        assert!(head.dirty().is_none());
+        assert!(head.dirty(OpenChunk::Compacted).is_none());
+    }
+
+    #[test]
+    fn a_full_chunk_stored_as_written_reopens_until_a_compacting_checkpoint() {
+        // Arrange: a full open chunk, stored by a checkpoint beside appends, then restored.
+        let mut head = HeadSeries::default();
+        for i in 0..CHUNK_SAMPLES as i64 {
+            head.append(i * 15_000, i as f64 * 0.5);
+        }
+        let as_written = head.dirty(OpenChunk::AsWritten).expect("dirty");
+        head.checkpointed(&as_written.stored());
+        let rows = as_written.into_rows();
+        let compacted = head
+            .dirty(OpenChunk::Compacted)
+            .expect("to compact")
+            .into_rows();
+
+        // Act
+        let mut restored = HeadSeries::default();
+        restored.restore(0, &rows[0].2).expect("restore");
+        let mut packed = HeadSeries::default();
+        packed.restore(0, &compacted[0].2).expect("restore");
+
+        // Assert
+        assert!(head.dirty(OpenChunk::AsWritten).is_none());
+        assert_eq!(rows[0].2[0], chunk::Encoding::Xor as u8);
+        assert_eq!(compacted[0].2[0], chunk::Encoding::Packed as u8);
+        assert_eq!(restored.min_t(), i64::MIN, "reopened, the series whole");
+        assert!(restored.dirty(OpenChunk::AsWritten).is_none());
+        assert!(restored.dirty(OpenChunk::Compacted).is_some());
+        assert_eq!(
+            packed.min_t(),
+            i64::MAX,
+            "a full compacted chunk stays on disk"
+        );
+        assert!(packed.dirty(OpenChunk::Compacted).is_none());
     }
 
     #[test]
@@ -300,8 +389,30 @@ mod tests {
         head.samples_in(15_000, i64::MAX, &mut out).expect("decode");
 
         // Assert
-        assert_eq!(head.dirty().expect("dirty").into_rows().len(), 3);
+        assert_eq!(
+            head.dirty(OpenChunk::Compacted)
+                .expect("dirty")
+                .into_rows()
+                .len(),
+            3
+        );
         assert_eq!(out.len(), CHUNK_SAMPLES * 2 + 4);
-        assert_eq!(head.min_t(), 0);
+        assert_eq!(head.min_t(), i64::MIN, "the head holds the series whole");
+    }
+
+    #[test]
+    fn the_head_names_where_disk_reads_start_once_a_checkpoint_took_its_sealed_chunks() {
+        // Arrange: two sealed chunks and an open one, then a checkpoint of them all.
+        let mut head = HeadSeries::default();
+        for i in 0..(CHUNK_SAMPLES as i64 * 2 + 5) {
+            head.append(i * 15_000, i as f64);
+        }
+        let stored = head.dirty(OpenChunk::AsWritten).expect("dirty").stored();
+
+        // Act
+        head.checkpointed(&stored);
+
+        // Assert: the open chunk's start, past which the head holds every sample.
+        assert_eq!(head.min_t(), CHUNK_SAMPLES as i64 * 2 * 15_000);
     }
 }

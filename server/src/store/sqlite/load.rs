@@ -109,25 +109,41 @@ pub fn corrupt_chunk(series: String, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// WAL records read per query at open: the WAL may hold hundreds of MB ([`super::wal_limit`]),
+/// which are replayed a page at a time instead of all held at once.
+const REPLAY_PAGE: i64 = if cfg!(test) { 2 } else { 256 };
+
 async fn replay_wal(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT id, data FROM wal ORDER BY id")
-        .fetch_all(pool)
-        .await?;
-    for row in rows {
-        let id: i64 = row.try_get(0)?;
-        let data: Vec<u8> = row.try_get(1)?;
-        let entries = wal::decode(&data).ok_or_else(|| StoreError::Corrupt {
-            what: format!("wal record {id}"),
-            detail: "malformed record".into(),
-        })?;
-        for e in entries {
-            // Series forgotten by retention since the record was written are skipped.
-            if state.index.contains(e.series)
-                && let Some(head) = state.head.get_mut(e.series as usize)
-                && judge(head.last, e.t, e.v) == Verdict::Append
-            {
-                head.append(e.t, e.v);
-            }
+    let mut after = i64::MIN;
+    loop {
+        let rows = sqlx::query("SELECT id, data FROM wal WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after)
+            .bind(REPLAY_PAGE)
+            .fetch_all(pool)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        for row in rows {
+            replay_record(state, row.try_get(0)?, &row.try_get::<Vec<u8>, _>(1)?)?;
+        }
+    }
+}
+
+/// Appends one WAL record's samples to the head, judged as when they were accepted.
+fn replay_record(state: &mut State, id: i64, data: &[u8]) -> Result<(), StoreError> {
+    let entries = wal::decode(data).ok_or_else(|| StoreError::Corrupt {
+        what: format!("wal record {id}"),
+        detail: "malformed record".into(),
+    })?;
+    for e in entries {
+        // Series forgotten by retention since the record was written are skipped.
+        if state.index.contains(e.series)
+            && let Some(head) = state.head.get_mut(e.series as usize)
+            && judge(head.last, e.t, e.v) == Verdict::Append
+        {
+            head.append(e.t, e.v);
         }
     }
     Ok(())

@@ -33,6 +33,28 @@ pub fn plan_group(
     replayed: &[bool],
     overlay: Newest,
 ) -> Plan {
+    plan_each(appends, replayed, overlay, |judge, append| {
+        judge.append(state, append)
+    })
+}
+
+/// [`plan_group`] for appends that name every series by id (nothing to create), under a
+/// shared borrow of the state: the writer then plans under the read lock, and ingest's
+/// lookups go on meanwhile.
+pub fn plan_known(state: &State, appends: &[Append], replayed: &[bool], overlay: Newest) -> Plan {
+    debug_assert!(appends.iter().all(|a| a.batch.series.is_empty()));
+    plan_each(appends, replayed, overlay, |judge, append| {
+        judge.known(state, &append.known.samples)
+    })
+}
+
+/// Judges each append not `replayed` with `judge_one`, one report per append.
+fn plan_each(
+    appends: &[Append],
+    replayed: &[bool],
+    overlay: Newest,
+    mut judge_one: impl FnMut(&mut Judge, &Append),
+) -> Plan {
     let samples: usize = appends.iter().map(Append::sample_count).sum();
     let mut judge = Judge {
         plan: Plan {
@@ -49,7 +71,7 @@ pub fn plan_group(
             ..AppendReport::default()
         };
         if !replayed {
-            judge.append(state, append);
+            judge_one(&mut judge, append);
         }
         let report = std::mem::take(&mut judge.report);
         judge.plan.reports.push(report);

@@ -477,4 +477,77 @@ async fn checkpoints_running_beside_appends_keep_every_acked_sample_through_a_cr
         .await
         .expect("count");
     assert!(chunks >= nodes.len() as i64 * 2, "{chunks} chunks stored");
+    assert_eq!(
+        encodings(&store).await,
+        [0, 3],
+        "open chunks as written, sealed packed"
+    );
+    store.close().await.expect("close");
+}
+
+/// The distinct first bytes (encodings) of the stored chunks.
+async fn encodings(store: &SqliteStore) -> Vec<i64> {
+    sqlx::query_scalar("SELECT DISTINCT unicode(substr(data, 1, 1)) FROM chunks ORDER BY 1")
+        .fetch_all(&store.shared.pool)
+        .await
+        .expect("encodings")
+}
+
+#[tokio::test]
+async fn an_explicit_checkpoint_stores_open_chunks_compacted() {
+    // Arrange: open chunks only, stored as written by a checkpoint beside appends first.
+    let dir = TempDir::new().expect("tempdir");
+    let config = StoreConfig {
+        checkpoint_interval: Duration::from_millis(1),
+        ..StoreConfig::default()
+    };
+    let store = open_with(&dir, config).await;
+    for k in 0..20i64 {
+        let list = vec![series("up", "a", &[(k * 15_000, k as f64 * 1.5)])];
+        store.append(batch(None, list)).await.expect("append");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let before = encodings(&store).await;
+
+    // Act
+    store.checkpoint().await.expect("checkpoint");
+
+    // Assert
+    assert_eq!(before, [0], "the background checkpoints' open chunk");
+    assert_eq!(encodings(&store).await, [3]);
+    let got = store.select(&all(), 0, i64::MAX).await.expect("select");
+    assert_eq!(got[0].samples.len(), 20);
+}
+
+#[tokio::test]
+async fn a_wal_of_many_records_is_replayed_page_by_page() {
+    // Arrange: seven acked records, more than three replay pages, and no checkpoint.
+    let dir = TempDir::new().expect("tempdir");
+    let store = open(&dir).await;
+    for k in 0..7i64 {
+        let list = vec![
+            series("up", "a", &[(k * 15_000, k as f64)]),
+            series("up", &format!("n{k}"), &[(k, 1.0)]),
+        ];
+        store.append(batch(None, list)).await.expect("append");
+    }
+    let crashed = TempDir::new().expect("tempdir");
+    for name in ["warroom.db", "warroom.db-wal"] {
+        let _ = std::fs::copy(dir.path().join(name), crashed.path().join(name));
+    }
+
+    // Act
+    let reopened = open(&crashed).await;
+    let got = reopened.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    assert_eq!(got.len(), 8);
+    let a = got.iter().find(|s| s.labels.get("node") == Some("a"));
+    let want: Vec<Sample> = (0..7)
+        .map(|k| Sample {
+            t: k * 15_000,
+            v: k as f64,
+        })
+        .collect();
+    assert_eq!(a.expect("series a").samples, want);
 }

@@ -11,9 +11,9 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{Background, checkpoint, log_failure};
-use super::plan::{Newest, Plan, plan_group};
+use super::plan::{Newest, Plan, plan_group, plan_known};
 use super::wal::{self, Entry};
-use super::{Command, Shared, WAL_CHECKPOINT_BYTES};
+use super::{Command, Shared, wal_limit};
 use crate::model::{AppendReport, WriteBatch};
 use crate::store::{KnownSamples, StoreError};
 
@@ -72,10 +72,11 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
             wal_bytes += bytes;
             pending = next;
         }
-        if wal_bytes > WAL_CHECKPOINT_BYTES || !controls.is_empty() {
+        let full = wal_bytes > wal_limit(shared.read().head.len());
+        if full || !controls.is_empty() {
             finish(&shared, pending.take());
         }
-        if wal_bytes > WAL_CHECKPOINT_BYTES && background.start(&shared).await {
+        if full && background.start(&shared).await {
             wal_bytes = 0;
         }
         for cmd in controls {
@@ -226,6 +227,18 @@ async fn commit_group(
     }
 }
 
+/// Plans a group: under the read lock when every series is named by id (the steady state of
+/// remote_write), so that ingest's lookups are not stopped meanwhile; else under the write
+/// lock, which creating series needs. Only the writer changes the head, so what it reads
+/// under the read lock still holds when the group is applied.
+fn plan(shared: &Shared, batches: &[Append], replayed: &[bool], overlay: Newest) -> Plan {
+    if batches.iter().all(|a| a.batch.series.is_empty()) {
+        plan_known(&shared.read(), batches, replayed, overlay)
+    } else {
+        plan_group(&mut shared.write(), batches, replayed, overlay)
+    }
+}
+
 /// Plans the group (judging against `overlay`, then the head) and commits it.
 async fn write_group(
     shared: &Shared,
@@ -238,8 +251,7 @@ async fn write_group(
     }
     let mut tx = shared.pool.begin().await?;
     let replayed = record_batch_ids(&mut tx, batches).await?;
-    let plan = plan_group(&mut shared.write(), batches, &replayed, overlay);
-    let plan = planned.insert(plan);
+    let plan = planned.insert(plan(shared, batches, &replayed, overlay));
     insert_series(&mut tx, &plan.new_series).await?;
     let mut bytes = 0;
     if !plan.entries.is_empty() {
@@ -264,8 +276,7 @@ async fn write_group_at_once(
     overlay: Newest,
 ) -> Result<u64, StoreError> {
     let replayed = vec![false; batches.len()];
-    let plan = plan_group(&mut shared.write(), batches, &replayed, overlay);
-    let plan = planned.insert(plan);
+    let plan = planned.insert(plan(shared, batches, &replayed, overlay));
     if plan.new_series.is_empty() && plan.entries.is_empty() {
         return Ok(0);
     }
