@@ -10,7 +10,9 @@
 //! Sizing: `INGEST_SERIES` (comma list, default `100000,1000000`), `INGEST_SAMPLES` (steady
 //! samples per size, default 2000000; at least 2 steady rounds), `INGEST_BATCH` (samples per
 //! request, default 2000), `INGEST_CONNECTIONS` (default 4), `INGEST_DEADLINE_S` (per phase,
-//! default 90).
+//! default 90), `INGEST_PEER=0` (warroom alone: for runs long enough to include its periodic
+//! checkpoints, which the peer would take minutes to match; its figures are then not a
+//! comparison).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -117,13 +119,20 @@ impl Server for Warroom {
     }
     fn stop(&mut self) -> anyhow::Result<ExitStatus> {
         let process = self.process.take().context("warroom already stopped")?;
-        process.terminate(Duration::from_secs(300))
+        let exit = process.terminate(Duration::from_secs(300));
+        // Its checkpoints' durations, for a reader of the figures.
+        let log = std::fs::read_to_string(self.dir.path().join("warroom.log")).unwrap_or_default();
+        for line in log.lines().filter(|l| l.contains("checkpoint")) {
+            println!("warroom log: {line}");
+        }
+        exit
     }
 }
 
 /// Sizing from the environment.
 struct Plan {
     sizes: Vec<usize>,
+    peer: bool,
     steady_samples: usize,
     batch: usize,
     options: SendOptions,
@@ -146,6 +155,7 @@ impl Plan {
         let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
         Self {
             sizes,
+            peer: env_or("INGEST_PEER", 1) != 0,
             steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
             batch: env_or("INGEST_BATCH", 2_000),
             options: SendOptions {
@@ -223,11 +233,15 @@ fn measure(
     })
 }
 
-/// A table row: a label, Prometheus's figure, warroom's (if it ran), and the ratio.
-fn row(label: &str, prom: f64, war: Option<f64>) {
+/// A table row: a label, Prometheus's figure (if it ran), warroom's (if it ran), the ratio.
+fn row(label: &str, prom: Option<f64>, war: Option<f64>) {
     let war_text = war.map_or("MISSING".to_string(), num);
-    let ratio = war.map_or("-".to_string(), |w| format!("{:.2}", w / prom));
-    println!("{label:<46} {:>14} {war_text:>14} {ratio:>10}", num(prom));
+    let prom_text = prom.map_or("skipped".to_string(), num);
+    let ratio = match (war, prom) {
+        (Some(w), Some(p)) => format!("{:.2}", w / p),
+        _ => "-".to_string(),
+    };
+    println!("{label:<46} {prom_text:>14} {war_text:>14} {ratio:>10}");
 }
 
 /// A figure with as many decimals as its size deserves.
@@ -294,7 +308,12 @@ fn rows() -> [Row; 14] {
     ]
 }
 
-fn print_size(workload: &Workload, encoded: &Encoded, prom: &Figures, war: Option<&Figures>) {
+fn print_size(
+    workload: &Workload,
+    encoded: &Encoded,
+    prom: Option<&Figures>,
+    war: Option<&Figures>,
+) {
     println!(
         "\n== {} active series: round 0 + {} steady rounds, {} requests of <= {} samples ==",
         workload.series,
@@ -307,9 +326,9 @@ fn print_size(workload: &Workload, encoded: &Encoded, prom: &Figures, war: Optio
         "", "prometheus", "warroom", "war/prom"
     );
     for (label, get) in rows() {
-        row(label, get(prom), war.map(get));
+        row(label, prom.map(get), war.map(get));
     }
-    for (name, f) in [("prometheus", Some(prom)), ("warroom", war)] {
+    for (name, f) in [("prometheus", prom), ("warroom", war)] {
         let Some(f) = f else { continue };
         let reports = [&f.creation.report, &f.steady.report];
         let errors = reports.map(|r| r.errors.clone());
@@ -346,9 +365,15 @@ fn run_size(series: usize, plan: &Plan, warroom: Option<&Path>) -> anyhow::Resul
         encoded.raw_bytes() as f64 / total,
         encoded.body_bytes() as f64 / total
     );
-    let mut prom = Prometheus::start()?;
-    let prom_figures = measure(&mut prom, &encoded, &workload, plan)?;
-    drop(prom);
+    let prom_figures = match plan.peer {
+        true => Some(measure(
+            &mut Prometheus::start()?,
+            &encoded,
+            &workload,
+            plan,
+        )?),
+        false => None,
+    };
     let war_figures = match warroom {
         Some(binary) => Some(measure(
             &mut Warroom::start(binary)?,
@@ -358,7 +383,12 @@ fn run_size(series: usize, plan: &Plan, warroom: Option<&Path>) -> anyhow::Resul
         )?),
         None => None,
     };
-    print_size(&workload, &encoded, &prom_figures, war_figures.as_ref());
+    print_size(
+        &workload,
+        &encoded,
+        prom_figures.as_ref(),
+        war_figures.as_ref(),
+    );
     Ok(war_figures.is_some())
 }
 
