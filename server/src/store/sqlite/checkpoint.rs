@@ -1,5 +1,10 @@
-//! The checkpoint: every changed head chunk (and its rollups) written out, then the WAL records
-//! whose samples they hold deleted.
+//! The checkpoint: every changed head chunk written out, then the WAL records whose samples
+//! they hold deleted.
+//!
+//! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as
+//! [`OpenChunk`] says: as written, a slice of series to an `open_chunks` row (the checkpoints
+//! beside appends, and at close), or compacted into `chunks` (an explicit checkpoint, and before
+//! retention; it then empties `open_chunks`).
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
 //! ingest for seconds:
@@ -13,24 +18,26 @@
 //! A crash part way leaves stored chunks beside WAL records holding the same samples; replaying
 //! those at open judges them against the newest stored sample and skips them, so nothing is
 //! lost or doubled. Samples appended meanwhile may already be in a stored open chunk; their
-//! records stay until the next checkpoint, by the same argument.
+//! records stay until the next checkpoint, by the same argument. An `open_chunks` entry and a
+//! `chunks` row may both hold a series' open chunk; opening keeps the newer
+//! ([`super::head::HeadSeries::restore_open`]).
 
+use std::ops::Range;
 use std::sync::Arc;
 
-use super::Shared;
 use super::head::{ChunkRow, OpenChunk, Stored};
-use super::rollup_write;
+use super::{Shared, open_chunks, rollup_write};
 use crate::store::StoreError;
 
 /// Series copied under one read lock and stored in one transaction (few in tests, so that a
 /// few hundred series span several).
 const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 
-/// Writes every changed head chunk, open ones compacted, and deletes the WAL, with nothing
+/// Writes every changed head chunk, open ones as `open` says, and deletes the WAL, with nothing
 /// appended meanwhile.
-pub async fn checkpoint(shared: &Shared) -> Result<(), StoreError> {
+pub async fn checkpoint(shared: &Shared, open: OpenChunk) -> Result<(), StoreError> {
     let upto = wal_upto(shared).await?;
-    checkpoint_upto(shared, upto, OpenChunk::Compacted).await
+    checkpoint_upto(shared, upto, open).await
 }
 
 /// The id of the newest WAL record. The writer asks between group commits, with every committed
@@ -52,25 +59,26 @@ pub async fn checkpoint_upto(
     let count = shared.read().head.len();
     let mut stored: Vec<(u32, Stored)> = Vec::new();
     let mut chunks = 0;
-    for start in (0..count).step_by(SLICE) {
-        let copied: Vec<_> = {
-            let state = shared.read();
-            (start..count.min(start + SLICE))
-                .filter_map(|id| Some((id as u32, state.head.get(id)?.dirty(open)?)))
-                .collect()
+    for first in (0..count).step_by(SLICE) {
+        let Some(slice) = copy_slice(shared, first..count.min(first + SLICE), open) else {
+            continue;
         };
-        let mut rows: Vec<(u32, ChunkRow)> = Vec::new();
-        for (id, dirty) in copied {
-            stored.push((id, dirty.stored()));
-            rows.extend(dirty.into_rows().into_iter().map(|row| (id, row)));
-        }
-        chunks += rows.len();
-        store_chunks(shared, &rows).await?;
+        chunks += slice.rows.len();
+        store_slice(shared, first, &slice).await?;
+        stored.extend(slice.stored);
     }
+    let mut tx = shared.pool.begin().await?;
     sqlx::query("DELETE FROM wal WHERE id <= ?")
         .bind(upto)
-        .execute(&shared.pool)
+        .execute(&mut *tx)
         .await?;
+    if open == OpenChunk::Compacted {
+        // Every open chunk is in `chunks` now (those appended to since also in the WAL).
+        sqlx::query("DELETE FROM open_chunks")
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     let mut state = shared.write();
     for (id, stored) in &stored {
         if let Some(head) = state.head.get_mut(*id as usize) {
@@ -86,12 +94,51 @@ pub async fn checkpoint_upto(
     Ok(())
 }
 
-/// Upserts `rows` and their rollups in one transaction.
-async fn store_chunks(shared: &Shared, rows: &[(u32, ChunkRow)]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+/// What a checkpoint stores of one slice of series.
+struct Slice {
+    /// `chunks` rows, with their series.
+    rows: Vec<(u32, ChunkRow)>,
+    /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`].
+    stored: Vec<(u32, Stored)>,
+    /// The slice's `open_chunks` blob ([`OpenChunk::AsWritten`]).
+    open_chunks: Option<Vec<u8>>,
+}
+
+/// Copies what changed in series `ids` under one read lock (`None` when nothing did), then
+/// compacts outside it.
+fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Option<Slice> {
+    let (dirty, open_chunks) = {
+        let state = shared.read();
+        let heads = &state.head[ids.clone()];
+        let dirty: Vec<_> = (ids.clone().zip(heads))
+            .filter_map(|(id, head)| Some((id as u32, head.dirty(open)?)))
+            .collect();
+        if dirty.is_empty() {
+            return None;
+        }
+        let open_chunks = (open == OpenChunk::AsWritten).then(|| {
+            let chunks = (ids.zip(heads)).filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
+            open_chunks::encode(chunks)
+        });
+        (dirty, open_chunks)
+    };
+    let mut slice = Slice {
+        rows: Vec::new(),
+        stored: Vec::with_capacity(dirty.len()),
+        open_chunks,
+    };
+    for (id, dirty) in dirty {
+        slice.stored.push((id, dirty.stored()));
+        let rows = dirty.into_rows().into_iter();
+        slice.rows.extend(rows.map(|row| (id, row)));
     }
-    let rows: Vec<(u32, &ChunkRow)> = rows.iter().map(|(id, row)| (*id, row)).collect();
+    Some(slice)
+}
+
+/// Stores a slice (whose first series id is `first`) in one transaction: its `chunks` rows with
+/// their rollups, and its `open_chunks` row when it has one.
+async fn store_slice(shared: &Shared, first: usize, slice: &Slice) -> Result<(), StoreError> {
+    let rows: Vec<(u32, &ChunkRow)> = slice.rows.iter().map(|(id, row)| (*id, row)).collect();
     let mut tx = shared.pool.begin().await?;
     for part in rows.chunks(200) {
         let sql = format!(
@@ -110,6 +157,13 @@ async fn store_chunks(shared: &Shared, rows: &[(u32, ChunkRow)]) -> Result<(), S
         query.execute(&mut *tx).await?;
     }
     rollup_write::write(&mut tx, &rows).await?;
+    if let Some(blob) = &slice.open_chunks {
+        sqlx::query("INSERT OR REPLACE INTO open_chunks (first_id, data) VALUES (?, ?)")
+            .bind(first as i64)
+            .bind(blob.as_slice())
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -53,7 +53,7 @@ pub struct Sealed {
 pub struct Dirty {
     /// Sealed chunks, as stored.
     pub sealed: Vec<ChunkRow>,
-    /// The open chunk's encoder bytes, not yet compacted.
+    /// The open chunk's encoder bytes, not yet compacted, when it is to be stored compacted.
     pub open: Option<ChunkRow>,
     /// The newest sample when copied.
     pub last: Option<(i64, u64)>,
@@ -71,14 +71,12 @@ impl Dirty {
         }
     }
 
-    /// The rows to store: the sealed chunks, then the open one as [`Dirty::open_as`] says.
+    /// The `chunks` rows to store: the sealed chunks, then the open one compacted if it goes
+    /// there.
     pub fn into_rows(self) -> Vec<ChunkRow> {
         let mut rows = self.sealed;
         if let Some((min_t, max_t, bytes)) = self.open {
-            let data = match self.open_as {
-                OpenChunk::Compacted => chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s)),
-                OpenChunk::AsWritten => bytes,
-            };
+            let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
             rows.push((min_t, max_t, data));
         }
         rows
@@ -88,13 +86,13 @@ impl Dirty {
 /// How a checkpoint stores a series' open chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenChunk {
-    /// Compacted as a sealed chunk is, for a checkpoint whose chunks stay (an explicit one, the
-    /// one at close).
+    /// Compacted into its own `chunks` row, as a sealed chunk is: for an explicit checkpoint
+    /// (whose chunks are measured) and before retention.
     Compacted,
-    /// As the encoder wrote it (any reader decodes it), for the checkpoints that run beside
-    /// appends: the next one replaces it, and compacting costs as much as the samples it holds,
-    /// each time (a million series checkpointed every few samples spent most of their ingest
-    /// CPU recompacting).
+    /// As the encoder wrote it, with the rest of its slice of series, in one `open_chunks` row
+    /// ([`super::open_chunks`]): for the checkpoints beside appends and at close. The next one
+    /// replaces it; compacting it, and a row per series, cost a checkpoint of a million series
+    /// most of its time.
     AsWritten,
 }
 
@@ -109,10 +107,11 @@ pub struct Stored {
 /// How a series' chunks on disk stand against its head.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum OnDisk {
-    /// Every chunk stored, the open one compacted (or no chunk at all).
+    /// Every chunk stored, the open one (if any) compacted in `chunks`.
     #[default]
     Current,
-    /// Every chunk stored, the open one as written: a compacting checkpoint rewrites it.
+    /// Every chunk stored, the open one as written in `open_chunks`: a compacting checkpoint
+    /// rewrites it.
     OpenAsWritten,
     /// Samples came since the last checkpoint.
     Behind,
@@ -184,6 +183,36 @@ impl HeadSeries {
         Ok(())
     }
 
+    /// Restores the open chunk a checkpoint beside appends left in `open_chunks` (`data`), after
+    /// [`HeadSeries::restore`] when the series has chunk rows (the newest spanning `newest_row`):
+    /// it is the open chunk when it starts after that row (which stays closed on disk) or is the
+    /// same chunk with newer samples; otherwise it was sealed and stored since, and is left.
+    pub fn restore_open(
+        &mut self,
+        newest_row: Option<(i64, i64)>,
+        data: &[u8],
+    ) -> Result<(), ChunkError> {
+        let samples = chunk::decode(data)?;
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            return Ok(());
+        };
+        let newer = match newest_row {
+            None => true,
+            Some((min_t, max_t)) => first.t > max_t || (first.t == min_t && last.t > max_t),
+        };
+        if !newer {
+            return Ok(());
+        }
+        self.open = ChunkEncoder::new();
+        for s in &samples {
+            self.open.push(s.t, s.v);
+        }
+        self.first_t = Some(self.first_t.map_or(first.t, |f| f.min(first.t)));
+        self.last = Some((last.t, last.v.to_bits()));
+        self.on_disk = OnDisk::OpenAsWritten;
+        Ok(())
+    }
+
     /// Timestamp from which the head holds every sample of the series (`i64::MAX` when the
     /// head holds none, `i64::MIN` when it holds them all since the first): chunks on disk
     /// starting earlier are read from disk, later ones from here.
@@ -227,8 +256,10 @@ impl HeadSeries {
     }
 
     /// What changed since the last checkpoint, copied so that it can be stored while appends go
-    /// on, its open chunk to be stored as `open_as`; `None` when nothing did (and, for a
-    /// compacting checkpoint, the stored open chunk is compacted).
+    /// on, with the open chunk when it is to be stored [`OpenChunk::Compacted`] (the slice's
+    /// `open_chunks` row takes it [`OpenChunk::AsWritten`], from [`HeadSeries::open_chunk`]);
+    /// `None` when nothing changed (and, for a compacting checkpoint, the stored open chunk is
+    /// compacted).
     pub fn dirty(&self, open_as: OpenChunk) -> Option<Dirty> {
         let stale = match self.on_disk {
             OnDisk::Current => false,
@@ -243,7 +274,7 @@ impl HeadSeries {
             .iter()
             .map(|s| (s.min_t, s.max_t, s.data.to_vec()))
             .collect();
-        let open = (!self.open.is_empty())
+        let open = (open_as == OpenChunk::Compacted && !self.open.is_empty())
             .then(|| (self.open.min_t(), self.open.max_t(), self.open.bytes()));
         Some(Dirty {
             sealed,
@@ -260,10 +291,15 @@ impl HeadSeries {
         self.sealed.drain(..stored.sealed.min(self.sealed.len()));
         if self.last == stored.last {
             self.on_disk = match stored.open_as {
-                OpenChunk::Compacted => OnDisk::Current,
-                OpenChunk::AsWritten => OnDisk::OpenAsWritten,
+                OpenChunk::AsWritten if !self.open.is_empty() => OnDisk::OpenAsWritten,
+                _ => OnDisk::Current,
             };
         }
+    }
+
+    /// The open chunk, unless empty.
+    pub fn open_chunk(&self) -> Option<&ChunkEncoder> {
+        (!self.open.is_empty()).then_some(&self.open)
     }
 
     /// True when the newest sample is older than `cutoff` (or there is none).
@@ -341,39 +377,59 @@ mod tests {
     }
 
     #[test]
-    fn a_full_chunk_stored_as_written_reopens_until_a_compacting_checkpoint() {
-        // Arrange: a full open chunk, stored by a checkpoint beside appends, then restored.
+    fn a_checkpoint_beside_appends_leaves_the_open_chunk_to_a_compacting_one() {
+        // Arrange: a full open chunk, stored as written by a checkpoint beside appends.
         let mut head = HeadSeries::default();
         for i in 0..CHUNK_SAMPLES as i64 {
             head.append(i * 15_000, i as f64 * 0.5);
         }
         let as_written = head.dirty(OpenChunk::AsWritten).expect("dirty");
-        head.checkpointed(&as_written.stored());
-        let rows = as_written.into_rows();
-        let compacted = head
-            .dirty(OpenChunk::Compacted)
-            .expect("to compact")
-            .into_rows();
 
         // Act
-        let mut restored = HeadSeries::default();
-        restored.restore(0, &rows[0].2).expect("restore");
-        let mut packed = HeadSeries::default();
-        packed.restore(0, &compacted[0].2).expect("restore");
+        head.checkpointed(&as_written.stored());
 
         // Assert
+        assert!(as_written.into_rows().is_empty(), "no chunks row for it");
         assert!(head.dirty(OpenChunk::AsWritten).is_none());
-        assert_eq!(rows[0].2[0], chunk::Encoding::Xor as u8);
-        assert_eq!(compacted[0].2[0], chunk::Encoding::Packed as u8);
-        assert_eq!(restored.min_t(), i64::MIN, "reopened, the series whole");
-        assert!(restored.dirty(OpenChunk::AsWritten).is_none());
-        assert!(restored.dirty(OpenChunk::Compacted).is_some());
-        assert_eq!(
-            packed.min_t(),
-            i64::MAX,
-            "a full compacted chunk stays on disk"
-        );
-        assert!(packed.dirty(OpenChunk::Compacted).is_none());
+        let compacted = head.dirty(OpenChunk::Compacted).expect("to compact");
+        let rows = compacted.into_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].2[0], chunk::Encoding::Packed as u8);
+    }
+
+    /// A series appended `n` samples 15 s apart from `from` (ms).
+    fn appended(from: i64, n: i64) -> HeadSeries {
+        let mut head = HeadSeries::default();
+        for i in 0..n {
+            head.append(from + i * 15_000, i as f64);
+        }
+        head
+    }
+
+    #[test]
+    fn an_open_chunk_restores_unless_a_newer_row_holds_it() {
+        // Arrange: an open chunk of 10 samples from t = 1 h as written; its first 5 samples
+        // compacted as a row of the same chunk; and a row of an earlier, closed chunk.
+        let open = appended(3_600_000, 10).open_chunk().expect("open").bytes();
+        let same_chunk_older = (3_600_000, 3_600_000 + 4 * 15_000);
+        let same_chunk_newer = (3_600_000, 3_600_000 + 20 * 15_000);
+        let earlier = (0, 3_000_000);
+        let later = (7_200_000, 7_300_000);
+
+        // Act
+        let restored = |row: Option<(i64, i64)>| {
+            let mut head = HeadSeries::default();
+            head.restore_open(row, &open).expect("restore");
+            head.last.map(|(t, _)| t)
+        };
+
+        // Assert: the open chunk when newer; left when a row holds it or later samples.
+        let open_last = Some(3_600_000 + 9 * 15_000);
+        assert_eq!(restored(None), open_last);
+        assert_eq!(restored(Some(earlier)), open_last);
+        assert_eq!(restored(Some(same_chunk_older)), open_last);
+        assert_eq!(restored(Some(same_chunk_newer)), None);
+        assert_eq!(restored(Some(later)), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Opening the store: index from `series`, head from each series' newest chunk, then WAL replay.
+//! Opening the store: index from `series`, head from each series' newest chunk and the open
+//! chunks of `open_chunks`, then WAL replay.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +7,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::head::{Verdict, judge};
 use super::index::{decode_labels, labels_hash};
-use super::{State, wal};
+use super::{State, open_chunks, wal};
 use crate::store::StoreError;
 
 /// Milliseconds since the Unix epoch, now.
@@ -75,24 +76,66 @@ async fn load_series(pool: &SqlitePool, state: &mut State) -> Result<(), StoreEr
 
 async fn load_heads(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
     let rows = sqlx::query(
-        "SELECT c.series_id, l.first_t, c.data FROM chunks c \
+        "SELECT c.series_id, l.first_t, c.min_t, c.max_t, c.data FROM chunks c \
          JOIN (SELECT series_id, MIN(min_t) AS first_t, MAX(min_t) AS last_min \
                FROM chunks GROUP BY series_id) l \
            ON c.series_id = l.series_id AND c.min_t = l.last_min",
     )
     .fetch_all(pool)
     .await?;
+    // Each series' newest chunk row, for the open chunks after it.
+    let mut newest: Vec<Option<(i64, i64)>> = vec![None; state.head.len()];
     for row in rows {
         let id = row.try_get::<i64, _>(0)? as usize;
         let first_t: i64 = row.try_get(1)?;
-        let data: Vec<u8> = row.try_get(2)?;
+        let data: Vec<u8> = row.try_get(4)?;
         let Some(head) = state.head.get_mut(id) else {
             continue;
         };
+        newest[id] = Some((row.try_get(2)?, row.try_get(3)?));
         head.restore(first_t, &data)
             .map_err(|e| corrupt_chunk(state_labels(&state.index, id), e))?;
     }
-    Ok(())
+    load_open_chunks(pool, state, &newest).await
+}
+
+/// Restores the open chunks the last checkpoint beside appends stored, a page of slices at a
+/// time (`newest`: each series' newest chunk row).
+async fn load_open_chunks(
+    pool: &SqlitePool,
+    state: &mut State,
+    newest: &[Option<(i64, i64)>],
+) -> Result<(), StoreError> {
+    let mut after = -1i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT first_id, data FROM open_chunks WHERE first_id > ? ORDER BY first_id LIMIT 16",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        for row in rows {
+            let blob: Vec<u8> = row.try_get(1)?;
+            let entries = open_chunks::decode(&blob).ok_or_else(|| StoreError::Corrupt {
+                what: format!("open chunks from series {}", row.get::<i64, _>(0)),
+                detail: "malformed blob".into(),
+            })?;
+            for (id, data) in entries {
+                // Series forgotten by retention since are skipped.
+                let i = id as usize;
+                if !state.index.contains(id) || i >= state.head.len() {
+                    continue;
+                }
+                state.head[i]
+                    .restore_open(newest[i], data)
+                    .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
+            }
+        }
+    }
 }
 
 fn state_labels(index: &super::index::Index, id: usize) -> String {

@@ -42,6 +42,7 @@ pub(crate) mod hash;
 pub mod head;
 pub mod index;
 mod load;
+mod open_chunks;
 mod packed;
 mod plan;
 mod project;

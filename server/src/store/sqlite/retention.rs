@@ -5,12 +5,15 @@ use std::collections::HashSet;
 
 use super::Shared;
 use super::checkpoint::checkpoint;
+use super::head::OpenChunk;
 use crate::store::StoreError;
 
 /// Applies retention as of `now`; returns how many series were forgotten.
 pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
-    // Checkpointing first leaves nothing in the WAL or in sealed head chunks to reconcile.
-    checkpoint(shared).await?;
+    // Checkpointing first leaves nothing in the WAL or in sealed head chunks to reconcile, and
+    // compacting every open chunk into `chunks` empties `open_chunks`, which then holds nothing
+    // of a series forgotten here (whose id a later series may take after a restart).
+    checkpoint(shared, OpenChunk::Compacted).await?;
     let cutoff = now.saturating_sub(shared.config.retention.as_millis() as i64);
     let dead: HashSet<u32> = {
         let state = shared.read();

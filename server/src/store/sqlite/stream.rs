@@ -143,11 +143,21 @@ impl ChunkEncoder {
 
     /// A readable copy of the chunk as it stands.
     pub fn bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(3 + self.w.buf.len());
+        let mut out = Vec::with_capacity(self.bytes_len());
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// [`Self::bytes`], appended to `out`.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
         out.push(Encoding::Xor as u8);
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&self.w.buf);
-        out
+    }
+
+    /// The length of [`Self::bytes`].
+    pub fn bytes_len(&self) -> usize {
+        1 + std::mem::size_of_val(&self.count) + self.w.buf.len()
     }
 
     /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does.

@@ -11,6 +11,7 @@ use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{Background, checkpoint, log_failure};
+use super::head::OpenChunk;
 use super::plan::{Newest, Plan, plan_group, plan_known};
 use super::wal::{self, Entry};
 use super::{Command, Shared, wal_limit};
@@ -88,7 +89,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
     }
     finish(&shared, pending.take());
     background.finish().await;
-    log_failure(checkpoint(&shared).await);
+    log_failure(checkpoint(&shared, OpenChunk::AsWritten).await);
 }
 
 /// The first command plus whatever else is already waiting, split into appends and the rest.
@@ -121,7 +122,7 @@ async fn control(shared: &Shared, cmd: Command, wal_bytes: &mut u64) -> bool {
         Command::Append(..) => true,
         Command::Checkpoint(reply) => {
             *wal_bytes = 0;
-            let _ = reply.send(checkpoint(shared).await);
+            let _ = reply.send(checkpoint(shared, OpenChunk::Compacted).await);
             true
         }
         Command::Retain(now, reply) => {
@@ -130,7 +131,8 @@ async fn control(shared: &Shared, cmd: Command, wal_bytes: &mut u64) -> bool {
             true
         }
         Command::Close(reply) => {
-            let _ = reply.send(checkpoint(shared).await);
+            // As written: a million series close in seconds, not half a minute.
+            let _ = reply.send(checkpoint(shared, OpenChunk::AsWritten).await);
             false
         }
     }

@@ -1,0 +1,75 @@
+//! The `open_chunks` table's blobs: the open chunks of a slice of series, each as the head's
+//! encoder wrote it (so storing them costs a copy, not a compaction), many series to a row.
+//!
+//! A blob is, per series, its id and its chunk's length as LEB128 varints, then the chunk
+//! (which starts with its encoding byte, as every chunk does).
+
+use super::chunk::ChunkEncoder;
+use super::wal::{get_varint, put_varint};
+
+/// The blob of `chunks`, given as `(series id, open chunk)`.
+pub fn encode<'a>(chunks: impl Iterator<Item = (u32, &'a ChunkEncoder)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (id, chunk) in chunks {
+        put_varint(&mut out, u64::from(id));
+        put_varint(&mut out, chunk.bytes_len() as u64);
+        chunk.write_bytes(&mut out);
+    }
+    out
+}
+
+/// The `(series id, chunk)` entries of a blob, or `None` when it is malformed.
+pub fn decode(mut blob: &[u8]) -> Option<Vec<(u32, &[u8])>> {
+    let mut out = Vec::new();
+    while !blob.is_empty() {
+        let id = u32::try_from(get_varint(&mut blob)?).ok()?;
+        let len = usize::try_from(get_varint(&mut blob)?).ok()?;
+        let (chunk, rest) = blob.split_at_checked(len)?;
+        out.push((id, chunk));
+        blob = rest;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::chunk;
+
+    #[test]
+    fn a_blob_gives_back_each_series_chunk() {
+        // Arrange
+        let mut a = ChunkEncoder::new();
+        let mut b = ChunkEncoder::new();
+        for i in 0..50 {
+            a.push(i * 15_000, i as f64);
+            b.push(i * 10_000 + 3, f64::from_bits(0x7ff0_0000_0000_0002));
+        }
+
+        // Act
+        let blob = encode([(7, &a), (300_000, &b)].into_iter());
+        let back = decode(&blob).expect("decodes");
+
+        // Assert
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].0, back[1].0), (7, 300_000));
+        assert_eq!(back[0].1, a.bytes());
+        assert_eq!(back[1].1, b.bytes());
+        assert_eq!(chunk::decode(back[1].1).expect("chunk").len(), 50);
+    }
+
+    #[test]
+    fn a_truncated_blob_is_malformed() {
+        // Arrange
+        let mut a = ChunkEncoder::new();
+        a.push(1, 1.0);
+        let blob = encode([(1, &a)].into_iter());
+
+        // Act
+        let cut = decode(&blob[..blob.len() - 1]);
+
+        // Assert
+        assert_eq!(cut, None);
+        assert_eq!(decode(&[]), Some(vec![]));
+    }
+}
