@@ -14,10 +14,12 @@
 //! - **Head** ([`head`]): per series the open Gorilla chunk being appended, closed chunks waiting
 //!   for the checkpoint and the newest sample. Label sets live once, interned, in the [`index`].
 //! - **Checkpoint** (every `checkpoint_interval`, past [`wal_limit`] bytes of records, and on
-//!   close): upserts changed chunks into `chunks (series_id, min_t)` — closed ones for good, the
-//!   open one to be replaced next time — and empties `wal`.
+//!   close): upserts sealed chunks into `chunks (series_id, min_t)` for good, the open ones as
+//!   written into `open_chunks` (a slice of series to a row, replaced next time; an explicit
+//!   checkpoint compacts them into `chunks` instead), and empties `wal`.
 //! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
-//!   open chunk again), then replay `wal` into the head. A kill at any moment loses no acked sample.
+//!   open chunk again) and its entry in `open_chunks`, then replay `wal` into the head. A kill at
+//!   any moment loses no acked sample.
 //! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
 //!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range,
 //!   across both cores. Reads may hand each series to a function as it is decoded (reduced to
@@ -30,8 +32,8 @@
 //!
 //! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format),
 //! [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group commit; [`plan`] judges a
-//! group's samples before it), [`checkpoint`], [`retention`], [`load`] (open), [`read`]
-//! (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
+//! group's samples before it), [`checkpoint`] ([`open_chunks`]), [`retention`], [`load`]
+//! (open), [`read`] (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
 mod checkpoint;
