@@ -9,7 +9,9 @@
 //! Run: `cargo build --release -p warroom-server && cargo bench -p warroom-tests --bench ingest`
 //! Sizing: `INGEST_SERIES` (comma list, default `100000,1000000`), `INGEST_SAMPLES` (steady
 //! samples per size, default 2000000; at least 2 steady rounds), `INGEST_BATCH` (samples per
-//! request, default 2000), `INGEST_CONNECTIONS` (default 4), `INGEST_DEADLINE_S` (per phase,
+//! request, default 2000), `INGEST_CONNECTIONS` (default 8: requests in flight at once, as
+//! Prometheus' own sender runs up to 50 shards of 2,000 samples; at 4, warroom at a million
+//! series mostly waited on its group commits), `INGEST_DEADLINE_S` (per phase,
 //! default 90), `INGEST_PEER=0` (warroom alone: for runs long enough to include its periodic
 //! checkpoints, which the peer would take minutes to match; its figures are then not a
 //! comparison).
@@ -159,7 +161,7 @@ impl Plan {
             steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
             batch: env_or("INGEST_BATCH", 2_000),
             options: SendOptions {
-                connections: env_or("INGEST_CONNECTIONS", 4),
+                connections: env_or("INGEST_CONNECTIONS", 8),
                 deadline: Some(deadline),
             },
         }
