@@ -3,8 +3,8 @@
 //!
 //! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as
 //! [`OpenChunk`] says: as written, a slice of series to an `open_chunks` row (the checkpoints
-//! beside appends, and at close), or compacted into `chunks` (an explicit checkpoint, and before
-//! retention; it then empties `open_chunks`).
+//! beside appends, at close and before retention), or compacted into `chunks` (an explicit
+//! checkpoint; it then empties `open_chunks`).
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
 //! ingest for seconds:
@@ -26,12 +26,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::head::{ChunkRow, OpenChunk, Stored};
-use super::{Shared, open_chunks, rollup_write};
+use super::open_chunks::{self, SLICE};
+use super::{Shared, rollup_write};
 use crate::store::StoreError;
-
-/// Series copied under one read lock and stored in one transaction (few in tests, so that a
-/// few hundred series span several).
-const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 
 /// Writes every changed head chunk, open ones as `open` says, and deletes the WAL, with nothing
 /// appended meanwhile.
@@ -94,7 +91,8 @@ pub async fn checkpoint_upto(
     Ok(())
 }
 
-/// What a checkpoint stores of one slice of series.
+/// What a checkpoint stores of one slice of series ([`SLICE`] of them: copied under one read
+/// lock, stored in one transaction, their open chunks in one `open_chunks` row).
 struct Slice {
     /// `chunks` rows, with their series.
     rows: Vec<(u32, ChunkRow)>,

@@ -87,12 +87,12 @@ impl Dirty {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenChunk {
     /// Compacted into its own `chunks` row, as a sealed chunk is: for an explicit checkpoint
-    /// (whose chunks are measured) and before retention.
+    /// (whose chunks are measured).
     Compacted,
     /// As the encoder wrote it, with the rest of its slice of series, in one `open_chunks` row
-    /// ([`super::open_chunks`]): for the checkpoints beside appends and at close. The next one
-    /// replaces it; compacting it, and a row per series, cost a checkpoint of a million series
-    /// most of its time.
+    /// ([`super::open_chunks`]): for the checkpoints beside appends, at close and before
+    /// retention. The next one replaces it; compacting it, and a row per series, cost a
+    /// checkpoint of a million series most of its time.
     AsWritten,
 }
 

@@ -119,9 +119,10 @@ async fn load_open_chunks(
         };
         after = last.try_get(0)?;
         for row in rows {
+            let first: i64 = row.try_get(0)?;
             let blob: Vec<u8> = row.try_get(1)?;
             let entries = open_chunks::decode(&blob).ok_or_else(|| StoreError::Corrupt {
-                what: format!("open chunks from series {}", row.get::<i64, _>(0)),
+                what: format!("open chunks from series {first}"),
                 detail: "malformed blob".into(),
             })?;
             for (id, data) in entries {

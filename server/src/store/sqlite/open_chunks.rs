@@ -7,6 +7,15 @@
 use super::chunk::ChunkEncoder;
 use super::wal::{get_varint, put_varint};
 
+/// Series ids a row holds: ids `first_id .. first_id + SLICE` (few in tests, so that a few
+/// hundred series span several).
+pub const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
+
+/// The `first_id` of the row that holds series `id`.
+pub fn slice_of(id: u32) -> i64 {
+    i64::from(id) - i64::from(id) % SLICE as i64
+}
+
 /// The blob of `chunks`, given as `(series id, open chunk)`.
 pub fn encode<'a>(chunks: impl Iterator<Item = (u32, &'a ChunkEncoder)>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -14,6 +23,17 @@ pub fn encode<'a>(chunks: impl Iterator<Item = (u32, &'a ChunkEncoder)>) -> Vec<
         put_varint(&mut out, u64::from(id));
         put_varint(&mut out, chunk.bytes_len() as u64);
         chunk.write_bytes(&mut out);
+    }
+    out
+}
+
+/// The blob of `chunks` given as `(series id, chunk bytes)`, as [`decode`] gives them.
+pub fn encode_raw<'a>(chunks: impl Iterator<Item = (u32, &'a [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (id, chunk) in chunks {
+        put_varint(&mut out, u64::from(id));
+        put_varint(&mut out, chunk.len() as u64);
+        out.extend_from_slice(chunk);
     }
     out
 }

@@ -1,19 +1,20 @@
 //! Retention: chunks wholly older than `now − retention` go with their rollups, then series left without data and
 //! batch ids received before the cutoff.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+
+use sqlx::SqliteConnection;
 
 use super::Shared;
 use super::checkpoint::checkpoint;
 use super::head::OpenChunk;
+use super::open_chunks;
 use crate::store::StoreError;
 
 /// Applies retention as of `now`; returns how many series were forgotten.
 pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
-    // Checkpointing first leaves nothing in the WAL or in sealed head chunks to reconcile, and
-    // compacting every open chunk into `chunks` empties `open_chunks`, which then holds nothing
-    // of a series forgotten here (whose id a later series may take after a restart).
-    checkpoint(shared, OpenChunk::Compacted).await?;
+    // Checkpointing first leaves nothing in the WAL or in sealed head chunks to reconcile.
+    checkpoint(shared, OpenChunk::AsWritten).await?;
     let cutoff = now.saturating_sub(shared.config.retention.as_millis() as i64);
     let dead: HashSet<u32> = {
         let state = shared.read();
@@ -42,6 +43,7 @@ pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
         .bind(ids)
         .execute(&mut *tx)
         .await?;
+    forget_open_chunks(&mut tx, &dead).await?;
     tx.commit().await?;
     let mut state = shared.write();
     state.index.remove(&dead);
@@ -49,4 +51,33 @@ pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
         state.head[id as usize] = Default::default();
     }
     Ok(dead.len() as u64)
+}
+
+/// Removes the `open_chunks` entries of `dead` series: a series created after a restart may
+/// take the id of one forgotten here, and must not be given its open chunk.
+async fn forget_open_chunks(
+    tx: &mut SqliteConnection,
+    dead: &HashSet<u32>,
+) -> Result<(), StoreError> {
+    let slices: BTreeSet<i64> = dead.iter().map(|&id| open_chunks::slice_of(id)).collect();
+    for first in slices {
+        let blob: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM open_chunks WHERE first_id = ?")
+                .bind(first)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(blob) = blob else { continue };
+        let entries = open_chunks::decode(&blob).ok_or_else(|| StoreError::Corrupt {
+            what: format!("open chunks from series {first}"),
+            detail: "malformed blob".into(),
+        })?;
+        let kept =
+            open_chunks::encode_raw(entries.into_iter().filter(|(id, _)| !dead.contains(id)));
+        sqlx::query("UPDATE open_chunks SET data = ? WHERE first_id = ?")
+            .bind(kept)
+            .bind(first)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

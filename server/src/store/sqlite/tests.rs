@@ -387,6 +387,49 @@ async fn retention_removes_old_chunks_and_forgets_series_left_without_data() {
 }
 
 #[tokio::test]
+async fn a_series_taking_a_forgotten_ones_id_after_a_restart_gets_none_of_its_samples() {
+    // Arrange: "b" (the newest id) has an open chunk stored as written and goes stale; "a" lives.
+    let dir = TempDir::new().expect("tempdir");
+    let config = StoreConfig {
+        retention: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    };
+    let hour = 3_600_000;
+    let store = open_with(&dir, config.clone()).await;
+    let list = vec![
+        series("up", "a", &[(0, 1.0)]),
+        series("up", "b", &[(0, 2.0), (15_000, 2.0)]),
+    ];
+    store.append(batch(None, list)).await.expect("append");
+    store.close().await.expect("close");
+    let store = open_with(&dir, config.clone()).await;
+    let list = vec![series("up", "a", &[(10 * hour, 1.0)])];
+    store.append(batch(None, list)).await.expect("append");
+    assert_eq!(store.retain(10 * hour).await.expect("retain"), 1);
+    store.close().await.expect("close");
+
+    // Act: after a restart "c" takes b's id, then a crash before any checkpoint.
+    let store = open_with(&dir, config.clone()).await;
+    let list = vec![series("up", "c", &[(10 * hour + 15_000, 3.0)])];
+    store.append(batch(None, list)).await.expect("append");
+    let crashed = TempDir::new().expect("tempdir");
+    for name in ["warroom.db", "warroom.db-wal"] {
+        let _ = std::fs::copy(dir.path().join(name), crashed.path().join(name));
+    }
+    let reopened = open_with(&crashed, config).await;
+    let got = reopened.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    let c = got.iter().find(|s| s.labels.get("node") == Some("c"));
+    let want = vec![Sample {
+        t: 10 * hour + 15_000,
+        v: 3.0,
+    }];
+    assert_eq!(c.expect("series c").samples, want);
+    assert_eq!(got.len(), 2);
+}
+
+#[tokio::test]
 async fn concurrent_appends_from_many_tasks_all_land() {
     // Arrange
     let dir = TempDir::new().expect("tempdir");
