@@ -121,10 +121,7 @@ async fn load_open_chunks(
         for row in rows {
             let first: i64 = row.try_get(0)?;
             let blob: Vec<u8> = row.try_get(1)?;
-            let entries = open_chunks::decode(&blob).ok_or_else(|| StoreError::Corrupt {
-                what: format!("open chunks from series {first}"),
-                detail: "malformed blob".into(),
-            })?;
+            let entries = open_chunks::decode_row(first, &blob)?;
             for (id, data) in entries {
                 // Series forgotten by retention since are skipped.
                 let i = id as usize;

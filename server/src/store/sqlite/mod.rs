@@ -92,10 +92,9 @@ const WAL_BYTES_PER_SAMPLE: u64 = 13;
 
 /// Bytes of WAL records after which the writer checkpoints without waiting for the interval:
 /// [`WAL_CHECKPOINT_BYTES`], or room for [`WAL_SAMPLES_PER_SERIES`] samples of each of `series`
-/// when that is more. A checkpoint rewrites every changed series' open chunk, so its cost grows
+/// when that is more. A checkpoint copies every changed series' open chunk, so its cost grows
 /// with the series and not the samples: at a fixed 64 MB a million series were checkpointed
-/// every 5 samples each, and sustained ingest spent half its CPU there. Replaying the WAL at
-/// open reads at most this much.
+/// every 5 samples each. Replaying the WAL at open reads at most this much.
 pub fn wal_limit(series: usize) -> u64 {
     WAL_CHECKPOINT_BYTES.max(series as u64 * WAL_SAMPLES_PER_SERIES * WAL_BYTES_PER_SAMPLE)
 }

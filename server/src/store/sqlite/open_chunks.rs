@@ -6,6 +6,7 @@
 
 use super::chunk::ChunkEncoder;
 use super::wal::{get_varint, put_varint};
+use crate::store::StoreError;
 
 /// Series ids a row holds: ids `first_id .. first_id + SLICE` (few in tests, so that a few
 /// hundred series span several).
@@ -36,6 +37,14 @@ pub fn encode_raw<'a>(chunks: impl Iterator<Item = (u32, &'a [u8])>) -> Vec<u8> 
         out.extend_from_slice(chunk);
     }
     out
+}
+
+/// [`decode`] of the row whose first series id is `first`, its error naming the row.
+pub fn decode_row(first: i64, blob: &[u8]) -> Result<Vec<(u32, &[u8])>, StoreError> {
+    decode(blob).ok_or_else(|| StoreError::Corrupt {
+        what: format!("open chunks from series {first}"),
+        detail: "malformed blob".into(),
+    })
 }
 
 /// The `(series id, chunk)` entries of a blob, or `None` when it is malformed.

@@ -67,10 +67,7 @@ async fn forget_open_chunks(
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some(blob) = blob else { continue };
-        let entries = open_chunks::decode(&blob).ok_or_else(|| StoreError::Corrupt {
-            what: format!("open chunks from series {first}"),
-            detail: "malformed blob".into(),
-        })?;
+        let entries = open_chunks::decode_row(first, &blob)?;
         let kept =
             open_chunks::encode_raw(entries.into_iter().filter(|(id, _)| !dead.contains(id)));
         sqlx::query("UPDATE open_chunks SET data = ? WHERE first_id = ?")
