@@ -99,6 +99,9 @@ async fn load_heads(pool: &SqlitePool, state: &mut State) -> Result<(), StoreErr
     load_open_chunks(pool, state, &newest).await
 }
 
+/// `open_chunks` rows read per query at open (each holds a slice of series).
+const OPEN_CHUNKS_PAGE: i64 = if cfg!(test) { 2 } else { 16 };
+
 /// Restores the open chunks the last checkpoint beside appends stored, a page of slices at a
 /// time (`newest`: each series' newest chunk row).
 async fn load_open_chunks(
@@ -106,23 +109,13 @@ async fn load_open_chunks(
     state: &mut State,
     newest: &[Option<(i64, i64)>],
 ) -> Result<(), StoreError> {
-    let mut after = -1i64;
-    loop {
-        let rows = sqlx::query(
-            "SELECT first_id, data FROM open_chunks WHERE first_id > ? ORDER BY first_id LIMIT 16",
-        )
-        .bind(after)
-        .fetch_all(pool)
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get(0)?;
-        for row in rows {
-            let first: i64 = row.try_get(0)?;
-            let blob: Vec<u8> = row.try_get(1)?;
-            let entries = open_chunks::decode_row(first, &blob)?;
-            for (id, data) in entries {
+    each_row(
+        pool,
+        "open_chunks",
+        "first_id",
+        OPEN_CHUNKS_PAGE,
+        |first, blob| {
+            for (id, data) in open_chunks::decode_row(first, blob)? {
                 // Series forgotten by retention since are skipped.
                 let i = id as usize;
                 if !state.index.contains(id) || i >= state.head.len() {
@@ -132,6 +125,37 @@ async fn load_open_chunks(
                     .restore_open(newest[i], data)
                     .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
             }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Hands each `(key, data)` row of `table` (whose integer key column is `key`) to `each`, in
+/// key order, `page` rows per query: the tables read this way may hold hundreds of MB, which
+/// are then never all in memory at once.
+async fn each_row(
+    pool: &SqlitePool,
+    table: &str,
+    key: &str,
+    page: i64,
+    mut each: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql = format!("SELECT {key}, data FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?");
+    let mut after = i64::MIN;
+    loop {
+        // Only this module's table and column names are formatted in; values are bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(after)
+            .bind(page)
+            .fetch_all(pool)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        for row in rows {
+            each(row.try_get(0)?, &row.try_get::<Vec<u8>, _>(1)?)?;
         }
     }
 }
@@ -155,21 +179,10 @@ pub fn corrupt_chunk(series: String, e: impl std::fmt::Display) -> StoreError {
 const REPLAY_PAGE: i64 = if cfg!(test) { 2 } else { 256 };
 
 async fn replay_wal(pool: &SqlitePool, state: &mut State) -> Result<(), StoreError> {
-    let mut after = i64::MIN;
-    loop {
-        let rows = sqlx::query("SELECT id, data FROM wal WHERE id > ? ORDER BY id LIMIT ?")
-            .bind(after)
-            .bind(REPLAY_PAGE)
-            .fetch_all(pool)
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get(0)?;
-        for row in rows {
-            replay_record(state, row.try_get(0)?, &row.try_get::<Vec<u8>, _>(1)?)?;
-        }
-    }
+    each_row(pool, "wal", "id", REPLAY_PAGE, |id, data| {
+        replay_record(state, id, data)
+    })
+    .await
 }
 
 /// Appends one WAL record's samples to the head, judged as when they were accepted.
