@@ -428,3 +428,45 @@ async fn query_routes_are_timed_by_route_pattern() {
     let line = r#"warroom_query_duration_seconds_count{route="/api/v1/label/{name}/values"} 1"#;
     assert!(text.contains(line), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_decodes_run_at_once_than_the_machine_has_cores() {
+    // Arrange: decoders that each hold their thread for a while and count who runs beside them.
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    // Act
+    let calls = (0..cores * 4).map(|_| {
+        let (running, most) = (running.clone(), most.clone());
+        super::off_thread(move || {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = running.fetch_add(1, SeqCst) + 1;
+            most.fetch_max(now, SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            running.fetch_sub(1, SeqCst);
+            Ok(crate::ingest::Decoded::default())
+        })
+    });
+    let results = futures_join_all(calls).await;
+
+    // Assert
+    assert!(results.iter().all(Result::is_ok));
+    let most = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(most <= cores, "{most} decodes at once on {cores} cores");
+    assert!(most >= 1);
+}
+
+/// Awaits every future, concurrently, in order.
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
