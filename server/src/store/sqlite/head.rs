@@ -162,9 +162,10 @@ impl HeadSeries {
         });
     }
 
-    /// Restores the series from its newest chunk on disk at open: a partial chunk, or one stored
-    /// as written ([`OpenChunk::AsWritten`]), becomes the open chunk again (and replaces its
-    /// disk copy at the next checkpoint that stores it, compacted by a compacting one).
+    /// Restores the series from its newest chunk on disk at open: a partial chunk, or one in the
+    /// stream encoding (from a database older than packed chunks and `open_chunks`), becomes the
+    /// open chunk again (and replaces its disk copy once stored again, compacted by a compacting
+    /// checkpoint).
     pub fn restore(&mut self, first_t: i64, last_chunk: &[u8]) -> Result<(), ChunkError> {
         let samples = chunk::decode(last_chunk)?;
         self.first_t = Some(first_t);
