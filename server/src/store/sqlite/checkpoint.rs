@@ -107,15 +107,16 @@ struct Slice {
 fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Option<Slice> {
     let (dirty, open_chunks) = {
         let state = shared.read();
-        let heads = &state.head[ids.clone()];
-        let dirty: Vec<_> = (ids.clone().zip(heads))
+        let heads = || state.head.range(ids.clone());
+        let dirty: Vec<_> = (ids.clone().zip(heads()))
             .filter_map(|(id, head)| Some((id as u32, head.dirty(open)?)))
             .collect();
         if dirty.is_empty() {
             return None;
         }
         let open_chunks = (open == OpenChunk::AsWritten).then(|| {
-            let chunks = (ids.zip(heads)).filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
+            let chunks =
+                (ids.clone().zip(heads())).filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
             open_chunks::encode(chunks)
         });
         (dirty, open_chunks)

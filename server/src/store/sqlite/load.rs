@@ -68,9 +68,7 @@ async fn load_series(pool: &SqlitePool, state: &mut State) -> Result<(), StoreEr
         })?;
         state.index.insert(id as u32, &labels, labels_hash(&labels));
     }
-    state
-        .head
-        .resize_with(state.index.next_id() as usize, Default::default);
+    state.head.grow_to(state.index.next_id() as usize);
     Ok(())
 }
 

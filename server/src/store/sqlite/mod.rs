@@ -42,6 +42,7 @@ mod column;
 mod decimal;
 pub(crate) mod hash;
 pub mod head;
+mod heads;
 pub mod index;
 mod load;
 mod open_chunks;
@@ -77,6 +78,7 @@ use super::{
 };
 use crate::model::{AppendReport, Labels, Matcher, Series, WriteBatch};
 use head::HeadSeries;
+use heads::Heads;
 use index::Index;
 
 /// Bytes of WAL records after which the writer checkpoints without waiting for the interval,
@@ -106,7 +108,7 @@ const ACTIVE_WINDOW_MS: i64 = 3600 * 1000;
 #[derive(Debug, Default)]
 struct State {
     index: Index,
-    head: Vec<HeadSeries>,
+    head: Heads,
 }
 
 /// What the writer task and the readers share.

@@ -157,7 +157,7 @@ fn resolve(
     }
     let id = state.index.next_id();
     state.index.insert(id, labels, hash);
-    state.head.resize_with(id as usize + 1, Default::default);
+    state.head.grow_to(id as usize + 1);
     plan.new_series.push((id, encode_labels(labels)));
     report.series_created += 1;
     id
