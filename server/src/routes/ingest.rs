@@ -3,21 +3,19 @@
 //! the content type and encoding (415), the body size (413), then the decoded body (400/413).
 //! 2xx is answered only after the store's `append` returned `Ok`.
 
-use std::sync::LazyLock;
-
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tokio::sync::Semaphore;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingest::{self, Decoded, IngestError, otlp, remote_write};
 use crate::model::AppendReport;
 use crate::routes::auth::authorize;
+use crate::routes::decoders;
 use crate::telemetry::Protocol;
 
 /// The content type both protocols send.
@@ -156,24 +154,13 @@ async fn read_body(state: &AppState, parts: Parts, body: Body) -> Result<Bytes, 
         })
 }
 
-/// Decodes running at once: one per core. More gain nothing on CPU-bound work, and each holds
-/// its own buffers (a 2,000-sample remote_write request unpacks to about 1 MB) on its own
-/// blocking-pool thread, whose allocator arena keeps them: with 8 requests in flight and no
-/// bound, a server of 100k series held 1.2 KB of RSS per series, against 0.95 KB with 4.
-static DECODERS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
-
-/// Runs a decoder on the blocking pool (a big body takes milliseconds of CPU), at most
-/// [`DECODERS`] at once.
+/// Runs a decoder on a decoder thread ([`decoders`]): a big body takes milliseconds of CPU.
 async fn off_thread<F>(decode: F) -> Result<Decoded, ApiError>
 where
     F: FnOnce() -> Result<Decoded, IngestError> + Send + 'static,
 {
-    let _permit = (DECODERS.acquire().await)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("decoder permits")))?;
-    let joined = tokio::task::spawn_blocking(decode).await;
-    let decoded =
-        joined.map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("decoder")))?;
+    let decoded = (decoders::run(decode).await)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the decoder panicked")))?;
     Ok(decoded?)
 }
 

@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod auth;
+mod decoders;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
