@@ -2,7 +2,7 @@
 //! they hold deleted.
 //!
 //! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as
-//! [`OpenChunk`] says: as written, a slice of series to an `open_chunks` row (the checkpoints
+//! [`OpenChunk`] says: as written, [`open_chunks::ROW`] series to an `open_chunks` row (the checkpoints
 //! beside appends, at close and before retention), or compacted into `chunks` (an explicit
 //! checkpoint; it then empties `open_chunks`).
 //!
@@ -26,7 +26,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::head::{ChunkRow, OpenChunk, Stored};
-use super::open_chunks::{self, SLICE};
+use super::open_chunks;
+
+/// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
+/// so that a few hundred series span several): a multiple of [`open_chunks::ROW`].
+pub const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 use super::{Shared, rollup_write};
 use crate::store::StoreError;
 
@@ -61,7 +65,7 @@ pub async fn checkpoint_upto(
             continue;
         };
         chunks += slice.rows.len();
-        store_slice(shared, first, &slice).await?;
+        store_slice(shared, &slice).await?;
         stored.extend(slice.stored);
     }
     let mut tx = shared.pool.begin().await?;
@@ -92,14 +96,15 @@ pub async fn checkpoint_upto(
 }
 
 /// What a checkpoint stores of one slice of series ([`SLICE`] of them: copied under one read
-/// lock, stored in one transaction, their open chunks in one `open_chunks` row).
+/// lock, stored in one transaction, their open chunks in `open_chunks` rows of
+/// [`open_chunks::ROW`]).
 struct Slice {
     /// `chunks` rows, with their series.
     rows: Vec<(u32, ChunkRow)>,
     /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`].
     stored: Vec<(u32, Stored)>,
-    /// The slice's `open_chunks` blob ([`OpenChunk::AsWritten`]).
-    open_chunks: Option<Vec<u8>>,
+    /// The slice's `open_chunks` rows, `(first_id, blob)` ([`OpenChunk::AsWritten`]).
+    open_chunks: Vec<(i64, Vec<u8>)>,
 }
 
 /// Copies what changed in series `ids` under one read lock (`None` when nothing did), then
@@ -114,11 +119,14 @@ fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Option<Sli
         if dirty.is_empty() {
             return None;
         }
-        let open_chunks = (open == OpenChunk::AsWritten).then(|| {
-            let chunks =
-                (ids.clone().zip(heads())).filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
-            open_chunks::encode(chunks)
-        });
+        let open_chunks = match open {
+            OpenChunk::AsWritten => {
+                let chunks = (ids.clone().zip(heads()))
+                    .filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
+                open_chunks::encode_rows(ids.clone(), chunks)
+            }
+            OpenChunk::Compacted => Vec::new(),
+        };
         (dirty, open_chunks)
     };
     let mut slice = Slice {
@@ -134,9 +142,9 @@ fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Option<Sli
     Some(slice)
 }
 
-/// Stores a slice (whose first series id is `first`) in one transaction: its `chunks` rows with
-/// their rollups, and its `open_chunks` row when it has one.
-async fn store_slice(shared: &Shared, first: usize, slice: &Slice) -> Result<(), StoreError> {
+/// Stores a slice in one transaction: its `chunks` rows with their rollups, and its
+/// `open_chunks` rows.
+async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
     let rows: Vec<(u32, &ChunkRow)> = slice.rows.iter().map(|(id, row)| (*id, row)).collect();
     let mut tx = shared.pool.begin().await?;
     for part in rows.chunks(200) {
@@ -156,9 +164,9 @@ async fn store_slice(shared: &Shared, first: usize, slice: &Slice) -> Result<(),
         query.execute(&mut *tx).await?;
     }
     rollup_write::write(&mut tx, &rows).await?;
-    if let Some(blob) = &slice.open_chunks {
+    for (first_id, blob) in &slice.open_chunks {
         sqlx::query("INSERT OR REPLACE INTO open_chunks (first_id, data) VALUES (?, ?)")
-            .bind(first as i64)
+            .bind(first_id)
             .bind(blob.as_slice())
             .execute(&mut *tx)
             .await?;

@@ -15,7 +15,7 @@
 //!   for the checkpoint and the newest sample. Label sets live once, interned, in the [`index`].
 //! - **Checkpoint** (every `checkpoint_interval`, past [`wal_limit`] bytes of records, and on
 //!   close): upserts sealed chunks into `chunks (series_id, min_t)` for good, the open ones as
-//!   written into `open_chunks` (a slice of series to a row, replaced next time; an explicit
+//!   written into `open_chunks` (512 series to a row, replaced next time; an explicit
 //!   checkpoint compacts them into `chunks` instead), and empties `wal`.
 //! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
 //!   open chunk again) and its entry in `open_chunks`, then replay `wal` into the head. A kill at

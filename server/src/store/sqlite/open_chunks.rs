@@ -4,28 +4,37 @@
 //! A blob is, per series, its id and its chunk's length as LEB128 varints, then the chunk
 //! (which starts with its encoding byte, as every chunk does).
 
+use std::ops::Range;
+
 use super::chunk::ChunkEncoder;
 use super::wal::{get_varint, put_varint};
 use crate::store::StoreError;
 
-/// Series ids a row holds: ids `first_id .. first_id + SLICE` (few in tests, so that a few
-/// hundred series span several).
-pub const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
+/// Series ids a row holds: ids `first_id .. first_id + ROW` (few in tests, so that a few
+/// hundred series span several). Small, so that no blob is a big allocation: SQLite copies a
+/// checkpoint's blobs on its connections' threads, whose allocator arenas keep the largest they
+/// freed (rows of 4,096 series, 2.4 MB once open chunks filled, kept 40 MB in them at 100k
+/// series). Databases written with bigger rows still load: a row's entries name their series.
+pub const ROW: usize = if cfg!(test) { 16 } else { 512 };
 
-/// The `first_id` of the row that holds series `id`.
-pub fn slice_of(id: u32) -> i64 {
-    i64::from(id) - i64::from(id) % SLICE as i64
-}
-
-/// The blob of `chunks`, given as `(series id, open chunk)`.
-pub fn encode<'a>(chunks: impl Iterator<Item = (u32, &'a ChunkEncoder)>) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The rows of series `ids` (which start at a row's first id): `(first_id, blob)` for every
+/// row the range touches, empty ones too, so that each replaces all an older, bigger row held
+/// there. `chunks` are `(series id, open chunk)` in id order, within `ids`.
+pub fn encode_rows<'a>(
+    ids: Range<usize>,
+    chunks: impl Iterator<Item = (u32, &'a ChunkEncoder)>,
+) -> Vec<(i64, Vec<u8>)> {
+    debug_assert_eq!(ids.start % ROW, 0, "rows start at a multiple of ROW");
+    let mut rows: Vec<(i64, Vec<u8>)> = (ids.clone().step_by(ROW))
+        .map(|first| (first as i64, Vec::new()))
+        .collect();
     for (id, chunk) in chunks {
-        put_varint(&mut out, u64::from(id));
-        put_varint(&mut out, chunk.bytes_len() as u64);
-        chunk.write_bytes(&mut out);
+        let blob = &mut rows[(id as usize - ids.start) / ROW].1;
+        put_varint(blob, u64::from(id));
+        put_varint(blob, chunk.bytes_len() as u64);
+        chunk.write_bytes(blob);
     }
-    out
+    rows
 }
 
 /// The blob of `chunks` given as `(series id, chunk bytes)`, as [`decode`] gives them.
@@ -76,15 +85,24 @@ mod tests {
         }
 
         // Act
-        let blob = encode([(7, &a), (300_000, &b)].into_iter());
-        let back = decode(&blob).expect("decodes");
+        let rows = encode_rows(0..300_000 + ROW, [(7, &a), (300_000, &b)].into_iter());
+        let (first, blob) = rows.iter().find(|(_, b)| !b.is_empty()).expect("a row");
+        let last = &rows[300_000 / ROW];
+        let back = decode(blob).expect("decodes");
+        let back_b = decode(&last.1).expect("decodes");
 
-        // Assert
-        assert_eq!(back.len(), 2);
-        assert_eq!((back[0].0, back[1].0), (7, 300_000));
-        assert_eq!(back[0].1, a.bytes());
-        assert_eq!(back[1].1, b.bytes());
-        assert_eq!(chunk::decode(back[1].1).expect("chunk").len(), 50);
+        // Assert: a row for every ROW series, the two chunks in the rows holding their ids.
+        assert_eq!(rows.len(), 300_000 / ROW + 1);
+        assert!(
+            rows.iter()
+                .enumerate()
+                .all(|(i, r)| r.0 == (i * ROW) as i64)
+        );
+        assert_eq!((*first, last.0), (0, 300_000));
+        assert_eq!(rows.iter().filter(|(_, b)| !b.is_empty()).count(), 2);
+        assert_eq!(back, vec![(7, a.bytes().as_slice())]);
+        assert_eq!(back_b, vec![(300_000, b.bytes().as_slice())]);
+        assert_eq!(chunk::decode(back_b[0].1).expect("chunk").len(), 50);
     }
 
     #[test]
@@ -92,7 +110,7 @@ mod tests {
         // Arrange
         let mut a = ChunkEncoder::new();
         a.push(1, 1.0);
-        let blob = encode([(1, &a)].into_iter());
+        let blob = encode_raw([(1, a.bytes().as_slice())].into_iter());
 
         // Act
         let cut = decode(&blob[..blob.len() - 1]);

@@ -59,8 +59,19 @@ async fn forget_open_chunks(
     tx: &mut SqliteConnection,
     dead: &HashSet<u32>,
 ) -> Result<(), StoreError> {
-    let slices: BTreeSet<i64> = dead.iter().map(|&id| open_chunks::slice_of(id)).collect();
-    for first in slices {
+    let mut rows = BTreeSet::new();
+    for &id in dead {
+        // The row holding `id` starts at or before it: the nearest such row, whatever size of
+        // row wrote it (see [`open_chunks::ROW`]).
+        let first: Option<i64> = sqlx::query_scalar(
+            "SELECT first_id FROM open_chunks WHERE first_id <= ? ORDER BY first_id DESC LIMIT 1",
+        )
+        .bind(i64::from(id))
+        .fetch_optional(&mut *tx)
+        .await?;
+        rows.extend(first);
+    }
+    for first in rows {
         let blob: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT data FROM open_chunks WHERE first_id = ?")
                 .bind(first)

@@ -604,3 +604,100 @@ async fn a_wal_of_many_records_is_replayed_page_by_page() {
         .collect();
     assert_eq!(a.expect("series a").samples, want);
 }
+
+/// Rewrites the `open_chunks` rows of series `ids` (from a row start) as one row at its start,
+/// as rows of 4,096 series held them before rows of [`super::open_chunks::ROW`].
+async fn merge_open_chunk_rows(dir: &TempDir, ids: std::ops::Range<i64>) {
+    let pool = crate::db::open(&dir.path().join("warroom.db"))
+        .await
+        .expect("db");
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT data FROM open_chunks WHERE first_id >= ? AND first_id < ? ORDER BY first_id",
+    )
+    .bind(ids.start)
+    .bind(ids.end)
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    let entries = blobs
+        .iter()
+        .flat_map(|b| super::open_chunks::decode(b).expect("blob"));
+    let merged = super::open_chunks::encode_raw(entries);
+    sqlx::query("DELETE FROM open_chunks WHERE first_id >= ? AND first_id < ?")
+        .bind(ids.start)
+        .bind(ids.end)
+        .execute(&pool)
+        .await
+        .expect("delete");
+    sqlx::query("INSERT INTO open_chunks (first_id, data) VALUES (?, ?)")
+        .bind(ids.start)
+        .bind(merged)
+        .execute(&pool)
+        .await
+        .expect("insert");
+    pool.close().await;
+}
+
+/// The series ids with an entry in `open_chunks`.
+async fn open_chunk_ids(store: &SqliteStore) -> Vec<u32> {
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM open_chunks")
+        .fetch_all(&store.shared.pool)
+        .await
+        .expect("rows");
+    let mut ids: Vec<u32> = (blobs.iter())
+        .flat_map(|b| super::open_chunks::decode(b).expect("blob"))
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn open_chunks_in_the_bigger_rows_of_older_databases_load_and_are_purged() {
+    // Arrange: 40 series (ids 0..40, rows of 16 in tests) whose open chunks one row holds, as
+    // rows of 4,096 series did; ids 20..40 have only old samples.
+    let dir = TempDir::new().expect("tempdir");
+    let config = StoreConfig {
+        retention: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    };
+    let hour = 3_600_000;
+    let store = open_with(&dir, config.clone()).await;
+    let list = (0..40)
+        .map(|n| {
+            let t = if n < 20 { 10 * hour } else { 0 };
+            series(
+                "up",
+                &format!("n{n:02}"),
+                &[(t, n as f64), (t + 15_000, 1.0)],
+            )
+        })
+        .collect();
+    store.append(batch(None, list)).await.expect("append");
+    store.close().await.expect("close");
+    merge_open_chunk_rows(&dir, 0..64).await;
+
+    // Act: reopen, then forget the stale series (no slice changed, so none is rewritten).
+    let store = open_with(&dir, config.clone()).await;
+    let loaded = store.select(&all(), 0, i64::MAX).await.expect("select");
+    let forgotten = store.retain(10 * hour).await.expect("retain");
+    let left = open_chunk_ids(&store).await;
+    store.close().await.expect("close");
+    let reopened = open_with(&dir, config).await;
+    let got = reopened.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    assert_eq!(loaded.len(), 40);
+    assert!(loaded.iter().all(|s| s.samples.len() == 2));
+    assert_eq!(forgotten, 20);
+    assert_eq!(
+        left,
+        (0..20).collect::<Vec<u32>>(),
+        "the stale series' entries purged"
+    );
+    assert_eq!(got.len(), 20);
+    assert!(
+        got.iter()
+            .all(|s| s.samples[0].t == 10 * hour && s.samples.len() == 2)
+    );
+}
