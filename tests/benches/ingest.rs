@@ -2,8 +2,9 @@
 //! the same pre-encoded requests into Debian's Prometheus 2.42 and into `warroom serve` (release
 //! build, fresh data dir, token from `warroom token create`), one server at a time, for each
 //! size of active series. Per server: acked samples/s, server CPU per million samples, RSS and
-//! RSS per active series, bytes on disk per sample after a graceful SIGTERM stop, and the
-//! warroom/Prometheus ratio. The first round (every series new) is measured apart from the
+//! RSS per active series (after the load, and the peak during the steady rounds: warroom's open
+//! chunks grow for 240 samples, so a short run's RSS after load is a low point), bytes on disk
+//! per sample after a graceful SIGTERM stop, and the warroom/Prometheus ratio. The first round (every series new) is measured apart from the
 //! steady rounds after it. If the `warroom` binary is missing its half fails loudly (exit 2).
 //!
 //! Run: `cargo build --release -p warroom-server && cargo bench -p warroom-tests --bench ingest`
@@ -19,6 +20,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -177,6 +179,8 @@ impl Plan {
 struct Phase {
     report: Report,
     server_cpu: Duration,
+    /// The server's largest RSS seen while the phase ran (read every 50 ms).
+    rss_peak: u64,
 }
 
 impl Phase {
@@ -202,9 +206,35 @@ fn phase(
     plan: &Plan,
 ) -> anyhow::Result<Phase> {
     let before = cpu_time(server.pid())?;
-    let report = send(&server.target(), requests, &plan.options)?;
+    let done = AtomicBool::new(false);
+    let (report, rss_peak) = std::thread::scope(|scope| {
+        let pid = server.pid();
+        let done = &done;
+        let peak = scope.spawn(move || peak_rss(pid, done));
+        let report = send(&server.target(), requests, &plan.options);
+        done.store(true, Ordering::Relaxed);
+        (report, peak.join().unwrap_or(0))
+    });
     let server_cpu = cpu_time(server.pid())? - before;
-    Ok(Phase { report, server_cpu })
+    Ok(Phase {
+        report: report?,
+        server_cpu,
+        rss_peak,
+    })
+}
+
+/// The largest RSS of process `pid` read every 50 ms until `done` (and once after): what a
+/// server needs while its open chunks fill, where the RSS after a load may be a low point.
+fn peak_rss(pid: u32, done: &AtomicBool) -> u64 {
+    let mut peak = 0;
+    loop {
+        let last = done.load(Ordering::Relaxed);
+        peak = peak.max(rss_bytes(pid).unwrap_or(0));
+        if last {
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Loads `server` with round 0, then the steady rounds; measures it running, then stopped.
@@ -269,7 +299,7 @@ fn acked(f: &Figures) -> f64 {
 type Row = (&'static str, fn(&Figures) -> f64);
 
 /// The table's rows: a label and how to read the figure from a server's results.
-fn rows() -> [Row; 14] {
+fn rows() -> [Row; 16] {
     [
         ("acked samples/s, steady", |f| {
             f.steady.report.samples_per_s()
@@ -299,6 +329,12 @@ fn rows() -> [Row; 14] {
         ("server RSS MB after load", |f| f.rss as f64 / 1e6),
         ("RSS bytes per active series", |f| {
             f.rss as f64 / f.series as f64
+        }),
+        ("server peak RSS MB, steady rounds", |f| {
+            f.steady.rss_peak as f64 / 1e6
+        }),
+        ("peak RSS bytes per active series, steady", |f| {
+            f.steady.rss_peak as f64 / f.series as f64
         }),
         ("disk MB after SIGTERM", |f| f.disk_stopped as f64 / 1e6),
         ("disk bytes per sample after SIGTERM", |f| {
