@@ -4,8 +4,9 @@
 
 use std::sync::OnceLock;
 
-/// How many threads may work on one query: the cores this process may use.
-fn cores() -> usize {
+/// The cores this process may use: how many threads may work on one query (or decode ingest
+/// bodies, see `routes::decoders`).
+pub fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -12,25 +12,20 @@ use std::sync::{LazyLock, Mutex};
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The queue the decoder threads take jobs from.
-static QUEUE: LazyLock<Mutex<Sender<Job>>> = LazyLock::new(start);
-
-/// How many decoder threads there are: the cores this process may use.
-pub fn count() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
+static QUEUE: LazyLock<Sender<Job>> = LazyLock::new(start);
 
 /// Starts the decoder threads; the returned sender feeds them.
-fn start() -> Mutex<Sender<Job>> {
+fn start() -> Sender<Job> {
     let (tx, rx) = channel::<Job>();
     let rx = std::sync::Arc::new(Mutex::new(rx));
-    for n in 0..count() {
+    for n in 0..crate::parallel::cores() {
         let rx = rx.clone();
         std::thread::Builder::new()
             .name(format!("warroom-decode-{n}"))
             .spawn(move || work(&rx))
             .expect("starting a decoder thread");
     }
-    Mutex::new(tx)
+    tx
 }
 
 /// Runs jobs until the queue closes (it never does: the threads live as long as the process).
@@ -55,8 +50,7 @@ where
     let job: Job = Box::new(move || {
         let _ = reply.send(decode());
     });
-    let sent = QUEUE.lock().unwrap_or_else(|e| e.into_inner()).send(job);
-    sent.ok()?;
+    QUEUE.send(job).ok()?;
     result.await.ok()
 }
 
@@ -75,7 +69,7 @@ mod tests {
         let threads = Arc::new(Mutex::new(HashSet::new()));
 
         // Act
-        let calls: Vec<_> = (0..super::count() * 4)
+        let calls: Vec<_> = (0..crate::parallel::cores() * 4)
             .map(|i| {
                 let (running, most, threads) = (running.clone(), most.clone(), threads.clone());
                 tokio::spawn(super::run(move || {
@@ -95,11 +89,11 @@ mod tests {
         }
 
         // Assert
-        let want: Vec<_> = (0..super::count() * 4).map(Some).collect();
+        let want: Vec<_> = (0..crate::parallel::cores() * 4).map(Some).collect();
         assert_eq!(results, want);
-        assert!(most.load(SeqCst) <= super::count());
+        assert!(most.load(SeqCst) <= crate::parallel::cores());
         let threads = threads.lock().unwrap();
-        assert!(threads.len() <= super::count(), "{threads:?}");
+        assert!(threads.len() <= crate::parallel::cores(), "{threads:?}");
         assert!(
             (threads.iter()).all(|t| t
                 .as_deref()

@@ -1,10 +1,10 @@
 //! The checkpoint: every changed head chunk written out, then the WAL records whose samples
 //! they hold deleted.
 //!
-//! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as
-//! [`OpenChunk`] says: as written, [`open_chunks::ROW`] series to an `open_chunks` row (the checkpoints
-//! beside appends, at close and before retention), or compacted into `chunks` (an explicit
-//! checkpoint; it then empties `open_chunks`).
+//! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as [`OpenChunk`]
+//! says: as written, [`open_chunks::ROW`] series to an `open_chunks` row (the checkpoints beside
+//! appends, at close and before retention), or compacted into `chunks` (an explicit checkpoint;
+//! it then empties `open_chunks`).
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
 //! ingest for seconds:
@@ -27,12 +27,13 @@ use std::sync::Arc;
 
 use super::head::{ChunkRow, OpenChunk, Stored};
 use super::open_chunks;
-
-/// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
-/// so that a few hundred series span several): a multiple of [`open_chunks::ROW`].
-pub const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 use super::{Shared, rollup_write};
 use crate::store::StoreError;
+
+/// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
+/// so that a few hundred series span several): whole `open_chunks` rows.
+const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
+const _: () = assert!(SLICE.is_multiple_of(open_chunks::ROW));
 
 /// Writes every changed head chunk, open ones as `open` says, and deletes the WAL, with nothing
 /// appended meanwhile.
