@@ -39,6 +39,14 @@ fn batch(seq: Option<u64>, series: Vec<Series>) -> WriteBatch {
     }
 }
 
+/// A store's config keeping an hour of samples (retention tests count in hours).
+fn an_hour_kept() -> StoreConfig {
+    StoreConfig {
+        retention: Duration::from_secs(3600),
+        ..StoreConfig::default()
+    }
+}
+
 fn all() -> Vec<Matcher> {
     vec![Matcher::new("__name__", MatchOp::Regex, ".+").expect("matcher")]
 }
@@ -346,10 +354,7 @@ async fn a_corrupt_chunk_is_reported_with_its_series() {
 async fn retention_removes_old_chunks_and_forgets_series_left_without_data() {
     // Arrange
     let dir = TempDir::new().expect("tempdir");
-    let config = StoreConfig {
-        retention: Duration::from_secs(3600),
-        ..StoreConfig::default()
-    };
+    let config = an_hour_kept();
     let store = open_with(&dir, config).await;
     let hour = 3_600_000;
     let old: Vec<(i64, f64)> = (0..2000).map(|i| (i * 15_000, 1.0)).collect();
@@ -390,10 +395,7 @@ async fn retention_removes_old_chunks_and_forgets_series_left_without_data() {
 async fn a_series_taking_a_forgotten_ones_id_after_a_restart_gets_none_of_its_samples() {
     // Arrange: "b" (the newest id) has an open chunk stored as written and goes stale; "a" lives.
     let dir = TempDir::new().expect("tempdir");
-    let config = StoreConfig {
-        retention: Duration::from_secs(3600),
-        ..StoreConfig::default()
-    };
+    let config = an_hour_kept();
     let hour = 3_600_000;
     let store = open_with(&dir, config.clone()).await;
     let list = vec![
@@ -657,10 +659,7 @@ async fn open_chunks_in_the_bigger_rows_of_older_databases_load_and_are_purged()
     // Arrange: 40 series (ids 0..40, rows of 16 in tests) whose open chunks one row holds, as
     // rows of 4,096 series did; ids 20..40 have only old samples.
     let dir = TempDir::new().expect("tempdir");
-    let config = StoreConfig {
-        retention: Duration::from_secs(3600),
-        ..StoreConfig::default()
-    };
+    let config = an_hour_kept();
     let hour = 3_600_000;
     let store = open_with(&dir, config.clone()).await;
     let list = (0..40)
