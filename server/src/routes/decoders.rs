@@ -35,7 +35,8 @@ fn work(rx: &Mutex<Receiver<Job>>) {
             Ok(job) => job,
             Err(_) => return,
         };
-        // A panicking job drops its reply sender, which its caller reports; the thread goes on.
+        // A panicking job drops its reply sender, which its caller reports; the thread goes on
+        // (where panics unwind: the release profile aborts on any panic).
         let _ = catch_unwind(AssertUnwindSafe(job));
     }
 }
