@@ -39,6 +39,14 @@ fn batch(seq: Option<u64>, series: Vec<Series>) -> WriteBatch {
     }
 }
 
+/// A store's config starting a checkpoint every millisecond, so that they overlap appends.
+fn checkpointing_every_ms() -> StoreConfig {
+    StoreConfig {
+        checkpoint_interval: Duration::from_millis(1),
+        ..StoreConfig::default()
+    }
+}
+
 /// A store's config keeping an hour of samples (retention tests count in hours).
 fn an_hour_kept() -> StoreConfig {
     StoreConfig {
@@ -468,11 +476,7 @@ async fn checkpoints_running_beside_appends_keep_every_acked_sample_through_a_cr
     // Arrange: a checkpoint starts every millisecond, so they overlap the appends; 300 series
     // span several copy slices, and 300 samples each seal a chunk mid-run.
     let dir = TempDir::new().expect("tempdir");
-    let config = StoreConfig {
-        checkpoint_interval: Duration::from_millis(1),
-        ..StoreConfig::default()
-    };
-    let store = open_with(&dir, config).await;
+    let store = open_with(&dir, checkpointing_every_ms()).await;
     let nodes: Vec<String> = (0..300).map(|n| format!("n{n:03}")).collect();
     let mut crashes = Vec::new();
 
@@ -547,11 +551,7 @@ async fn encodings(store: &SqliteStore) -> Vec<i64> {
 async fn an_explicit_checkpoint_stores_open_chunks_compacted() {
     // Arrange: an open chunk only, stored as written by the checkpoints beside appends first.
     let dir = TempDir::new().expect("tempdir");
-    let config = StoreConfig {
-        checkpoint_interval: Duration::from_millis(1),
-        ..StoreConfig::default()
-    };
-    let store = open_with(&dir, config).await;
+    let store = open_with(&dir, checkpointing_every_ms()).await;
     for k in 0..20i64 {
         let list = vec![series("up", "a", &[(k * 15_000, k as f64 * 1.5)])];
         store.append(batch(None, list)).await.expect("append");
