@@ -51,6 +51,12 @@ impl BitWriter {
         self.bits
     }
 
+    /// Drops the first `n` bytes held (they are kept elsewhere): `buf` then holds the stream
+    /// from a later byte, and `len_bits` still counts from the stream's start.
+    pub fn drop_front(&mut self, n: usize) {
+        self.buf = self.buf[n.min(self.buf.len())..].to_vec();
+    }
+
     /// Writes one bit.
     pub fn bit(&mut self, on: bool) {
         self.write(u64::from(on), 1);

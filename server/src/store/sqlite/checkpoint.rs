@@ -2,38 +2,41 @@
 //! they hold deleted.
 //!
 //! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as [`OpenChunk`]
-//! says: as written, [`open_chunks::ROW`] series to an `open_chunks` row (the checkpoints beside
-//! appends, at close and before retention), or compacted into `chunks` (an explicit checkpoint;
-//! it then empties `open_chunks`).
+//! says: as written, each to its series' `head_chunks` row, appending what came since the last
+//! checkpoint (the checkpoints beside appends, at close and before retention), or compacted into
+//! `chunks` (an explicit checkpoint; it then empties `head_chunks`). Once a row holds the start
+//! of an open chunk, the head drops that start from memory: a chunk sealed after that (a cold
+//! one) is joined to its start here, then compacted.
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
 //! ingest for seconds:
 //! - The writer task notes the newest WAL record first ([`wal_upto`]), between two group
 //!   commits, so every sample of the records up to it is already in the head.
-//! - The head is then copied a slice of series at a time, under a short read lock; open chunks
-//!   are compacted outside the lock, and each slice is stored in its own transaction.
-//! - Only when every slice is stored are the records up to the noted one deleted, and the head
-//!   forgets what was stored (not the chunks sealed since).
+//! - The head is then copied a slice of series at a time, under a short read lock; chunks are
+//!   joined and compacted outside the lock, and each slice is stored in its own transaction,
+//!   after which the head forgets what it stored (not the chunks sealed since).
+//! - Only when every slice is stored are the records up to the noted one deleted.
 //!
 //! A crash part way leaves stored chunks beside WAL records holding the same samples; replaying
 //! those at open judges them against the newest stored sample and skips them, so nothing is
 //! lost or doubled. Samples appended meanwhile may already be in a stored open chunk; their
-//! records stay until the next checkpoint, by the same argument. An `open_chunks` entry and a
-//! `chunks` row may both hold a series' open chunk; opening keeps the newer
-//! ([`super::head::HeadSeries::restore_open`]).
+//! records stay until the next checkpoint, by the same argument. A `head_chunks` row and a
+//! `chunks` row may both hold a series' open chunk (after an explicit checkpoint); opening and
+//! reading keep the row ([`super::head::HeadSeries::restore_open`]).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::head::{ChunkRow, OpenChunk, Stored};
-use super::open_chunks;
-use super::{Shared, rollup_write};
+use super::chunk::{self, ChunkEncoder};
+use super::head::{ChunkRow, Dirty, HeadRow, OpenChunk, Part, Stored};
+use super::head_chunks::Stream;
+use super::{Shared, head_chunks, rollup_write};
 use crate::store::StoreError;
 
 /// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
-/// so that a few hundred series span several): whole `open_chunks` rows.
+/// so that a few hundred series span several).
 const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
-const _: () = assert!(SLICE.is_multiple_of(open_chunks::ROW));
 
 /// Writes every changed head chunk, open ones as `open` says, and deletes the WAL, with nothing
 /// appended meanwhile.
@@ -59,92 +62,152 @@ pub async fn checkpoint_upto(
 ) -> Result<(), StoreError> {
     let started = std::time::Instant::now();
     let count = shared.read().head.len();
-    let mut stored: Vec<(u32, Stored)> = Vec::new();
-    let mut chunks = 0;
+    let (mut series, mut chunks) = (0, 0);
     for first in (0..count).step_by(SLICE) {
-        let Some(slice) = copy_slice(shared, first..count.min(first + SLICE), open) else {
+        let dirty = copy_slice(shared, first..count.min(first + SLICE), open);
+        if dirty.is_empty() {
             continue;
-        };
-        chunks += slice.rows.len();
+        }
+        let slice = join_slice(shared, dirty).await?;
         store_slice(shared, &slice).await?;
-        stored.extend(slice.stored);
+        chunks += slice.rows.len();
+        series += slice.stored.len();
+        // Stored for good: the head forgets it now (the WAL records go below, once every
+        // slice is stored; replaying them meanwhile would skip their samples as old).
+        let mut state = shared.write();
+        for (id, stored, whole) in slice.stored {
+            if let Some(head) = state.head.get_mut(id as usize) {
+                head.checkpointed(&stored, whole);
+            }
+        }
     }
     let mut tx = shared.pool.begin().await?;
     sqlx::query("DELETE FROM wal WHERE id <= ?")
         .bind(upto)
         .execute(&mut *tx)
         .await?;
+    // Every open chunk an older database left there is in `head_chunks` now (each was
+    // restored as changed, so this checkpoint stored it).
+    sqlx::query("DELETE FROM open_chunks")
+        .execute(&mut *tx)
+        .await?;
     if open == OpenChunk::Compacted {
-        // Every open chunk is in `chunks` now (those appended to since also in the WAL).
-        sqlx::query("DELETE FROM open_chunks")
+        // Every open chunk is in `chunks` now, and held whole (those appended to since also in
+        // the WAL).
+        sqlx::query("DELETE FROM head_chunks")
             .execute(&mut *tx)
             .await?;
     }
     tx.commit().await?;
-    let mut state = shared.write();
-    for (id, stored) in &stored {
-        if let Some(head) = state.head.get_mut(*id as usize) {
-            head.checkpointed(stored);
-        }
-    }
-    drop(state);
     tracing::info!(
-        "checkpoint ({open:?} open chunks) stored {chunks} chunks of {} series in {:.2?}",
-        stored.len(),
+        "checkpoint ({open:?} open chunks) stored {chunks} chunks of {series} series in {:.2?}",
         started.elapsed()
     );
     Ok(())
 }
 
+/// What changed in series `ids`, copied under one read lock.
+fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Vec<(u32, Dirty)> {
+    let state = shared.read();
+    (ids.clone().zip(state.head.range(ids)))
+        .filter_map(|(id, head)| Some((id as u32, head.dirty(open)?)))
+        .collect()
+}
+
 /// What a checkpoint stores of one slice of series ([`SLICE`] of them: copied under one read
-/// lock, stored in one transaction, their open chunks in `open_chunks` rows of
-/// [`open_chunks::ROW`]).
+/// lock, stored in one transaction).
 struct Slice {
     /// `chunks` rows, with their series.
     rows: Vec<(u32, ChunkRow)>,
-    /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`].
-    stored: Vec<(u32, Stored)>,
-    /// The slice's `open_chunks` rows, `(first_id, blob)` ([`OpenChunk::AsWritten`]).
-    open_chunks: Vec<(i64, Vec<u8>)>,
+    /// `head_chunks` writes, with their series.
+    head_rows: Vec<(u32, HeadRow)>,
+    /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`], with
+    /// the open chunk held whole again after a compacting checkpoint joined it.
+    stored: Vec<(u32, Stored, Option<ChunkEncoder>)>,
 }
 
-/// Copies what changed in series `ids` under one read lock (`None` when nothing did), then
-/// compacts outside it.
-fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Option<Slice> {
-    let (dirty, open_chunks) = {
-        let state = shared.read();
-        let heads = || state.head.range(ids.clone());
-        let dirty: Vec<_> = (ids.clone().zip(heads()))
-            .filter_map(|(id, head)| Some((id as u32, head.dirty(open)?)))
-            .collect();
-        if dirty.is_empty() {
-            return None;
-        }
-        let open_chunks = match open {
-            OpenChunk::AsWritten => {
-                let chunks = (ids.clone().zip(heads()))
-                    .filter_map(|(id, h)| Some((id as u32, h.open_chunk()?)));
-                open_chunks::encode_rows(ids.clone(), chunks)
-            }
-            OpenChunk::Compacted => Vec::new(),
-        };
-        (dirty, open_chunks)
-    };
+/// Joins each cold chunk (and, compacting, each open chunk) whose start the head dropped to
+/// that start in its `head_chunks` row, and compacts it: the slice's rows, ready to store.
+/// The rows are read before the slice's transaction, which then holds SQLite's write lock
+/// only to write: only a checkpoint changes them, one at a time.
+async fn join_slice(shared: &Shared, dirty: Vec<(u32, Dirty)>) -> Result<Slice, StoreError> {
+    let cut: Vec<u32> = (dirty.iter())
+        .filter(|(_, d)| {
+            [&d.cold, &d.open]
+                .iter()
+                .any(|p| p.as_ref().is_some_and(|p| p.base > 0))
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    let stored_rows = head_chunks::read(shared, &cut, i64::MAX).await?;
     let mut slice = Slice {
         rows: Vec::new(),
+        head_rows: Vec::new(),
         stored: Vec::with_capacity(dirty.len()),
-        open_chunks,
     };
     for (id, dirty) in dirty {
-        slice.stored.push((id, dirty.stored()));
-        let rows = dirty.into_rows().into_iter();
-        slice.rows.extend(rows.map(|row| (id, row)));
+        let stored = dirty.stored();
+        let Dirty {
+            sealed,
+            cold,
+            open,
+            row,
+            ..
+        } = dirty;
+        slice.rows.extend(sealed.into_iter().map(|r| (id, r)));
+        let mut whole = None;
+        for (part, is_open) in [(cold, false), (open, true)] {
+            let Some(part) = part else { continue };
+            let bytes = joined(id, &part, &stored_rows)?;
+            let samples = chunk::decode(&bytes).map_err(|e| corrupt_stream(id, e))?;
+            if is_open && part.base > 0 {
+                let mut enc = ChunkEncoder::new();
+                samples.iter().for_each(|s| enc.push(s.t, s.v));
+                whole = Some(enc);
+            }
+            slice
+                .rows
+                .push((id, (part.min_t, part.max_t, chunk::compact(&samples))));
+        }
+        slice.head_rows.extend(row.map(|r| (id, r)));
+        slice.stored.push((id, stored, whole));
     }
-    Some(slice)
+    Ok(slice)
+}
+
+/// The whole stream chunk of `part` of series `id`, its start from `stored` when cut.
+fn joined(id: u32, part: &Part, stored: &HashMap<u32, Stream>) -> Result<Vec<u8>, StoreError> {
+    if part.base == 0 {
+        return part.bytes(&[]).ok_or_else(|| corrupt_stream(id, "empty"));
+    }
+    match stored.get(&id) {
+        Some(row) if row.min_t == part.min_t => part.bytes(&row.data).ok_or_else(|| {
+            corrupt_stream(
+                id,
+                format!("{} bytes stored, {} needed", row.data.len(), part.base),
+            )
+        }),
+        Some(row) => Err(corrupt_stream(
+            id,
+            format!(
+                "the row holds the chunk from {}, not from {}",
+                row.min_t, part.min_t
+            ),
+        )),
+        None => Err(corrupt_stream(id, "no row")),
+    }
+}
+
+/// The error for a `head_chunks` row that does not hold what the head dropped.
+fn corrupt_stream(id: u32, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("head_chunks row of series {id}"),
+        detail: detail.to_string(),
+    }
 }
 
 /// Stores a slice in one transaction: its `chunks` rows with their rollups, and its
-/// `open_chunks` rows.
+/// `head_chunks` writes.
 async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
     let rows: Vec<(u32, &ChunkRow)> = slice.rows.iter().map(|(id, row)| (*id, row)).collect();
     let mut tx = shared.pool.begin().await?;
@@ -165,12 +228,8 @@ async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
         query.execute(&mut *tx).await?;
     }
     rollup_write::write(&mut tx, &rows).await?;
-    for (first_id, blob) in &slice.open_chunks {
-        sqlx::query("INSERT OR REPLACE INTO open_chunks (first_id, data) VALUES (?, ?)")
-            .bind(first_id)
-            .bind(blob.as_slice())
-            .execute(&mut *tx)
-            .await?;
+    for part in slice.head_rows.chunks(head_chunks::ROWS_PER_STATEMENT) {
+        head_chunks::write(&mut tx, part).await?;
     }
     tx.commit().await?;
     Ok(())

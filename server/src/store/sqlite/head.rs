@@ -2,6 +2,7 @@
 //! newest sample, against which out-of-order and duplicate samples are judged.
 
 use super::chunk::{self, ChunkEncoder, ChunkError};
+use super::stream::chunk_bytes;
 use crate::model::Sample;
 
 /// A chunk is closed after this many samples (one hour at a 15 s interval); sized so that chunk
@@ -53,12 +54,75 @@ pub struct Sealed {
 pub struct Dirty {
     /// Sealed chunks, as stored.
     pub sealed: Vec<ChunkRow>,
-    /// The open chunk's encoder bytes, not yet compacted, when it is to be stored compacted.
-    pub open: Option<ChunkRow>,
+    /// A sealed chunk whose stream starts in the series' `head_chunks` row: compacted into a
+    /// `chunks` row once joined to it.
+    pub cold: Option<Part>,
+    /// The open chunk, to be compacted into a `chunks` row ([`OpenChunk::Compacted`]).
+    pub open: Option<Part>,
+    /// What the series' `head_chunks` row takes of its open chunk ([`OpenChunk::AsWritten`]).
+    pub row: Option<HeadRow>,
     /// The newest sample when copied.
     pub last: Option<(i64, u64)>,
     /// How the open chunk is to be stored.
     pub open_as: OpenChunk,
+}
+
+/// A chunk's stream as the head holds it: whole, or from byte `base` on (the rest is in the
+/// series' `head_chunks` row).
+#[derive(Debug)]
+pub struct Part {
+    /// First timestamp.
+    pub min_t: i64,
+    /// Last timestamp.
+    pub max_t: i64,
+    /// Samples.
+    pub count: u16,
+    /// Stream bytes not held (0: whole).
+    pub base: usize,
+    /// The stream from `base` on.
+    pub tail: Vec<u8>,
+}
+
+impl Part {
+    fn of(chunk: &ChunkEncoder) -> Self {
+        Self {
+            min_t: chunk.min_t(),
+            max_t: chunk.max_t(),
+            count: chunk.len() as u16,
+            base: chunk.base(),
+            tail: chunk.stream_from_byte(chunk.base()).to_vec(),
+        }
+    }
+
+    /// The whole chunk (in the stream encoding), its first `base` bytes from `stored` (the
+    /// stream in its `head_chunks` row); `None` when that is shorter.
+    pub fn bytes(&self, stored: &[u8]) -> Option<Vec<u8>> {
+        let prefix = stored.get(..self.base)?;
+        Some(chunk_bytes(self.count, &[prefix, &self.tail]))
+    }
+
+    /// The `chunks` row of the whole chunk, compacted (`stored` as for [`Self::bytes`]).
+    pub fn compacted(&self, stored: &[u8]) -> Option<ChunkRow> {
+        let bytes = self.bytes(stored)?;
+        let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
+        Some((self.min_t, self.max_t, data))
+    }
+}
+
+/// An open chunk's write to its series' `head_chunks` row: its stream from byte `cut` on
+/// replaces the row's from there (the whole row when `cut` is 0).
+#[derive(Debug)]
+pub struct HeadRow {
+    /// The chunk's first timestamp (the row's, checked when `cut` > 0).
+    pub min_t: i64,
+    /// Samples in the chunk.
+    pub count: u16,
+    /// Stream bytes of the row kept (its last partial byte is rewritten).
+    pub cut: usize,
+    /// The stream from `cut` on.
+    pub bytes: Vec<u8>,
+    /// Bits of the whole stream.
+    pub bits: usize,
 }
 
 impl Dirty {
@@ -66,20 +130,11 @@ impl Dirty {
     pub fn stored(&self) -> Stored {
         Stored {
             sealed: self.sealed.len(),
+            cold: self.cold.as_ref().map(|c| c.min_t),
+            row: self.row.as_ref().map(|r| (r.min_t, r.bits)),
             last: self.last,
             open_as: self.open_as,
         }
-    }
-
-    /// The `chunks` rows to store: the sealed chunks, then the open one compacted if it goes
-    /// there.
-    pub fn into_rows(self) -> Vec<ChunkRow> {
-        let mut rows = self.sealed;
-        if let Some((min_t, max_t, bytes)) = self.open {
-            let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));
-            rows.push((min_t, max_t, data));
-        }
-        rows
     }
 }
 
@@ -87,19 +142,24 @@ impl Dirty {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenChunk {
     /// Compacted into its own `chunks` row, as a sealed chunk is: for an explicit checkpoint
-    /// (whose chunks are measured).
+    /// (whose chunks are measured). The head then holds it whole again, and `head_chunks`
+    /// is emptied.
     Compacted,
-    /// As the encoder wrote it, with the rest of its slice of series, in one `open_chunks` row
-    /// ([`super::open_chunks`]): for the checkpoints beside appends, at close and before
-    /// retention. The next one replaces it; compacting it, and a row per series, cost a
-    /// checkpoint of a million series most of its time.
+    /// As the encoder wrote it, in the series' `head_chunks` row, the part written since the
+    /// last checkpoint appended ([`HeadRow`]): for the checkpoints beside appends, at close and
+    /// before retention. Compacting it, and rewriting it whole, cost a checkpoint of a million
+    /// series most of its time; once stored, the head drops the start of it
+    /// ([`ChunkEncoder::drop_stored`]).
     AsWritten,
 }
 
-/// What a checkpoint stored of one series: how many sealed chunks, as of which newest sample.
+/// What a checkpoint stored of one series: how many sealed chunks, whether the cold one, how
+/// much of the open chunk (its first time and stream bits), as of which newest sample.
 #[derive(Clone, Copy, Debug)]
 pub struct Stored {
     sealed: usize,
+    cold: Option<i64>,
+    row: Option<(i64, usize)>,
     last: Option<(i64, u64)>,
     open_as: OpenChunk,
 }
@@ -110,7 +170,7 @@ enum OnDisk {
     /// Every chunk stored, the open one (if any) compacted in `chunks`.
     #[default]
     Current,
-    /// Every chunk stored, the open one as written in `open_chunks`: a compacting checkpoint
+    /// Every chunk stored, the open one as written in `head_chunks`: a compacting checkpoint
     /// rewrites it.
     OpenAsWritten,
     /// Samples came since the last checkpoint.
@@ -126,6 +186,10 @@ pub struct HeadSeries {
     pub first_t: Option<i64>,
     open: ChunkEncoder,
     sealed: Vec<Sealed>,
+    /// A sealed chunk whose stream starts in the series' `head_chunks` row, until a checkpoint
+    /// joins and stores it (at most one: the open chunk after it is only cut once stored, by
+    /// the checkpoint that stores this one).
+    cold: Option<Box<ChunkEncoder>>,
     on_disk: OnDisk,
 }
 
@@ -150,8 +214,15 @@ impl HeadSeries {
         self.open.last_byte()
     }
 
+    /// Closes the open chunk: compacted here when held whole, else kept as the cold chunk for
+    /// the next checkpoint to join to its start on disk.
     fn seal(&mut self) {
         let full = std::mem::take(&mut self.open);
+        if !full.is_whole() {
+            debug_assert!(self.cold.is_none(), "one cold chunk at a time");
+            self.cold = Some(Box::new(full));
+            return;
+        }
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.
         let data =
             chunk::decode(&full.bytes()).map_or_else(|_| full.bytes(), |s| chunk::compact(&s));
@@ -179,19 +250,23 @@ impl HeadSeries {
             }
         }
         if as_written {
-            self.on_disk = OnDisk::OpenAsWritten;
+            self.on_disk = OnDisk::Behind;
         }
         Ok(())
     }
 
-    /// Restores the open chunk a checkpoint beside appends left in `open_chunks` (`data`), after
-    /// [`HeadSeries::restore`] when the series has chunk rows (the newest spanning `newest_row`):
-    /// it is the open chunk when it starts after that row (which stays closed on disk) or is the
-    /// same chunk with newer samples; otherwise it was sealed and stored since, and is left.
+    /// Restores the open chunk a checkpoint beside appends left (`data`, a whole stream
+    /// chunk), after [`HeadSeries::restore`] when the series has chunk rows (the newest
+    /// spanning `newest_row`): it is the open chunk when it starts after that row (which stays
+    /// closed on disk) or is the same chunk with newer samples; otherwise it was sealed and
+    /// stored since, and is left. `from` says where it was read: from its `head_chunks` row,
+    /// which then holds it, so the head drops its start; from the `open_chunks` of an older
+    /// database, whence the next checkpoint moves it.
     pub fn restore_open(
         &mut self,
         newest_row: Option<(i64, i64)>,
         data: &[u8],
+        from: OpenFrom,
     ) -> Result<(), ChunkError> {
         let samples = chunk::decode(data)?;
         let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -210,18 +285,26 @@ impl HeadSeries {
         }
         self.first_t = Some(self.first_t.map_or(first.t, |f| f.min(first.t)));
         self.last = Some((last.t, last.v.to_bits()));
-        self.on_disk = OnDisk::OpenAsWritten;
+        match from {
+            OpenFrom::HeadChunks => {
+                self.open.drop_stored(self.open.stream_bits());
+                self.on_disk = OnDisk::OpenAsWritten;
+            }
+            OpenFrom::OpenChunks => self.on_disk = OnDisk::Behind,
+        }
         Ok(())
     }
 
     /// Timestamp from which the head holds every sample of the series (`i64::MAX` when the
-    /// head holds none, `i64::MIN` when it holds them all since the first): chunks on disk
-    /// starting earlier are read from disk, later ones from here.
+    /// head holds none, `i64::MIN` when it holds them all since the first): older samples are
+    /// read from disk (`chunks`, and the `head_chunks` row holding the start of the cold or
+    /// open chunk), later ones from here.
     pub fn min_t(&self) -> i64 {
-        let held = match (self.sealed.first(), self.open.is_empty()) {
-            (Some(s), _) => s.min_t,
-            (None, false) => self.open.min_t(),
-            (None, true) => i64::MAX,
+        let held = match (&self.cold, self.sealed.first(), self.open.is_empty()) {
+            (Some(cold), _, _) => cold.held_from(),
+            (None, Some(s), _) => s.min_t,
+            (None, None, false) => self.open.held_from(),
+            (None, None, true) => i64::MAX,
         };
         // No sample is older than the first, so a read reaching back past it needs no disk.
         match self.first_t {
@@ -238,13 +321,19 @@ impl HeadSeries {
         }
     }
 
-    /// Decodes the head's samples within `[start, end]` onto `out`.
+    /// Decodes the head's samples within `[start, end]` onto `out` (those from
+    /// [`HeadSeries::min_t`] on).
     pub fn samples_in(
         &self,
         start: i64,
         end: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), ChunkError> {
+        if let Some(cold) = &self.cold
+            && cold.max_t() >= start
+        {
+            cold.read_range(start, end, out)?;
+        }
         for s in &self.sealed {
             if s.max_t >= start && s.min_t <= end {
                 chunk::decode_range(&s.data, start, end, out)?;
@@ -257,10 +346,8 @@ impl HeadSeries {
     }
 
     /// What changed since the last checkpoint, copied so that it can be stored while appends go
-    /// on, with the open chunk when it is to be stored [`OpenChunk::Compacted`] (the slice's
-    /// `open_chunks` row takes it [`OpenChunk::AsWritten`], from [`HeadSeries::open_chunk`]);
-    /// `None` when nothing changed (and, for a compacting checkpoint, the stored open chunk is
-    /// compacted).
+    /// on: the sealed chunks, the cold one, and the open chunk as `open_as` says; `None` when
+    /// nothing changed (and, for a compacting checkpoint, the stored open chunk is compacted).
     pub fn dirty(&self, open_as: OpenChunk) -> Option<Dirty> {
         let stale = match self.on_disk {
             OnDisk::Current => false,
@@ -275,32 +362,55 @@ impl HeadSeries {
             .iter()
             .map(|s| (s.min_t, s.max_t, s.data.to_vec()))
             .collect();
-        let open = (open_as == OpenChunk::Compacted && !self.open.is_empty())
-            .then(|| (self.open.min_t(), self.open.max_t(), self.open.bytes()));
+        let open = (!self.open.is_empty()).then_some(&self.open);
+        let (compact, row) = match open_as {
+            OpenChunk::Compacted => (open.map(Part::of), None),
+            OpenChunk::AsWritten => (None, open.map(head_row)),
+        };
         Some(Dirty {
             sealed,
-            open,
+            cold: self.cold.as_deref().map(Part::of),
+            open: compact,
+            row,
             last: self.last,
             open_as,
         })
     }
 
     /// Forgets what a checkpoint stored from [`HeadSeries::dirty`]: its `sealed` oldest sealed
-    /// chunks (later ones were sealed since), and that the disk is behind unless a sample came
-    /// since (every append moves `last`).
-    pub fn checkpointed(&mut self, stored: &Stored) {
+    /// chunks (later ones were sealed since), the cold chunk, the start of the open chunk it
+    /// stored (unless sealed since), and that the disk is behind unless a sample came since
+    /// (every append moves `last`). `whole` is the open chunk held whole again after a
+    /// compacting checkpoint joined it to its start on disk (none are appended meanwhile).
+    pub fn checkpointed(&mut self, stored: &Stored, whole: Option<ChunkEncoder>) {
         self.sealed.drain(..stored.sealed.min(self.sealed.len()));
+        if let (Some(min_t), Some(cold)) = (stored.cold, &self.cold)
+            && cold.min_t() == min_t
+        {
+            self.cold = None;
+        }
+        if let Some((min_t, bits)) = stored.row
+            && !self.open.is_empty()
+            && self.open.min_t() == min_t
+        {
+            self.open.drop_stored(bits);
+        }
+        if let Some(whole) = whole
+            && whole.min_t() == self.open.min_t()
+            && whole.len() == self.open.len()
+        {
+            self.open = whole;
+        }
+        if stored.open_as == OpenChunk::Compacted {
+            // The checkpoint empties `head_chunks`.
+            self.open.forget_stored();
+        }
         if self.last == stored.last {
             self.on_disk = match stored.open_as {
                 OpenChunk::AsWritten if !self.open.is_empty() => OnDisk::OpenAsWritten,
                 _ => OnDisk::Current,
             };
         }
-    }
-
-    /// The open chunk, unless empty.
-    pub fn open_chunk(&self) -> Option<&ChunkEncoder> {
-        (!self.open.is_empty()).then_some(&self.open)
     }
 
     /// True when the newest sample is older than `cutoff` (or there is none).
@@ -310,12 +420,42 @@ impl HeadSeries {
 
     /// Heap bytes held by the chunks, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.open.heap_bytes() + self.sealed.iter().map(|s| s.data.len()).sum::<usize>()
+        self.open.heap_bytes()
+            + self.cold.as_ref().map_or(0, |c| c.heap_bytes())
+            + self.sealed.iter().map(|s| s.data.len()).sum::<usize>()
+    }
+
+    /// True when the head dropped the stored start of the open chunk (for tests).
+    #[cfg(test)]
+    pub fn open_is_cut(&self) -> bool {
+        !self.open.is_whole()
     }
 
     /// True when the series received a sample at or after `since`.
     pub fn active_since(&self, since: i64) -> bool {
         self.last.is_some_and(|(t, _)| t >= since)
+    }
+}
+
+/// Where [`HeadSeries::restore_open`] read an open chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenFrom {
+    /// Its series' `head_chunks` row.
+    HeadChunks,
+    /// An `open_chunks` row of a database written before `head_chunks`.
+    OpenChunks,
+}
+
+/// The write of `open` to its series' `head_chunks` row: from the last whole byte the row
+/// holds of it, or whole when the row holds another chunk (or none).
+fn head_row(open: &ChunkEncoder) -> HeadRow {
+    let cut = open.disk_bits() / 8;
+    HeadRow {
+        min_t: open.min_t(),
+        count: open.len() as u16,
+        cut,
+        bytes: open.stream_from_byte(cut).to_vec(),
+        bits: open.stream_bits(),
     }
 }
 
@@ -365,7 +505,7 @@ mod tests {
         push(&mut head, CHUNK_SAMPLES);
 
         // Act
-        head.checkpointed(&stored);
+        head.checkpointed(&stored, None);
 
         // Assert: the chunk sealed since is kept, and the series stays dirty.
         let rest = head.dirty(OpenChunk::Compacted).expect("still dirty");
@@ -373,7 +513,7 @@ mod tests {
         assert_eq!(rest.sealed[0].0, (CHUNK_SAMPLES as i64 * 2) * 15_000);
         assert_eq!(head.min_t(), rest.sealed[0].0);
         let stored = rest.stored();
-        head.checkpointed(&stored);
+        head.checkpointed(&stored, None);
         assert!(head.dirty(OpenChunk::Compacted).is_none());
     }
 
@@ -387,31 +527,39 @@ mod tests {
         let as_written = head.dirty(OpenChunk::AsWritten).expect("dirty");
 
         // Act
-        head.checkpointed(&as_written.stored());
+        head.checkpointed(&as_written.stored(), None);
 
-        // Assert
-        assert!(as_written.into_rows().is_empty(), "no chunks row for it");
+        // Assert: the open chunk goes whole to its row, none of it to `chunks`; a compacting
+        // checkpoint then joins what the head kept of it to the row, and compacts it.
+        assert!(as_written.open.is_none() && as_written.sealed.is_empty());
+        let row = as_written.row.expect("its row");
+        assert_eq!(row.cut, 0);
         assert!(head.dirty(OpenChunk::AsWritten).is_none());
         let compacted = head.dirty(OpenChunk::Compacted).expect("to compact");
-        let rows = compacted.into_rows();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].2[0], chunk::Encoding::Packed as u8);
-    }
-
-    /// A series appended `n` samples 15 s apart from `from` (ms).
-    fn appended(from: i64, n: i64) -> HeadSeries {
-        let mut head = HeadSeries::default();
-        for i in 0..n {
-            head.append(from + i * 15_000, i as f64);
-        }
-        head
+        let open = compacted.open.expect("the open chunk");
+        assert!(open.base > 0, "the head dropped the start");
+        assert!(open.compacted(&row.bytes[..open.base - 1]).is_none());
+        let (_, _, data) = open.compacted(&row.bytes).expect("joined");
+        assert_eq!(data[0], chunk::Encoding::Packed as u8);
+        let samples = chunk::decode(&data).expect("decode");
+        assert_eq!(samples.len(), CHUNK_SAMPLES);
+        assert!(
+            samples
+                .iter()
+                .enumerate()
+                .all(|(i, s)| s.v == i as f64 * 0.5)
+        );
     }
 
     #[test]
     fn an_open_chunk_restores_unless_a_newer_row_holds_it() {
         // Arrange: an open chunk of 10 samples from t = 1 h as written; its first 5 samples
         // compacted as a row of the same chunk; and a row of an earlier, closed chunk.
-        let open = appended(3_600_000, 10).open_chunk().expect("open").bytes();
+        let mut open = ChunkEncoder::new();
+        for i in 0..10 {
+            open.push(3_600_000 + i * 15_000, i as f64);
+        }
+        let open = open.bytes();
         let same_chunk_older = (3_600_000, 3_600_000 + 4 * 15_000);
         let same_chunk_newer = (3_600_000, 3_600_000 + 20 * 15_000);
         let earlier = (0, 3_000_000);
@@ -420,7 +568,8 @@ mod tests {
         // Act
         let restored = |row: Option<(i64, i64)>| {
             let mut head = HeadSeries::default();
-            head.restore_open(row, &open).expect("restore");
+            head.restore_open(row, &open, OpenFrom::OpenChunks)
+                .expect("restore");
             head.last.map(|(t, _)| t)
         };
 
@@ -446,13 +595,8 @@ mod tests {
         head.samples_in(15_000, i64::MAX, &mut out).expect("decode");
 
         // Assert
-        assert_eq!(
-            head.dirty(OpenChunk::Compacted)
-                .expect("dirty")
-                .into_rows()
-                .len(),
-            3
-        );
+        let dirty = head.dirty(OpenChunk::Compacted).expect("dirty");
+        assert_eq!((dirty.sealed.len(), dirty.open.is_some()), (2, true));
         assert_eq!(out.len(), CHUNK_SAMPLES * 2 + 4);
         assert_eq!(head.min_t(), i64::MIN, "the head holds the series whole");
     }
@@ -467,9 +611,153 @@ mod tests {
         let stored = head.dirty(OpenChunk::AsWritten).expect("dirty").stored();
 
         // Act
-        head.checkpointed(&stored);
+        head.checkpointed(&stored, None);
 
         // Assert: the open chunk's start, past which the head holds every sample.
         assert_eq!(head.min_t(), CHUNK_SAMPLES as i64 * 2 * 15_000);
+    }
+
+    /// A series' rows on disk as the checkpoint leaves them: `chunks` and its `head_chunks`
+    /// row `(min_t, count, stream)`.
+    #[derive(Default)]
+    struct Disk {
+        chunks: Vec<ChunkRow>,
+        row: Option<(i64, u16, Vec<u8>)>,
+    }
+
+    impl Disk {
+        /// Stores what `dirty` holds, as the checkpoint does, and returns the open chunk held
+        /// whole again when a compacting checkpoint joined it.
+        fn store(&mut self, dirty: Dirty) -> Option<ChunkEncoder> {
+            let stream = self.row.as_ref().map_or(&[][..], |r| r.2.as_slice());
+            let mut rows = dirty.sealed;
+            if let Some(cold) = &dirty.cold {
+                assert!(cold.base == 0 || self.row.as_ref().unwrap().0 == cold.min_t);
+                rows.push(cold.compacted(stream).expect("cold joined"));
+            }
+            let mut whole = None;
+            if let Some(open) = &dirty.open {
+                let bytes = open.bytes(stream).expect("open joined");
+                let mut enc = ChunkEncoder::new();
+                chunk::decode(&bytes)
+                    .unwrap()
+                    .iter()
+                    .for_each(|s| enc.push(s.t, s.v));
+                whole = Some(enc);
+                rows.push(open.compacted(stream).expect("open joined"));
+                self.row = None;
+            }
+            // `INSERT OR REPLACE`, keyed by series and first time.
+            for row in rows {
+                self.chunks.retain(|c| c.0 != row.0);
+                self.chunks.push(row);
+            }
+            if let Some(row) = dirty.row {
+                let mut data = match (&self.row, row.cut) {
+                    (_, 0) => Vec::new(),
+                    (Some((min_t, _, data)), cut) => {
+                        assert_eq!(*min_t, row.min_t, "cut in its own chunk");
+                        data[..cut].to_vec()
+                    }
+                    (None, _) => panic!("cut without a row"),
+                };
+                data.extend_from_slice(&row.bytes);
+                self.row = Some((row.min_t, row.count, data));
+            }
+            whole
+        }
+
+        /// Every sample before `before`, as a read of the disk takes them.
+        fn samples_before(&self, before: i64) -> Vec<Sample> {
+            let mut rows: Vec<(i64, Vec<u8>)> =
+                self.chunks.iter().map(|c| (c.0, c.2.clone())).collect();
+            if let Some((min_t, count, data)) = &self.row {
+                rows.retain(|r| r.0 != *min_t);
+                rows.push((*min_t, chunk_bytes(*count, &[data])));
+            }
+            rows.sort_by_key(|r| r.0);
+            let mut out = Vec::new();
+            for (min_t, data) in rows {
+                if min_t < before {
+                    chunk::decode_range(&data, i64::MIN, before - 1, &mut out).unwrap();
+                }
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn once_stored_the_head_keeps_a_tail_and_the_disk_and_the_head_together_hold_every_sample() {
+        let mut rng = crate::store::sqlite::testutil::Rng::new(11);
+        let mut head = HeadSeries::default();
+        let mut disk = Disk::default();
+        let mut want: Vec<(i64, u64)> = Vec::new();
+        let mut t = 1_700_000_000_000i64;
+        let (mut held_whole, mut cut, mut since) = (0, 0, 0);
+        for step in 0..3_000 {
+            // Arrange: samples of every kind, and now and then a checkpoint beside appends
+            // whose copy is stored after more samples came (or, rarely, a compacting one).
+            t += 15_000 + rng.below(5) as i64;
+            let v = match rng.below(3) {
+                0 => f64::from_bits(rng.next()),
+                1 => (step / 7) as f64,
+                _ => rng.next() as f64 / 9.0,
+            };
+            head.append(t, v);
+            want.push((t, v.to_bits()));
+            if rng.below(20) == 0 {
+                let open_as = if rng.below(15) == 0 {
+                    OpenChunk::Compacted
+                } else {
+                    OpenChunk::AsWritten
+                };
+                let Some(dirty) = head.dirty(open_as) else {
+                    continue;
+                };
+                let stored = dirty.stored();
+                let whole = disk.store(dirty);
+                since = 0;
+                if open_as == OpenChunk::AsWritten {
+                    for _ in 0..rng.below(3) {
+                        t += 15_000;
+                        head.append(t, 1.0);
+                        want.push((t, 1.0f64.to_bits()));
+                        since += 1;
+                    }
+                }
+
+                // Act
+                head.checkpointed(&stored, whole);
+            }
+
+            // Assert: the head's samples from its `min_t` and the disk's before it are all.
+            let from = head.min_t();
+            let mut got = disk.samples_before(from);
+            let mut held = Vec::new();
+            head.samples_in(i64::MIN, i64::MAX, &mut held)
+                .expect("decode");
+            assert!(held.iter().all(|s| s.t >= from), "step {step}");
+            got.extend(held);
+            let got: Vec<(i64, u64)> = got.iter().map(|s| (s.t, s.v.to_bits())).collect();
+            let first_wrong = got.iter().zip(&want).position(|(g, w)| g != w);
+            assert_eq!((got.len(), first_wrong), (want.len(), None), "step {step}");
+            // …and a read of the last 5 minutes needs no disk, once the open chunk spans them.
+            let window = t - 5 * 60_000;
+            assert!(head.open.min_t() > window || from <= window, "step {step}");
+            // …and once cut, the open chunk holds at most 48 samples before those since the
+            // last checkpoint.
+            since += 1;
+            if head.open.is_whole() {
+                held_whole += 1;
+            } else {
+                cut += 1;
+                let mut open = Vec::new();
+                head.open
+                    .read_range(i64::MIN, i64::MAX, &mut open)
+                    .expect("decode");
+                assert!(open.len() <= 48 + since, "step {step}: {} held", open.len());
+            }
+        }
+        assert!(cut > held_whole, "mostly cut: {cut} vs {held_whole}");
     }
 }

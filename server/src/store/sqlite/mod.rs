@@ -12,19 +12,23 @@
 //!   commit (WAL mode, `synchronous=FULL`) is the durability point; only then are the samples
 //!   applied to the head and the callers answered. A failed commit leaves nothing applied.
 //! - **Head** ([`head`]): per series the open Gorilla chunk being appended, closed chunks waiting
-//!   for the checkpoint and the newest sample. Label sets live once, interned, in the [`index`].
+//!   for the checkpoint and the newest sample. Once a checkpoint stored an open chunk's start,
+//!   the head keeps only its last 24 to 48 samples and those since (enough for a 5-minute
+//!   window): a full open chunk would cost more than the rest of a series' memory. Label sets
+//!   live once, interned, in the [`index`].
 //! - **Checkpoint** (every `checkpoint_interval`, past [`wal_limit`] bytes of records, and on
-//!   close): upserts sealed chunks into `chunks (series_id, min_t)` for good, the open ones as
-//!   written into `open_chunks` (512 series to a row, replaced next time; an explicit
-//!   checkpoint compacts them into `chunks` instead), and empties `wal`.
+//!   close): upserts sealed chunks into `chunks (series_id, min_t)` for good (a chunk whose start
+//!   the head dropped joined to it first), appends what each open chunk got since to its row in
+//!   `head_chunks` (an explicit checkpoint compacts them into `chunks` instead), and empties
+//!   `wal`.
 //! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
-//!   open chunk again) and its entry in `open_chunks`, then replay `wal` into the head. A kill at
-//!   any moment loses no acked sample.
-//! - **Reads** ([`read`]): matchers → postings → ids; chunks on disk that start before the head's
-//!   first chunk are read in batched SQL, the rest from the head; decoded and cut to the range,
-//!   across both cores. Reads may hand each series to a function as it is decoded (reduced to
-//!   a value for an instant aggregation, mapped to a range function's points for a range query)
-//!   instead of holding every series' samples at once.
+//!   open chunk again) and its `head_chunks` row (or the `open_chunks` entry of an older
+//!   database), then replay `wal` into the head. A kill at any moment loses no acked sample.
+//! - **Reads** ([`read`]): matchers → postings → ids; samples older than the head's are read
+//!   from disk (`chunks`, and the `head_chunks` row) in batched SQL, the rest from the head;
+//!   decoded and cut to the range, across both cores. Reads may hand each series to a function
+//!   as it is decoded (reduced to a value for an instant aggregation, mapped to a range
+//!   function's points for a range query) instead of holding every series' samples at once.
 //! - **Rollups** ([`rollup`]): min/max/sum/count per 1 h bucket, written beside each
 //!   chunk at checkpoint, read by [`SqliteStore::select_rollup`] for long charts.
 //! - **Retention** ([`SqliteStore::retain`]): deletes chunks (and their rollups) wholly older than `now − retention`,
@@ -32,7 +36,7 @@
 //!
 //! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format),
 //! [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group commit; [`plan`] judges a
-//! group's samples before it), [`checkpoint`] ([`open_chunks`]), [`retention`], [`load`]
+//! group's samples before it), [`checkpoint`] ([`head_chunks`], [`open_chunks`]), [`retention`], [`load`]
 //! (open), [`read`] (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
@@ -42,6 +46,7 @@ mod column;
 mod decimal;
 pub(crate) mod hash;
 pub mod head;
+mod head_chunks;
 mod heads;
 pub mod index;
 mod load;
@@ -59,6 +64,8 @@ pub mod wal;
 mod writer;
 mod xor;
 
+#[cfg(test)]
+mod head_chunks_tests;
 #[cfg(test)]
 mod rollup_tests;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS};
 use super::index::Index;
 use super::load::corrupt_chunk;
 use super::project::{self, Projector};
-use super::{Shared, State};
+use super::{Shared, State, head_chunks};
 use crate::model::{Labels, Matcher, Sample, Series};
 use crate::parallel;
 use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreError};
@@ -360,7 +360,8 @@ fn older_samples(
     Ok(Some(samples))
 }
 
-/// Appends the samples of `p`'s disk `chunks` older than its head within `[start, end]`.
+/// Appends the samples of `p`'s disk `chunks` older than its head within `[start, end]` (the
+/// chunk the head holds the end of is cut where the head's samples start).
 fn decode_older(
     p: &Pending,
     chunks: &Rows,
@@ -368,6 +369,7 @@ fn decode_older(
     end: i64,
     out: &mut Vec<Sample>,
 ) -> Result<(), chunk::ChunkError> {
+    let end = end.min(p.head_min_t.saturating_sub(1));
     for (min_t, data) in chunks {
         if *min_t < p.head_min_t {
             chunk::decode_range(data, start, end, out)?;
@@ -435,22 +437,35 @@ fn whole_labels(state: &State, id: u32) -> String {
     }
 }
 
-/// Disk chunks of `ids` that may overlap `[start, end]`, per series in time order.
-async fn from_disk(
+/// Disk chunks of `ids` that may overlap `[start, end]`, per series in time order: `chunks`
+/// rows, then the `head_chunks` row (the start of the series' cold or open chunk; it replaces a
+/// `chunks` row of the same chunk, which an explicit checkpoint compacted from fewer samples).
+/// Readers take from them only the samples older than the head's ([`Pending::head_min_t`]).
+pub(super) async fn from_disk(
     shared: &Shared,
     ids: &[u32],
     start: i64,
     end: i64,
 ) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
-    blobs_by_series(shared, "chunks", ids, start, end).await
+    let chunks = blobs_by_series(shared, "chunks", ids, start, end).await?;
+    let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = (chunks.into_iter())
+        .map(|(id, rows)| (id, rows.into_iter().map(|(t, _, d)| (t, d)).collect()))
+        .collect();
+    for (id, stream) in head_chunks::read(shared, ids, end).await? {
+        let rows = out.entry(id).or_default();
+        rows.retain(|&(min_t, _)| min_t != stream.min_t);
+        rows.push((stream.min_t, stream.chunk()));
+        rows.sort_by_key(|&(min_t, _)| min_t);
+    }
+    Ok(out)
 }
 
-/// Rows `(min_t, data)` of `table` (`chunks` or `rollups`, both keyed by series and chunk
-/// span) for `ids` whose span may overlap `[start, end]`, per series in time order.
+/// Rows `(min_t, max_t, data)` of `table` (`chunks` or `rollups`, both keyed by series and
+/// chunk span) for `ids` whose span may overlap `[start, end]`, per series in time order.
 ///
 /// SQLite concatenates each series' rows into one value, every row framed as
-/// `"{min_t}:{length}:"` and its bytes (`||` and `group_concat` copy blob bytes as they are):
-/// a day of 1,000 series is 1,000 rows through sqlx instead of 24,000, and each row costs
+/// `"{min_t}:{max_t}:{length}:"` and its bytes (`||` and `group_concat` copy blob bytes as they
+/// are): a day of 1,000 series is 1,000 rows through sqlx instead of 24,000, and each row costs
 /// more in sqlx's row handling than its bytes do. The rows are put in time order here: an
 /// `ORDER BY` inside `group_concat` makes SQLite sort them through a temporary b-tree.
 pub(super) async fn blobs_by_series(
@@ -459,15 +474,15 @@ pub(super) async fn blobs_by_series(
     ids: &[u32],
     start: i64,
     end: i64,
-) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
-    let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = HashMap::new();
+) -> Result<HashMap<u32, Vec<DiskRow>>, StoreError> {
+    let mut out: HashMap<u32, Vec<DiskRow>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
     let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let sql = format!(
         "SELECT series_id, \
-                CAST(group_concat(min_t || ':' || length(data) || ':' || data, '') \
+                CAST(group_concat(min_t || ':' || max_t || ':' || length(data) || ':' || data, '') \
                      AS BLOB) \
          FROM {table} \
          WHERE series_id IN (SELECT value FROM json_each(?)) \
@@ -489,21 +504,25 @@ pub(super) async fn blobs_by_series(
             what: format!("{table} of series {id}"),
             detail: "malformed row framing".into(),
         })?;
-        blobs.sort_by_key(|&(min_t, _)| min_t);
+        blobs.sort_by_key(|&(min_t, _, _)| min_t);
         out.insert(id, blobs);
     }
     Ok(out)
 }
 
-/// Splits [`blobs_by_series`]' concatenation back into `(min_t, data)` rows.
-fn unframe(mut rest: &[u8]) -> Option<Vec<(i64, Vec<u8>)>> {
+/// A stored row: `(min_t, max_t, data)`.
+pub(super) type DiskRow = (i64, i64, Vec<u8>);
+
+/// Splits [`blobs_by_series`]' concatenation back into rows.
+fn unframe(mut rest: &[u8]) -> Option<Vec<DiskRow>> {
     let mut out = Vec::new();
     while !rest.is_empty() {
         let (min_t, after) = number(rest)?;
+        let (max_t, after) = number(after)?;
         let (len, after) = number(after)?;
         let len = usize::try_from(len).ok()?;
         let data = after.get(..len)?;
-        out.push((min_t, data.to_vec()));
+        out.push((min_t, max_t, data.to_vec()));
         rest = &after[len..];
     }
     Some(out)
@@ -562,14 +581,18 @@ mod tests {
     #[test]
     fn framed_rows_split_back_into_their_bytes() {
         // Arrange
-        let rows: Vec<(i64, Vec<u8>)> = vec![
-            (-5, vec![]),
-            (1_700_000_000_000, b"0:1:\0\xff:".to_vec()),
-            (7, (0..=255).collect()),
+        let rows: Vec<super::DiskRow> = vec![
+            (-5, -5, vec![]),
+            (
+                1_700_000_000_000,
+                1_700_000_001_000,
+                b"0:1:\0\xff:".to_vec(),
+            ),
+            (7, 9, (0..=255).collect()),
         ];
         let mut framed = Vec::new();
-        for (t, data) in &rows {
-            framed.extend_from_slice(format!("{t}:{}:", data.len()).as_bytes());
+        for (t, max_t, data) in &rows {
+            framed.extend_from_slice(format!("{t}:{max_t}:{}:", data.len()).as_bytes());
             framed.extend_from_slice(data);
         }
 

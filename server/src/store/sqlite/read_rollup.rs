@@ -1,12 +1,13 @@
 //! The downsampled read: each matching series' [`Bucket`]s at one [`Resolution`], from the
-//! `rollups` rows of chunks on disk and, for the part still in the head, from its samples.
+//! `rollups` rows of chunks on disk, from the samples of the chunk whose start is in
+//! `head_chunks` (it has no rollups yet), and from the head's samples.
 
 use std::collections::HashMap;
 
-use super::Shared;
 use super::load::corrupt_chunk;
 use super::read::from_head;
 use super::rollup::{self, Bucket, Resolution, RollupSeries};
+use super::{Shared, chunk};
 use crate::model::Matcher;
 use crate::store::StoreError;
 
@@ -30,17 +31,50 @@ pub async fn select_rollup(
         .filter(|p| p.head_min_t > lo)
         .map(|p| p.id)
         .collect();
-    let mut disk = from_disk(shared, &ids, lo, hi).await?;
+    let mut rollups = super::read::blobs_by_series(shared, "rollups", &ids, lo, hi).await?;
+    // Where each series' rollups end, when its samples from there to the head's are to be
+    // read raw: those of the chunk whose start is in `head_chunks`.
+    let mut raw_from: HashMap<u32, i64> = HashMap::new();
+    for p in pending.iter().filter(|p| p.head_min_t > lo) {
+        let rows = rollups.get(&p.id).map_or(&[][..], Vec::as_slice);
+        let covered = (rows.iter())
+            .filter(|&&(_, max_t, _)| max_t < p.head_min_t)
+            .map(|&(_, max_t, _)| max_t.saturating_add(1))
+            .max();
+        let from = covered.unwrap_or(lo).max(lo);
+        if from < p.head_min_t && from <= hi {
+            raw_from.insert(p.id, from);
+        }
+    }
+    let raw_ids: Vec<u32> = raw_from.keys().copied().collect();
+    let raw_start = raw_from.values().copied().min().unwrap_or(lo);
+    let mut raw = super::read::from_disk(shared, &raw_ids, raw_start, hi).await?;
     let mut out = Vec::with_capacity(pending.len());
+    let mut samples = Vec::new();
     for p in pending {
         let mut buckets = Vec::new();
-        for (min_t, data) in disk.remove(&p.id).unwrap_or_default() {
-            if min_t < p.head_min_t {
+        for (_, max_t, data) in rollups.remove(&p.id).unwrap_or_default() {
+            // A chunk reaching into the head's samples (stored since the head was read) is
+            // read raw instead.
+            if max_t < p.head_min_t {
                 let part = rollup::decode_one(&data, res).ok_or_else(|| {
                     corrupt_chunk(format!("rollup of {}", p.labels), "malformed buckets")
                 })?;
                 rollup::extend(&mut buckets, &part);
             }
+        }
+        if let Some(&from) = raw_from.get(&p.id) {
+            samples.clear();
+            let until = hi.min(p.head_min_t.saturating_sub(1));
+            for (min_t, data) in raw.remove(&p.id).unwrap_or_default() {
+                if min_t < p.head_min_t {
+                    chunk::decode_range(&data, from, until, &mut samples)
+                        .map_err(|e| corrupt_chunk(p.labels.to_string(), e))?;
+                }
+            }
+            let mut older = Vec::new();
+            rollup::accumulate(&samples, res_ms, &mut older);
+            rollup::extend(&mut buckets, &older);
         }
         let mut head = Vec::new();
         rollup::accumulate(&p.head, res_ms, &mut head);
@@ -54,14 +88,4 @@ pub async fn select_rollup(
         }
     }
     Ok(out)
-}
-
-/// Rollup rows of `ids` whose chunks may overlap `[lo, hi]`, per series in time order.
-async fn from_disk(
-    shared: &Shared,
-    ids: &[u32],
-    lo: i64,
-    hi: i64,
-) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
-    super::read::blobs_by_series(shared, "rollups", ids, lo, hi).await
 }

@@ -56,6 +56,15 @@ pub struct ChunkEncoder {
     trailing: u8,
     /// The two newest marks, older first: enough for the last `MARK_EVERY` samples or more.
     marks: [Mark; 2],
+    /// Bytes of the bit stream no longer held here, from its start: once stored, the head
+    /// keeps only the part from its older mark on ([`Self::drop_stored`]).
+    base: u32,
+    /// The mark the held part starts at (when `base` > 0): reads of the held part can always
+    /// start there, after `marks` moved on.
+    from: Mark,
+    /// Bits of the stream stored in the series' `head_chunks` row (0: the row holds none of
+    /// this chunk).
+    disk_bits: u32,
 }
 
 impl ChunkEncoder {
@@ -141,27 +150,82 @@ impl ChunkEncoder {
         self.marks = [self.marks[1], mark];
     }
 
-    /// A readable copy of the chunk as it stands.
+    /// A readable copy of the chunk as it stands; only for a chunk held whole
+    /// ([`Self::is_whole`]; else see [`Self::bytes_with`]).
     pub fn bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes_len());
-        self.write_bytes(&mut out);
-        out
+        debug_assert!(self.is_whole(), "the chunk's start is on disk");
+        self.bytes_with(&[]).unwrap_or_default()
     }
 
-    /// [`Self::bytes`], appended to `out`.
-    pub fn write_bytes(&self, out: &mut Vec<u8>) {
-        out.push(Encoding::Xor as u8);
-        out.extend_from_slice(&self.count.to_be_bytes());
-        out.extend_from_slice(&self.w.buf);
+    /// The whole chunk, its stream's first [`Self::base`] bytes taken from `stored` (the stream
+    /// as stored, at least that long); `None` when `stored` is shorter.
+    pub fn bytes_with(&self, stored: &[u8]) -> Option<Vec<u8>> {
+        let prefix = stored.get(..self.base())?;
+        Some(chunk_bytes(self.count, &[prefix, &self.w.buf]))
     }
 
-    /// The length of [`Self::bytes`].
-    pub fn bytes_len(&self) -> usize {
-        1 + std::mem::size_of_val(&self.count) + self.w.buf.len()
+    /// True when the whole stream is held here (none of it dropped once stored).
+    pub fn is_whole(&self) -> bool {
+        self.base == 0
     }
 
-    /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does.
+    /// Bytes of the stream dropped from the start (held on disk).
+    pub fn base(&self) -> usize {
+        self.base as usize
+    }
+
+    /// Bits of the stream so far.
+    pub fn stream_bits(&self) -> usize {
+        self.w.len_bits()
+    }
+
+    /// The stream from byte `from` on (at least [`Self::base`]).
+    pub fn stream_from_byte(&self, from: usize) -> &[u8] {
+        &self.w.buf[from.saturating_sub(self.base()).min(self.w.buf.len())..]
+    }
+
+    /// Bits of the stream stored in the series' `head_chunks` row (0: none of this chunk).
+    pub fn disk_bits(&self) -> usize {
+        self.disk_bits as usize
+    }
+
+    /// Notes that the stream's first `bits` are stored, and drops from memory the bytes before
+    /// the older mark (if stored): the head then keeps 24 to 48 samples before the newest, and
+    /// every one since, readable from that mark ([`Self::held_from`]).
+    pub fn drop_stored(&mut self, bits: usize) {
+        self.disk_bits = u32::try_from(bits).unwrap_or(u32::MAX);
+        let oldest = self.marks[0];
+        let cut = oldest.pos as usize / 8;
+        if oldest.done == 0 || cut <= self.base() || cut > bits / 8 {
+            return;
+        }
+        self.w.drop_front(cut - self.base());
+        self.base = oldest.pos / 8;
+        self.from = oldest;
+    }
+
+    /// Notes that the series' `head_chunks` row is gone (an explicit checkpoint compacted the
+    /// chunk into `chunks`): the next checkpoint beside appends writes the row whole. Only for
+    /// a chunk held whole.
+    pub fn forget_stored(&mut self) {
+        debug_assert!(self.is_whole(), "the chunk's start is on disk");
+        self.disk_bits = 0;
+    }
+
+    /// The time from which every sample is held here (the first sample's, when whole).
+    pub fn held_from(&self) -> i64 {
+        if self.is_whole() {
+            return self.min_t;
+        }
+        self.min_t
+            .wrapping_add(i64::from(self.from.t))
+            .wrapping_add(1)
+    }
+
+    /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does;
+    /// only for a chunk held whole.
     pub fn iter(&self) -> super::chunk::ChunkIter<'_> {
+        debug_assert!(self.is_whole(), "the chunk's start is on disk");
         StreamIter::new(&self.w.buf, Encoding::Xor, 0, self.len()).into()
     }
 
@@ -188,12 +252,20 @@ impl ChunkEncoder {
         Ok(())
     }
 
-    /// A reader from the newest mark before `start`, or from the first sample.
+    /// A reader from the newest mark before `start`, or from the first sample held (the
+    /// chunk's first, or the oldest usable mark when its start is on disk).
     fn stream_from(&self, start: i64) -> StreamIter<'_> {
-        let usable = (self.marks.iter().rev())
-            .find(|m| m.done > 0 && self.min_t.wrapping_add(i64::from(m.t)) < start);
-        match usable {
-            Some(m) => StreamIter::resume(&self.w.buf, m, self.min_t, self.len()),
+        let held = self.base() * 8;
+        let before = (self.marks.iter().rev()).find(|m| {
+            m.done > 0 && m.pos as usize >= held && self.min_t.wrapping_add(i64::from(m.t)) < start
+        });
+        let from = match before {
+            Some(m) => Some(m),
+            None if self.is_whole() => None,
+            None => Some(&self.from),
+        };
+        match from {
+            Some(m) => StreamIter::resume(&self.w.buf, self.base(), m, self.min_t, self.len()),
             None => StreamIter::new(&self.w.buf, Encoding::Xor, 0, self.len()),
         }
     }
@@ -202,6 +274,18 @@ impl ChunkEncoder {
     pub fn heap_bytes(&self) -> usize {
         self.w.buf.capacity()
     }
+}
+
+/// A stream chunk's bytes: its header (for `count` samples) and the stream, from `parts`.
+pub fn chunk_bytes(count: u16, parts: &[&[u8]]) -> Vec<u8> {
+    let body: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(3 + body);
+    out.push(Encoding::Xor as u8);
+    out.extend_from_slice(&count.to_be_bytes());
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
 }
 
 /// Reads a stream chunk sample by sample.
@@ -254,10 +338,11 @@ impl<'a> StreamIter<'a> {
         }
     }
 
-    /// Reads an XOR stream of `count` samples, whose first is at `min_t`, from mark `m` on.
-    fn resume(body: &'a [u8], m: &Mark, min_t: i64, count: usize) -> Self {
+    /// Reads an XOR stream of `count` samples, whose first is at `min_t`, from mark `m` on;
+    /// `body` is the stream from byte `base` on.
+    fn resume(body: &'a [u8], base: usize, m: &Mark, min_t: i64, count: usize) -> Self {
         let mut it = Self::new(body, Encoding::Xor, 0, count);
-        it.r = BitReader::at(body, m.pos as usize);
+        it.r = BitReader::at(body, m.pos as usize - base * 8);
         it.done = usize::from(m.done);
         (it.t, it.dt) = (min_t.wrapping_add(i64::from(m.t)), i64::from(m.dt));
         it.xor = XorReader {
@@ -377,10 +462,12 @@ mod tests {
     }
 
     #[test]
-    fn the_open_chunk_encoder_is_no_bigger_than_before_the_packed_encoding() {
+    fn the_open_chunk_encoder_stays_small() {
         // Every active series holds one; 136 bytes is what it took before this module existed,
-        // 120 since marks keep times relative to the chunk's start.
-        assert!(std::mem::size_of::<ChunkEncoder>() <= 120);
+        // 120 since marks keep times relative to the chunk's start, 152 with what it needs to
+        // hold only the end of its stream (a mark and two counts: its whole stream took 800
+        // bytes at the end of an hour).
+        assert!(std::mem::size_of::<ChunkEncoder>() <= 152);
     }
 
     #[test]
