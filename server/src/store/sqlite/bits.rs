@@ -52,9 +52,10 @@ impl BitWriter {
     }
 
     /// Drops the first `n` bytes held (they are kept elsewhere): `buf` then holds the stream
-    /// from a later byte, and `len_bits` still counts from the stream's start.
+    /// from a later byte, and `len_bits` still counts from the stream's start. In place: the
+    /// buffer keeps its capacity for the bytes to come rather than growing a new one again.
     pub fn drop_front(&mut self, n: usize) {
-        self.buf = self.buf[n.min(self.buf.len())..].to_vec();
+        self.buf.drain(..n.min(self.buf.len()));
     }
 
     /// Writes one bit.

@@ -2,11 +2,11 @@
 //! they hold deleted.
 //!
 //! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as [`OpenChunk`]
-//! says: as written, each to its series' `head_chunks` row, appending what came since the last
-//! checkpoint (the checkpoints beside appends, at close and before retention), or compacted into
-//! `chunks` (an explicit checkpoint; it then empties `head_chunks`). Once a row holds the start
-//! of an open chunk, the head drops that start from memory: a chunk sealed after that (a cold
-//! one) is joined to its start here, then compacted.
+//! says: as written, [`open_chunks::ROW`] series to an `open_chunks` row, each joined from its
+//! stored start and what the head wrote since (the checkpoints beside appends, at close and
+//! before retention), or compacted into `chunks` (an explicit checkpoint; it then empties
+//! `open_chunks`). Once a row holds the start of an open chunk, the head drops that start from
+//! memory: a chunk sealed after that (a cold one) is joined to its start here, then compacted.
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
 //! ingest for seconds:
@@ -20,18 +20,16 @@
 //! A crash part way leaves stored chunks beside WAL records holding the same samples; replaying
 //! those at open judges them against the newest stored sample and skips them, so nothing is
 //! lost or doubled. Samples appended meanwhile may already be in a stored open chunk; their
-//! records stay until the next checkpoint, by the same argument. A `head_chunks` row and a
+//! records stay until the next checkpoint, by the same argument. An `open_chunks` entry and a
 //! `chunks` row may both hold a series' open chunk (after an explicit checkpoint); opening and
-//! reading keep the row ([`super::head::HeadSeries::restore_open`]).
+//! reading keep the newer ([`super::head::HeadSeries::restore_open`]).
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::chunk::{self, ChunkEncoder};
-use super::head::{ChunkRow, Dirty, HeadRow, OpenChunk, Part, Stored};
-use super::head_chunks::Stream;
-use super::{Shared, head_chunks, rollup_write};
+use super::head::{ChunkRow, Dirty, OpenChunk, Part, Stored};
+use super::{Shared, open_chunks, rollup_write};
 use crate::store::StoreError;
 
 /// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
@@ -68,7 +66,7 @@ pub async fn checkpoint_upto(
         if dirty.is_empty() {
             continue;
         }
-        let slice = join_slice(shared, dirty).await?;
+        let slice = join_slice(shared, first..count.min(first + SLICE), open, dirty).await?;
         store_slice(shared, &slice).await?;
         chunks += slice.rows.len();
         series += slice.stored.len();
@@ -86,15 +84,10 @@ pub async fn checkpoint_upto(
         .bind(upto)
         .execute(&mut *tx)
         .await?;
-    // Every open chunk an older database left there is in `head_chunks` now (each was
-    // restored as changed, so this checkpoint stored it).
-    sqlx::query("DELETE FROM open_chunks")
-        .execute(&mut *tx)
-        .await?;
     if open == OpenChunk::Compacted {
         // Every open chunk is in `chunks` now, and held whole (those appended to since also in
         // the WAL).
-        sqlx::query("DELETE FROM head_chunks")
+        sqlx::query("DELETE FROM open_chunks")
             .execute(&mut *tx)
             .await?;
     }
@@ -117,35 +110,48 @@ fn copy_slice(shared: &Shared, ids: Range<usize>, open: OpenChunk) -> Vec<(u32, 
 /// What a checkpoint stores of one slice of series ([`SLICE`] of them: copied under one read
 /// lock, stored in one transaction).
 struct Slice {
+    /// The series ids.
+    ids: Range<usize>,
     /// `chunks` rows, with their series.
     rows: Vec<(u32, ChunkRow)>,
-    /// `head_chunks` writes, with their series.
-    head_rows: Vec<(u32, HeadRow)>,
+    /// The slice's `open_chunks` rows, `(first_id, blob)`, replacing those it had
+    /// ([`OpenChunk::AsWritten`]).
+    open_chunks: Option<Vec<(i64, Vec<u8>)>>,
     /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`], with
     /// the open chunk held whole again after a compacting checkpoint joined it.
     stored: Vec<(u32, Stored, Option<ChunkEncoder>)>,
 }
 
-/// Joins each cold chunk (and, compacting, each open chunk) whose start the head dropped to
-/// that start in its `head_chunks` row, and compacts it: the slice's rows, ready to store.
-/// The rows are read before the slice's transaction, which then holds SQLite's write lock
-/// only to write: only a checkpoint changes them, one at a time.
-async fn join_slice(shared: &Shared, dirty: Vec<(u32, Dirty)>) -> Result<Slice, StoreError> {
-    let cut: Vec<u32> = (dirty.iter())
-        .filter(|(_, d)| {
-            [&d.cold, &d.open]
-                .iter()
-                .any(|p| p.as_ref().is_some_and(|p| p.base > 0))
-        })
-        .map(|(id, _)| *id)
-        .collect();
-    let stored_rows = head_chunks::read(shared, &cut, i64::MAX).await?;
+/// Joins each changed open chunk to its stored start, and each cold chunk (and, compacting,
+/// each open chunk) whose start the head dropped to that start, compacting the closed ones:
+/// the rows of series `ids`, ready to store. The stored open chunks are read before the
+/// slice's transaction, which then holds SQLite's write lock only to write: only a checkpoint
+/// changes them, one at a time.
+async fn join_slice(
+    shared: &Shared,
+    ids: Range<usize>,
+    open_as: OpenChunk,
+    dirty: Vec<(u32, Dirty)>,
+) -> Result<Slice, StoreError> {
+    let stored_rows = open_chunks::read_range(shared, ids.clone()).await?;
+    let stored = open_chunks::entries(&stored_rows)?;
+    let mut rest = stored.iter().peekable();
+    let mut written = open_chunks::Rows::default();
     let mut slice = Slice {
+        ids,
         rows: Vec::new(),
-        head_rows: Vec::new(),
+        open_chunks: None,
         stored: Vec::with_capacity(dirty.len()),
     };
     for (id, dirty) in dirty {
+        // The unchanged series' stored open chunks stay as they are.
+        while let Some(&&(other, chunk)) = rest.peek()
+            && other < id
+        {
+            written.put(other, &[chunk]);
+            rest.next();
+        }
+        let on_disk = rest.next_if(|e| e.0 == id).map(|e| e.1);
         let stored = dirty.stored();
         let Dirty {
             sealed,
@@ -158,8 +164,8 @@ async fn join_slice(shared: &Shared, dirty: Vec<(u32, Dirty)>) -> Result<Slice, 
         let mut whole = None;
         for (part, is_open) in [(cold, false), (open, true)] {
             let Some(part) = part else { continue };
-            let bytes = joined(id, &part, &stored_rows)?;
-            let samples = chunk::decode(&bytes).map_err(|e| corrupt_stream(id, e))?;
+            let bytes = joined(id, &part, on_disk)?;
+            let samples = chunk::decode(&bytes).map_err(|e| corrupt_open(id, e))?;
             if is_open && part.base > 0 {
                 let mut enc = ChunkEncoder::new();
                 samples.iter().for_each(|s| enc.push(s.t, s.v));
@@ -169,45 +175,46 @@ async fn join_slice(shared: &Shared, dirty: Vec<(u32, Dirty)>) -> Result<Slice, 
                 .rows
                 .push((id, (part.min_t, part.max_t, chunk::compact(&samples))));
         }
-        slice.head_rows.extend(row.map(|r| (id, r)));
+        if let Some(row) = &row {
+            let (header, start, since) = open_chunks::joined(on_disk, row)
+                .ok_or_else(|| corrupt_open(id, "the stored open chunk is not the one written"))?;
+            written.put(id, &[&header, start, since]);
+        }
         slice.stored.push((id, stored, whole));
+    }
+    if open_as == OpenChunk::AsWritten {
+        rest.for_each(|&(id, chunk)| written.put(id, &[chunk]));
+        slice.open_chunks = Some(written.finish());
     }
     Ok(slice)
 }
 
-/// The whole stream chunk of `part` of series `id`, its start from `stored` when cut.
-fn joined(id: u32, part: &Part, stored: &HashMap<u32, Stream>) -> Result<Vec<u8>, StoreError> {
-    if part.base == 0 {
-        return part.bytes(&[]).ok_or_else(|| corrupt_stream(id, "empty"));
-    }
-    match stored.get(&id) {
-        Some(row) if row.min_t == part.min_t => part.bytes(&row.data).ok_or_else(|| {
-            corrupt_stream(
-                id,
-                format!("{} bytes stored, {} needed", row.data.len(), part.base),
-            )
-        }),
-        Some(row) => Err(corrupt_stream(
+/// The whole stream chunk of `part` of series `id`, its start from `stored` (its stored open
+/// chunk) when the head dropped it.
+fn joined(id: u32, part: &Part, stored: Option<&[u8]>) -> Result<Vec<u8>, StoreError> {
+    let stream = match part.base {
+        0 => &[][..],
+        _ => (stored.and_then(|c| open_chunks::stream_of(c, part.min_t)))
+            .ok_or_else(|| corrupt_open(id, "no stored start for a chunk the head cut"))?,
+    };
+    part.bytes(stream).ok_or_else(|| {
+        corrupt_open(
             id,
-            format!(
-                "the row holds the chunk from {}, not from {}",
-                row.min_t, part.min_t
-            ),
-        )),
-        None => Err(corrupt_stream(id, "no row")),
-    }
+            format!("{} bytes stored, {} needed", stream.len(), part.base),
+        )
+    })
 }
 
-/// The error for a `head_chunks` row that does not hold what the head dropped.
-fn corrupt_stream(id: u32, detail: impl std::fmt::Display) -> StoreError {
+/// The error for a stored open chunk that does not hold what the head dropped.
+fn corrupt_open(id: u32, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
-        what: format!("head_chunks row of series {id}"),
+        what: format!("open chunk of series {id}"),
         detail: detail.to_string(),
     }
 }
 
 /// Stores a slice in one transaction: its `chunks` rows with their rollups, and its
-/// `head_chunks` writes.
+/// `open_chunks` rows.
 async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
     let rows: Vec<(u32, &ChunkRow)> = slice.rows.iter().map(|(id, row)| (*id, row)).collect();
     let mut tx = shared.pool.begin().await?;
@@ -228,8 +235,21 @@ async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
         query.execute(&mut *tx).await?;
     }
     rollup_write::write(&mut tx, &rows).await?;
-    for part in slice.head_rows.chunks(head_chunks::ROWS_PER_STATEMENT) {
-        head_chunks::write(&mut tx, part).await?;
+    if let Some(open_chunks) = &slice.open_chunks {
+        // Rows of older databases (of more series) starting in the slice go too: each new row
+        // holds their entries of its series.
+        sqlx::query("DELETE FROM open_chunks WHERE first_id >= ? AND first_id < ?")
+            .bind(slice.ids.start as i64)
+            .bind(slice.ids.end as i64)
+            .execute(&mut *tx)
+            .await?;
+        for (first_id, blob) in open_chunks {
+            sqlx::query("INSERT INTO open_chunks (first_id, data) VALUES (?, ?)")
+                .bind(first_id)
+                .bind(blob.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(())

@@ -54,12 +54,12 @@ pub struct Sealed {
 pub struct Dirty {
     /// Sealed chunks, as stored.
     pub sealed: Vec<ChunkRow>,
-    /// A sealed chunk whose stream starts in the series' `head_chunks` row: compacted into a
+    /// A sealed chunk whose stream starts in the series' `open_chunks` entry: compacted into a
     /// `chunks` row once joined to it.
     pub cold: Option<Part>,
     /// The open chunk, to be compacted into a `chunks` row ([`OpenChunk::Compacted`]).
     pub open: Option<Part>,
-    /// What the series' `head_chunks` row takes of its open chunk ([`OpenChunk::AsWritten`]).
+    /// What the series' `open_chunks` entry takes of its open chunk ([`OpenChunk::AsWritten`]).
     pub row: Option<HeadRow>,
     /// The newest sample when copied.
     pub last: Option<(i64, u64)>,
@@ -68,7 +68,7 @@ pub struct Dirty {
 }
 
 /// A chunk's stream as the head holds it: whole, or from byte `base` on (the rest is in the
-/// series' `head_chunks` row).
+/// series' `open_chunks` entry).
 #[derive(Debug)]
 pub struct Part {
     /// First timestamp.
@@ -95,7 +95,7 @@ impl Part {
     }
 
     /// The whole chunk (in the stream encoding), its first `base` bytes from `stored` (the
-    /// stream in its `head_chunks` row); `None` when that is shorter.
+    /// stream in its `open_chunks` entry); `None` when that is shorter.
     pub fn bytes(&self, stored: &[u8]) -> Option<Vec<u8>> {
         let prefix = stored.get(..self.base)?;
         Some(chunk_bytes(self.count, &[prefix, &self.tail]))
@@ -109,15 +109,15 @@ impl Part {
     }
 }
 
-/// An open chunk's write to its series' `head_chunks` row: its stream from byte `cut` on
-/// replaces the row's from there (the whole row when `cut` is 0).
+/// An open chunk's write to its series' `open_chunks` entry: its stream from byte `cut` on
+/// replaces the entry's from there (the whole entry when `cut` is 0).
 #[derive(Debug)]
 pub struct HeadRow {
-    /// The chunk's first timestamp (the row's, checked when `cut` > 0).
+    /// The chunk's first timestamp (the entry's, checked when `cut` > 0).
     pub min_t: i64,
     /// Samples in the chunk.
     pub count: u16,
-    /// Stream bytes of the row kept (its last partial byte is rewritten).
+    /// Stream bytes of the entry kept (its last partial byte is rewritten).
     pub cut: usize,
     /// The stream from `cut` on.
     pub bytes: Vec<u8>,
@@ -142,14 +142,13 @@ impl Dirty {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenChunk {
     /// Compacted into its own `chunks` row, as a sealed chunk is: for an explicit checkpoint
-    /// (whose chunks are measured). The head then holds it whole again, and `head_chunks`
+    /// (whose chunks are measured). The head then holds it whole again, and `open_chunks`
     /// is emptied.
     Compacted,
-    /// As the encoder wrote it, in the series' `head_chunks` row, the part written since the
-    /// last checkpoint appended ([`HeadRow`]): for the checkpoints beside appends, at close and
-    /// before retention. Compacting it, and rewriting it whole, cost a checkpoint of a million
-    /// series most of its time; once stored, the head drops the start of it
-    /// ([`ChunkEncoder::drop_stored`]).
+    /// As the encoder wrote it, in the series' `open_chunks` entry: the stored start joined to
+    /// the part written since ([`HeadRow`]). For the checkpoints beside appends, at close and
+    /// before retention: compacting it cost a checkpoint of a million series most of its time.
+    /// Once stored, the head drops the start of it ([`ChunkEncoder::drop_stored`]).
     AsWritten,
 }
 
@@ -170,7 +169,7 @@ enum OnDisk {
     /// Every chunk stored, the open one (if any) compacted in `chunks`.
     #[default]
     Current,
-    /// Every chunk stored, the open one as written in `head_chunks`: a compacting checkpoint
+    /// Every chunk stored, the open one as written in `open_chunks`: a compacting checkpoint
     /// rewrites it.
     OpenAsWritten,
     /// Samples came since the last checkpoint.
@@ -186,7 +185,7 @@ pub struct HeadSeries {
     pub first_t: Option<i64>,
     open: ChunkEncoder,
     sealed: Vec<Sealed>,
-    /// A sealed chunk whose stream starts in the series' `head_chunks` row, until a checkpoint
+    /// A sealed chunk whose stream starts in the series' `open_chunks` entry, until a checkpoint
     /// joins and stores it (at most one: the open chunk after it is only cut once stored, by
     /// the checkpoint that stores this one).
     cold: Option<Box<ChunkEncoder>>,
@@ -250,23 +249,20 @@ impl HeadSeries {
             }
         }
         if as_written {
-            self.on_disk = OnDisk::Behind;
+            self.on_disk = OnDisk::OpenAsWritten;
         }
         Ok(())
     }
 
-    /// Restores the open chunk a checkpoint beside appends left (`data`, a whole stream
-    /// chunk), after [`HeadSeries::restore`] when the series has chunk rows (the newest
-    /// spanning `newest_row`): it is the open chunk when it starts after that row (which stays
-    /// closed on disk) or is the same chunk with newer samples; otherwise it was sealed and
-    /// stored since, and is left. `from` says where it was read: from its `head_chunks` row,
-    /// which then holds it, so the head drops its start; from the `open_chunks` of an older
-    /// database, whence the next checkpoint moves it.
+    /// Restores the open chunk a checkpoint beside appends stored in `open_chunks` (`data`, a
+    /// whole stream chunk), after [`HeadSeries::restore`] when the series has chunk rows (the
+    /// newest spanning `newest_row`): it is the open chunk when it starts after that row (which
+    /// stays closed on disk) or is the same chunk with newer samples; otherwise it was sealed
+    /// and stored since, and is left. The head then drops the start it holds on disk.
     pub fn restore_open(
         &mut self,
         newest_row: Option<(i64, i64)>,
         data: &[u8],
-        from: OpenFrom,
     ) -> Result<(), ChunkError> {
         let samples = chunk::decode(data)?;
         let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -285,19 +281,14 @@ impl HeadSeries {
         }
         self.first_t = Some(self.first_t.map_or(first.t, |f| f.min(first.t)));
         self.last = Some((last.t, last.v.to_bits()));
-        match from {
-            OpenFrom::HeadChunks => {
-                self.open.drop_stored(self.open.stream_bits());
-                self.on_disk = OnDisk::OpenAsWritten;
-            }
-            OpenFrom::OpenChunks => self.on_disk = OnDisk::Behind,
-        }
+        self.open.drop_stored(self.open.stream_bits());
+        self.on_disk = OnDisk::OpenAsWritten;
         Ok(())
     }
 
     /// Timestamp from which the head holds every sample of the series (`i64::MAX` when the
     /// head holds none, `i64::MIN` when it holds them all since the first): older samples are
-    /// read from disk (`chunks`, and the `head_chunks` row holding the start of the cold or
+    /// read from disk (`chunks`, and the `open_chunks` entry holding the start of the cold or
     /// open chunk), later ones from here.
     pub fn min_t(&self) -> i64 {
         let held = match (&self.cold, self.sealed.first(), self.open.is_empty()) {
@@ -402,7 +393,7 @@ impl HeadSeries {
             self.open = whole;
         }
         if stored.open_as == OpenChunk::Compacted {
-            // The checkpoint empties `head_chunks`.
+            // The checkpoint empties `open_chunks`.
             self.open.forget_stored();
         }
         if self.last == stored.last {
@@ -425,10 +416,10 @@ impl HeadSeries {
             + self.sealed.iter().map(|s| s.data.len()).sum::<usize>()
     }
 
-    /// True when the head dropped the stored start of the open chunk (for tests).
-    #[cfg(test)]
-    pub fn open_is_cut(&self) -> bool {
-        !self.open.is_whole()
+    /// True when samples older than the head's are in the series' `open_chunks` entry (the
+    /// start of its cold or open chunk, which the head dropped).
+    pub fn open_on_disk(&self) -> bool {
+        self.cold.is_some() || !self.open.is_whole()
     }
 
     /// True when the series received a sample at or after `since`.
@@ -437,17 +428,8 @@ impl HeadSeries {
     }
 }
 
-/// Where [`HeadSeries::restore_open`] read an open chunk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenFrom {
-    /// Its series' `head_chunks` row.
-    HeadChunks,
-    /// An `open_chunks` row of a database written before `head_chunks`.
-    OpenChunks,
-}
-
-/// The write of `open` to its series' `head_chunks` row: from the last whole byte the row
-/// holds of it, or whole when the row holds another chunk (or none).
+/// The write of `open` to its series' `open_chunks` entry: from the last whole byte the entry
+/// holds of it, or whole when the entry holds another chunk (or none).
 fn head_row(open: &ChunkEncoder) -> HeadRow {
     let cut = open.disk_bits() / 8;
     HeadRow {
@@ -568,8 +550,7 @@ mod tests {
         // Act
         let restored = |row: Option<(i64, i64)>| {
             let mut head = HeadSeries::default();
-            head.restore_open(row, &open, OpenFrom::OpenChunks)
-                .expect("restore");
+            head.restore_open(row, &open).expect("restore");
             head.last.map(|(t, _)| t)
         };
 
@@ -617,7 +598,7 @@ mod tests {
         assert_eq!(head.min_t(), CHUNK_SAMPLES as i64 * 2 * 15_000);
     }
 
-    /// A series' rows on disk as the checkpoint leaves them: `chunks` and its `head_chunks`
+    /// A series' rows on disk as the checkpoint leaves them: `chunks` and its `open_chunks`
     /// row `(min_t, count, stream)`.
     #[derive(Default)]
     struct Disk {

@@ -1,13 +1,12 @@
-//! Opening the store: index from `series`, head from each series' newest chunk and its open
-//! chunk in `head_chunks` (or, in an older database, `open_chunks`), then WAL replay.
+//! Opening the store: index from `series`, head from each series' newest chunk and the open
+//! chunks of `open_chunks`, then WAL replay.
 
 use std::path::{Path, PathBuf};
 
 use sqlx::{Row, SqlitePool};
 
-use super::head::{OpenFrom, Verdict, judge};
+use super::head::{Verdict, judge};
 use super::index::{decode_labels, labels_hash};
-use super::stream::chunk_bytes;
 use super::{State, open_chunks, wal};
 use crate::store::StoreError;
 
@@ -95,47 +94,7 @@ async fn load_heads(pool: &SqlitePool, state: &mut State) -> Result<(), StoreErr
         head.restore(first_t, &data)
             .map_err(|e| corrupt_chunk(state_labels(&state.index, id), e))?;
     }
-    load_open_chunks(pool, state, &newest).await?;
-    load_head_chunks(pool, state, &newest).await
-}
-
-/// `head_chunks` rows read per query at open.
-const HEAD_CHUNKS_PAGE: i64 = if cfg!(test) { 16 } else { 4096 };
-
-/// Restores the open chunks the checkpoints beside appends stored in `head_chunks`, a page of
-/// series at a time (`newest`: each series' newest chunk row).
-async fn load_head_chunks(
-    pool: &SqlitePool,
-    state: &mut State,
-    newest: &[Option<(i64, i64)>],
-) -> Result<(), StoreError> {
-    let mut after = -1i64;
-    loop {
-        let rows = sqlx::query(
-            "SELECT series_id, count, data FROM head_chunks WHERE series_id > ? \
-             ORDER BY series_id LIMIT ?",
-        )
-        .bind(after)
-        .bind(HEAD_CHUNKS_PAGE)
-        .fetch_all(pool)
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get(0)?;
-        for row in rows {
-            let i = row.try_get::<i64, _>(0)? as usize;
-            // Series forgotten by retention since are skipped.
-            if !state.index.contains(i as u32) || i >= state.head.len() {
-                continue;
-            }
-            let count = u16::try_from(row.try_get::<i64, _>(1)?).unwrap_or(u16::MAX);
-            let data = chunk_bytes(count, &[row.try_get::<&[u8], _>(2)?]);
-            state.head[i]
-                .restore_open(newest[i], &data, OpenFrom::HeadChunks)
-                .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
-        }
-    }
+    load_open_chunks(pool, state, &newest).await
 }
 
 /// `open_chunks` rows read per query at open (each holds a slice of series).
@@ -161,7 +120,7 @@ async fn load_open_chunks(
                     continue;
                 }
                 state.head[i]
-                    .restore_open(newest[i], data, OpenFrom::OpenChunks)
+                    .restore_open(newest[i], data)
                     .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
             }
             Ok(())

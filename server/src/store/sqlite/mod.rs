@@ -18,14 +18,13 @@
 //!   live once, interned, in the [`index`].
 //! - **Checkpoint** (every `checkpoint_interval`, past [`wal_limit`] bytes of records, and on
 //!   close): upserts sealed chunks into `chunks (series_id, min_t)` for good (a chunk whose start
-//!   the head dropped joined to it first), appends what each open chunk got since to its row in
-//!   `head_chunks` (an explicit checkpoint compacts them into `chunks` instead), and empties
-//!   `wal`.
+//!   the head dropped joined to it first), rewrites the open ones into `open_chunks` (64 series
+//!   to a row, each joined from its stored start and what the head wrote since; an explicit
+//!   checkpoint compacts them into `chunks` instead), and empties `wal`.
 //! - **Open**: load the index from `series`, each series' newest chunk (a partial one becomes the
-//!   open chunk again) and its `head_chunks` row (or the `open_chunks` entry of an older
-//!   database), then replay `wal` into the head. A kill at any moment loses no acked sample.
+//!   open chunk again) and its entry in `open_chunks`, then replay `wal` into the head. A kill at any moment loses no acked sample.
 //! - **Reads** ([`read`]): matchers → postings → ids; samples older than the head's are read
-//!   from disk (`chunks`, and the `head_chunks` row) in batched SQL, the rest from the head;
+//!   from disk (`chunks`, and the `open_chunks` entry) in batched SQL, the rest from the head;
 //!   decoded and cut to the range, across both cores. Reads may hand each series to a function
 //!   as it is decoded (reduced to a value for an instant aggregation, mapped to a range
 //!   function's points for a range query) instead of holding every series' samples at once.
@@ -36,7 +35,7 @@
 //!
 //! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format),
 //! [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group commit; [`plan`] judges a
-//! group's samples before it), [`checkpoint`] ([`head_chunks`], [`open_chunks`]), [`retention`], [`load`]
+//! group's samples before it), [`checkpoint`] ([`open_chunks`]), [`retention`], [`load`]
 //! (open), [`read`] (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
 
 mod bits;
@@ -46,7 +45,6 @@ mod column;
 mod decimal;
 pub(crate) mod hash;
 pub mod head;
-mod head_chunks;
 mod heads;
 pub mod index;
 mod load;
@@ -65,7 +63,7 @@ mod writer;
 mod xor;
 
 #[cfg(test)]
-mod head_chunks_tests;
+mod open_chunks_tests;
 #[cfg(test)]
 mod rollup_tests;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS};
 use super::index::Index;
 use super::load::corrupt_chunk;
 use super::project::{self, Projector};
-use super::{Shared, State, head_chunks};
+use super::{Shared, State, open_chunks};
 use crate::model::{Labels, Matcher, Sample, Series};
 use crate::parallel;
 use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreError};
@@ -28,6 +28,8 @@ pub(super) struct Pending {
     pub(super) labels: Labels,
     /// Disk chunks starting at or after this belong to the head.
     pub(super) head_min_t: i64,
+    /// Whether samples older than the head's are in the series' `open_chunks` entry.
+    pub(super) open_on_disk: bool,
     pub(super) head: Vec<Sample>,
 }
 
@@ -307,15 +309,17 @@ async fn with_chunks<T: Send>(
     end: i64,
     each: impl Fn(&Pending, &Rows, &mut Vec<Sample>) -> Result<T, chunk::ChunkError> + Sync,
 ) -> Result<Vec<T>, StoreError> {
-    let need_disk: Vec<u32> = pending
-        .iter()
-        .filter(|p| p.head_min_t > start)
-        .map(|p| p.id)
-        .collect();
-    let mut disk = if need_disk.is_empty() {
+    let need_disk = |open: bool| -> Vec<u32> {
+        (pending.iter())
+            .filter(|p| p.head_min_t > start && (p.open_on_disk || !open))
+            .map(|p| p.id)
+            .collect()
+    };
+    let ids = need_disk(false);
+    let mut disk = if ids.is_empty() {
         HashMap::new()
     } else {
-        from_disk(shared, &need_disk, start, end).await?
+        from_disk(shared, &ids, &need_disk(true), start, end).await?
     };
     let chunks: Vec<Vec<(i64, Vec<u8>)>> = pending
         .iter()
@@ -425,6 +429,7 @@ fn pending(
         id,
         labels,
         head_min_t: h.min_t(),
+        open_on_disk: h.open_on_disk(),
         head: scratch.as_slice().to_vec(),
     })
 }
@@ -438,12 +443,14 @@ fn whole_labels(state: &State, id: u32) -> String {
 }
 
 /// Disk chunks of `ids` that may overlap `[start, end]`, per series in time order: `chunks`
-/// rows, then the `head_chunks` row (the start of the series' cold or open chunk; it replaces a
-/// `chunks` row of the same chunk, which an explicit checkpoint compacted from fewer samples).
-/// Readers take from them only the samples older than the head's ([`Pending::head_min_t`]).
+/// rows, then, for those of `open` (series whose head dropped the start of its cold or open
+/// chunk), the stored open chunk (it replaces a `chunks` row of the same chunk, which an
+/// explicit checkpoint compacted from fewer samples). Readers take from them only the samples
+/// older than the head's ([`Pending::head_min_t`]).
 pub(super) async fn from_disk(
     shared: &Shared,
     ids: &[u32],
+    open: &[u32],
     start: i64,
     end: i64,
 ) -> Result<HashMap<u32, Vec<(i64, Vec<u8>)>>, StoreError> {
@@ -451,11 +458,14 @@ pub(super) async fn from_disk(
     let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = (chunks.into_iter())
         .map(|(id, rows)| (id, rows.into_iter().map(|(t, _, d)| (t, d)).collect()))
         .collect();
-    for (id, stream) in head_chunks::read(shared, ids, end).await? {
+    for (id, chunk) in open_chunks::read(shared, open).await? {
+        let Some(min_t) = open_chunks::min_t_of(&chunk) else {
+            continue;
+        };
         let rows = out.entry(id).or_default();
-        rows.retain(|&(min_t, _)| min_t != stream.min_t);
-        rows.push((stream.min_t, stream.chunk()));
-        rows.sort_by_key(|&(min_t, _)| min_t);
+        rows.retain(|&(t, _)| t != min_t);
+        rows.push((min_t, chunk));
+        rows.sort_by_key(|&(t, _)| t);
     }
     Ok(out)
 }

@@ -1,6 +1,6 @@
 //! The downsampled read: each matching series' [`Bucket`]s at one [`Resolution`], from the
 //! `rollups` rows of chunks on disk, from the samples of the chunk whose start is in
-//! `head_chunks` (it has no rollups yet), and from the head's samples.
+//! `open_chunks` (it has no rollups yet), and from the head's samples.
 
 use std::collections::HashMap;
 
@@ -33,7 +33,7 @@ pub async fn select_rollup(
         .collect();
     let mut rollups = super::read::blobs_by_series(shared, "rollups", &ids, lo, hi).await?;
     // Where each series' rollups end, when its samples from there to the head's are to be
-    // read raw: those of the chunk whose start is in `head_chunks`.
+    // read raw: those of the chunk whose start is in `open_chunks`.
     let mut raw_from: HashMap<u32, i64> = HashMap::new();
     for p in pending.iter().filter(|p| p.head_min_t > lo) {
         let rows = rollups.get(&p.id).map_or(&[][..], Vec::as_slice);
@@ -47,8 +47,12 @@ pub async fn select_rollup(
         }
     }
     let raw_ids: Vec<u32> = raw_from.keys().copied().collect();
+    let open: Vec<u32> = (pending.iter())
+        .filter(|p| p.open_on_disk && raw_from.contains_key(&p.id))
+        .map(|p| p.id)
+        .collect();
     let raw_start = raw_from.values().copied().min().unwrap_or(lo);
-    let mut raw = super::read::from_disk(shared, &raw_ids, raw_start, hi).await?;
+    let mut raw = super::read::from_disk(shared, &raw_ids, &open, raw_start, hi).await?;
     let mut out = Vec::with_capacity(pending.len());
     let mut samples = Vec::new();
     for p in pending {

@@ -62,7 +62,7 @@ pub struct ChunkEncoder {
     /// The mark the held part starts at (when `base` > 0): reads of the held part can always
     /// start there, after `marks` moved on.
     from: Mark,
-    /// Bits of the stream stored in the series' `head_chunks` row (0: the row holds none of
+    /// Bits of the stream stored in the series' `open_chunks` entry (0: the entry holds none of
     /// this chunk).
     disk_bits: u32,
 }
@@ -184,7 +184,7 @@ impl ChunkEncoder {
         &self.w.buf[from.saturating_sub(self.base()).min(self.w.buf.len())..]
     }
 
-    /// Bits of the stream stored in the series' `head_chunks` row (0: none of this chunk).
+    /// Bits of the stream stored in the series' `open_chunks` entry (0: none of this chunk).
     pub fn disk_bits(&self) -> usize {
         self.disk_bits as usize
     }
@@ -204,8 +204,8 @@ impl ChunkEncoder {
         self.from = oldest;
     }
 
-    /// Notes that the series' `head_chunks` row is gone (an explicit checkpoint compacted the
-    /// chunk into `chunks`): the next checkpoint beside appends writes the row whole. Only for
+    /// Notes that the series' `open_chunks` entry is gone (an explicit checkpoint compacted the
+    /// chunk into `chunks`): the next checkpoint beside appends writes it whole. Only for
     /// a chunk held whole.
     pub fn forget_stored(&mut self) {
         debug_assert!(self.is_whole(), "the chunk's start is on disk");

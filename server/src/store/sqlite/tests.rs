@@ -6,7 +6,6 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::SqliteStore;
-use super::stream::chunk_bytes;
 use super::testutil::{Rng, bits};
 use crate::model::{BatchId, Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
 use crate::store::mem::MemStore;
@@ -529,19 +528,11 @@ async fn checkpoints_running_beside_appends_keep_every_acked_sample_through_a_cr
     assert_eq!(chunks, nodes.len() as i64, "the sealed chunks");
     assert_eq!(encodings(&store).await, [3], "sealed chunks packed");
     assert_eq!(
-        head_chunk_ids(&store).await.len(),
+        open_chunk_ids(&store).await.len(),
         nodes.len(),
         "open chunks as written"
     );
     store.close().await.expect("close");
-}
-
-/// The series ids with a `head_chunks` row.
-async fn head_chunk_ids(store: &SqliteStore) -> Vec<u32> {
-    sqlx::query_scalar("SELECT series_id FROM head_chunks ORDER BY series_id")
-        .fetch_all(&store.shared.pool)
-        .await
-        .expect("ids")
 }
 
 /// The distinct first bytes (encodings) of the stored chunks.
@@ -562,7 +553,7 @@ async fn an_explicit_checkpoint_stores_open_chunks_compacted() {
         store.append(batch(None, list)).await.expect("append");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let before = (encodings(&store).await, head_chunk_ids(&store).await);
+    let before = (encodings(&store).await, open_chunk_ids(&store).await);
 
     // Act
     store.checkpoint().await.expect("checkpoint");
@@ -574,7 +565,7 @@ async fn an_explicit_checkpoint_stores_open_chunks_compacted() {
         "the background checkpoints' open chunk"
     );
     assert_eq!(encodings(&store).await, [3]);
-    assert_eq!(head_chunk_ids(&store).await, Vec::<u32>::new());
+    assert_eq!(open_chunk_ids(&store).await, Vec::<u32>::new());
     let got = store.select(&all(), 0, i64::MAX).await.expect("select");
     assert_eq!(got[0].samples.len(), 20);
 }
@@ -612,45 +603,57 @@ async fn a_wal_of_many_records_is_replayed_page_by_page() {
     assert_eq!(a.expect("series a").samples, want);
 }
 
-/// Moves every `head_chunks` row into one `open_chunks` row, as databases written before
-/// `head_chunks` held open chunks.
-async fn to_open_chunks(dir: &TempDir) {
+/// Rewrites the `open_chunks` rows of series `ids` (from a row start) as one row at its start,
+/// as rows of 4,096 series held them before rows of [`super::open_chunks::ROW`].
+async fn merge_open_chunk_rows(dir: &TempDir, ids: std::ops::Range<i64>) {
     let pool = crate::db::open(&dir.path().join("warroom.db"))
         .await
         .expect("db");
-    let rows: Vec<(i64, i64, Vec<u8>)> =
-        sqlx::query_as("SELECT series_id, count, data FROM head_chunks ORDER BY series_id")
-            .fetch_all(&pool)
-            .await
-            .expect("rows");
-    let chunks: Vec<(u32, Vec<u8>)> = (rows.iter())
-        .map(|(id, count, data)| (*id as u32, chunk_bytes(*count as u16, &[data])))
-        .collect();
-    let blob = super::open_chunks::encode_raw(chunks.iter().map(|(id, c)| (*id, c.as_slice())));
-    sqlx::query("DELETE FROM head_chunks")
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT data FROM open_chunks WHERE first_id >= ? AND first_id < ? ORDER BY first_id",
+    )
+    .bind(ids.start)
+    .bind(ids.end)
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    let entries = blobs
+        .iter()
+        .flat_map(|b| super::open_chunks::decode(b).expect("blob"));
+    let merged = super::open_chunks::encode_raw(entries);
+    sqlx::query("DELETE FROM open_chunks WHERE first_id >= ? AND first_id < ?")
+        .bind(ids.start)
+        .bind(ids.end)
         .execute(&pool)
         .await
         .expect("delete");
-    sqlx::query("INSERT INTO open_chunks (first_id, data) VALUES (0, ?)")
-        .bind(blob)
+    sqlx::query("INSERT INTO open_chunks (first_id, data) VALUES (?, ?)")
+        .bind(ids.start)
+        .bind(merged)
         .execute(&pool)
         .await
         .expect("insert");
     pool.close().await;
 }
 
-/// Rows of the `open_chunks` table.
-async fn open_chunk_rows(store: &SqliteStore) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM open_chunks")
-        .fetch_one(&store.shared.pool)
+/// The series ids with an entry in `open_chunks`.
+async fn open_chunk_ids(store: &SqliteStore) -> Vec<u32> {
+    let blobs: Vec<Vec<u8>> = sqlx::query_scalar("SELECT data FROM open_chunks")
+        .fetch_all(&store.shared.pool)
         .await
-        .expect("count")
+        .expect("rows");
+    let mut ids: Vec<u32> = (blobs.iter())
+        .flat_map(|b| super::open_chunks::decode(b).expect("blob"))
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 #[tokio::test]
-async fn open_chunks_of_older_databases_load_and_move_to_head_chunks_and_retention_purges_them() {
-    // Arrange: 40 series whose open chunks one `open_chunks` row holds, as older databases
-    // did; ids 20..40 have only old samples.
+async fn open_chunks_in_the_bigger_rows_of_older_databases_load_and_are_purged() {
+    // Arrange: 40 series (ids 0..40, rows of 16 in tests) whose open chunks one row holds, as
+    // rows of 4,096 series did; ids 20..40 have only old samples.
     let dir = TempDir::new().expect("tempdir");
     let config = an_hour_kept();
     let hour = 3_600_000;
@@ -667,13 +670,13 @@ async fn open_chunks_of_older_databases_load_and_move_to_head_chunks_and_retenti
         .collect();
     store.append(batch(None, list)).await.expect("append");
     store.close().await.expect("close");
-    to_open_chunks(&dir).await;
+    merge_open_chunk_rows(&dir, 0..64).await;
 
-    // Act: reopen, then forget the stale series (after a checkpoint).
+    // Act: reopen, then forget the stale series (no slice changed, so none is rewritten).
     let store = open_with(&dir, config.clone()).await;
     let loaded = store.select(&all(), 0, i64::MAX).await.expect("select");
     let forgotten = store.retain(10 * hour).await.expect("retain");
-    let (legacy, left) = (open_chunk_rows(&store).await, head_chunk_ids(&store).await);
+    let left = open_chunk_ids(&store).await;
     store.close().await.expect("close");
     let reopened = open_with(&dir, config).await;
     let got = reopened.select(&all(), 0, i64::MAX).await.expect("select");
@@ -682,11 +685,10 @@ async fn open_chunks_of_older_databases_load_and_move_to_head_chunks_and_retenti
     assert_eq!(loaded.len(), 40);
     assert!(loaded.iter().all(|s| s.samples.len() == 2));
     assert_eq!(forgotten, 20);
-    assert_eq!(legacy, 0, "moved to head_chunks");
     assert_eq!(
         left,
         (0..20).collect::<Vec<u32>>(),
-        "the stale series' rows purged"
+        "the stale series' entries purged"
     );
     assert_eq!(got.len(), 20);
     assert!(

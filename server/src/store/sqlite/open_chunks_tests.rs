@@ -1,5 +1,5 @@
 //! The head keeping only the end of each open chunk once a checkpoint stored its start
-//! (`head_chunks`): every read path against the memory store, on a real SQLite file, while
+//! (`open_chunks`): every read path against the memory store, on a real SQLite file, while
 //! background checkpoints cut the heads and join sealed chunks to their start on disk, across
 //! restarts and an explicit checkpoint.
 
@@ -72,7 +72,7 @@ async fn write(store: &SqliteStore, mem: &MemStore, rng: &mut Rng, rounds: std::
 fn cut_heads(store: &SqliteStore) -> usize {
     let state = store.shared.read();
     (0..state.head.len())
-        .filter(|&id| state.head[id].open_is_cut())
+        .filter(|&id| state.head[id].open_on_disk())
         .count()
 }
 
