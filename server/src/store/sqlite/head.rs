@@ -258,11 +258,14 @@ impl HeadSeries {
     /// whole stream chunk), after [`HeadSeries::restore`] when the series has chunk rows (the
     /// newest spanning `newest_row`): it is the open chunk when it starts after that row (which
     /// stays closed on disk) or is the same chunk with newer samples; otherwise it was sealed
-    /// and stored since, and is left. The head then drops the start it holds on disk.
+    /// and stored since, and is left. The head then drops the start it holds on disk, unless
+    /// `rewrite` (a row of an older database, holding more series than reads look in): the next
+    /// checkpoint then stores it again.
     pub fn restore_open(
         &mut self,
         newest_row: Option<(i64, i64)>,
         data: &[u8],
+        rewrite: bool,
     ) -> Result<(), ChunkError> {
         let samples = chunk::decode(data)?;
         let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -281,8 +284,12 @@ impl HeadSeries {
         }
         self.first_t = Some(self.first_t.map_or(first.t, |f| f.min(first.t)));
         self.last = Some((last.t, last.v.to_bits()));
-        self.open.drop_stored(self.open.stream_bits());
-        self.on_disk = OnDisk::OpenAsWritten;
+        if rewrite {
+            self.on_disk = OnDisk::Behind;
+        } else {
+            self.open.drop_stored(self.open.stream_bits());
+            self.on_disk = OnDisk::OpenAsWritten;
+        }
         Ok(())
     }
 
@@ -550,7 +557,7 @@ mod tests {
         // Act
         let restored = |row: Option<(i64, i64)>| {
             let mut head = HeadSeries::default();
-            head.restore_open(row, &open).expect("restore");
+            head.restore_open(row, &open, false).expect("restore");
             head.last.map(|(t, _)| t)
         };
 

@@ -114,13 +114,15 @@ async fn load_open_chunks(
         OPEN_CHUNKS_PAGE,
         |first, blob| {
             for (id, data) in open_chunks::decode_row(first, blob)? {
+                // A row of an older database, of more series than reads look in.
+                let rewrite = open_chunks::row_of(id) != first;
                 // Series forgotten by retention since are skipped.
                 let i = id as usize;
                 if !state.index.contains(id) || i >= state.head.len() {
                     continue;
                 }
                 state.head[i]
-                    .restore_open(newest[i], data)
+                    .restore_open(newest[i], data, rewrite)
                     .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
             }
             Ok(())

@@ -696,3 +696,44 @@ async fn open_chunks_in_the_bigger_rows_of_older_databases_load_and_are_purged()
             .all(|s| s.samples[0].t == 10 * hour && s.samples.len() == 2)
     );
 }
+
+#[tokio::test]
+async fn open_chunks_in_the_bigger_rows_of_older_databases_are_read_whole_until_rewritten() {
+    // Arrange: 40 series of 100 samples, whose open chunks one row holds, as rows of 4,096
+    // series did (ids 0..40, rows of 16 in tests).
+    let dir = TempDir::new().expect("tempdir");
+    let store = open_with(&dir, StoreConfig::default()).await;
+    let round = |k: i64| {
+        let list = (0..40)
+            .map(|n| series("up", &format!("n{n:02}"), &[(k * 15_000, (k * n) as f64)]))
+            .collect();
+        batch(None, list)
+    };
+    for k in 0..100 {
+        store.append(round(k)).await.expect("append");
+    }
+    store.close().await.expect("close");
+    merge_open_chunk_rows(&dir, 0..64).await;
+
+    // Act: reopen and read; then one more sample, a checkpoint at close, and again.
+    let store = open_with(&dir, StoreConfig::default()).await;
+    let loaded = store.select(&all(), 0, i64::MAX).await.expect("select");
+    let one = [Matcher::new("node", MatchOp::Equal, "n25").expect("matcher")];
+    let alone = store.select(&one, 0, i64::MAX).await.expect("select");
+    store.append(round(100)).await.expect("append");
+    store.close().await.expect("close");
+    let store = open_with(&dir, StoreConfig::default()).await;
+    let rows: Vec<i64> = sqlx::query_scalar("SELECT first_id FROM open_chunks ORDER BY 1")
+        .fetch_all(&store.shared.pool)
+        .await
+        .expect("rows");
+    let got = store.select(&all(), 0, i64::MAX).await.expect("select");
+
+    // Assert
+    assert_eq!(loaded.len(), 40);
+    assert!(loaded.iter().all(|s| s.samples.len() == 100));
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].samples.len(), 100, "read alone");
+    assert_eq!(rows, [0, 16, 32], "rewritten in rows of 16");
+    assert!(got.iter().all(|s| s.samples.len() == 101));
+}
