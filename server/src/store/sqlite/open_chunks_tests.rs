@@ -8,7 +8,8 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::SqliteStore;
-use super::rollup::{self, Resolution, RollupSeries};
+use super::rollup::Resolution;
+use super::rollup_tests::from_raw;
 use super::testutil::{Rng, bits};
 use crate::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
 use crate::store::mem::MemStore;
@@ -124,32 +125,10 @@ async fn assert_reads_equal(store: &SqliteStore, mem: &MemStore, rng: &mut Rng, 
         let got = store.select_rollup(&matchers, start, end, res).await;
         assert_eq!(
             got.expect("rollup"),
-            buckets(mem, start, end).await,
+            from_raw(mem, start, end, res).await,
             "rollup {what}"
         );
     }
-}
-
-/// The hourly buckets of `mem`'s raw samples, as `select_rollup` should return them.
-async fn buckets(mem: &MemStore, start: i64, end: i64) -> Vec<RollupSeries> {
-    let ms = Resolution::OneHour.millis();
-    let (lo, hi) = (
-        rollup::bucket_start(start, ms),
-        rollup::bucket_start(end, ms) + ms - 1,
-    );
-    let raw = mem.select(&all(), lo, hi).await.expect("select");
-    raw.into_iter()
-        .map(|s| {
-            let mut buckets = Vec::new();
-            rollup::accumulate(&s.samples, ms, &mut buckets);
-            buckets.retain(|b| b.t >= start && b.t <= end);
-            RollupSeries {
-                labels: s.labels,
-                buckets,
-            }
-        })
-        .filter(|s| !s.buckets.is_empty())
-        .collect()
 }
 
 #[tokio::test]

@@ -42,8 +42,14 @@ async fn write(store: &SqliteStore, from: i64, to: i64) {
     }
 }
 
-/// The buckets computed from the raw samples, as `select_rollup` should return them.
-async fn from_raw(store: &SqliteStore, start: i64, end: i64, res: Resolution) -> Vec<RollupSeries> {
+/// The buckets computed from the raw samples `store` reads, as `select_rollup` should return
+/// them.
+pub(super) async fn from_raw(
+    store: &impl Querier,
+    start: i64,
+    end: i64,
+    res: Resolution,
+) -> Vec<RollupSeries> {
     let ms = res.millis();
     let lo = rollup::bucket_start(start, ms);
     let hi = rollup::bucket_start(end, ms) + ms - 1;
