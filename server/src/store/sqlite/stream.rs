@@ -151,17 +151,10 @@ impl ChunkEncoder {
     }
 
     /// A readable copy of the chunk as it stands; only for a chunk held whole
-    /// ([`Self::is_whole`]; else see [`Self::bytes_with`]).
+    /// ([`Self::is_whole`]; the checkpoint joins one that is not to its stored start).
     pub fn bytes(&self) -> Vec<u8> {
         debug_assert!(self.is_whole(), "the chunk's start is on disk");
-        self.bytes_with(&[]).unwrap_or_default()
-    }
-
-    /// The whole chunk, its stream's first [`Self::base`] bytes taken from `stored` (the stream
-    /// as stored, at least that long); `None` when `stored` is shorter.
-    pub fn bytes_with(&self, stored: &[u8]) -> Option<Vec<u8>> {
-        let prefix = stored.get(..self.base())?;
-        Some(chunk_bytes(self.count, &[prefix, &self.w.buf]))
+        chunk_bytes(self.count, &[&self.w.buf])
     }
 
     /// True when the whole stream is held here (none of it dropped once stored).
@@ -252,8 +245,8 @@ impl ChunkEncoder {
         Ok(())
     }
 
-    /// A reader from the newest mark before `start`, or from the first sample held (the
-    /// chunk's first, or the oldest usable mark when its start is on disk).
+    /// A reader from the newest held mark before `start`, or from the first sample held (the
+    /// chunk's first, or the mark the held part starts at).
     fn stream_from(&self, start: i64) -> StreamIter<'_> {
         let held = self.base() * 8;
         let before = (self.marks.iter().rev()).find(|m| {
