@@ -52,10 +52,11 @@ impl BitWriter {
     }
 
     /// Drops the first `n` bytes held (they are kept elsewhere): `buf` then holds the stream
-    /// from a later byte, and `len_bits` still counts from the stream's start. In place: the
-    /// buffer keeps its capacity for the bytes to come rather than growing a new one again.
+    /// from a later byte, and `len_bits` still counts from the stream's start. Into a buffer
+    /// of just the bytes kept: keeping the old one's capacity held the largest each series
+    /// ever had (1,002 against 951 bytes per series at a million series).
     pub fn drop_front(&mut self, n: usize) {
-        self.buf.drain(..n.min(self.buf.len()));
+        self.buf = self.buf[n.min(self.buf.len())..].to_vec();
     }
 
     /// Writes one bit.
