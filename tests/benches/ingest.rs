@@ -124,9 +124,15 @@ impl Server for Warroom {
     fn stop(&mut self) -> anyhow::Result<ExitStatus> {
         let process = self.process.take().context("warroom already stopped")?;
         let exit = process.terminate(Duration::from_secs(300));
-        // Its checkpoints' durations, for a reader of the figures.
+        // Its checkpoints' durations, for a reader of the figures, and what it logged of any
+        // failure.
         let log = std::fs::read_to_string(self.dir.path().join("warroom.log")).unwrap_or_default();
-        for line in log.lines().filter(|l| l.contains("checkpoint")) {
+        let shown = |l: &&str| {
+            ["checkpoint", "ERROR", "WARN"]
+                .iter()
+                .any(|w| l.contains(w))
+        };
+        for line in log.lines().filter(shown) {
             println!("warroom log: {line}");
         }
         exit
