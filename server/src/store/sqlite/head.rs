@@ -101,7 +101,9 @@ impl Part {
         Some(chunk_bytes(self.count, &[prefix, &self.tail]))
     }
 
-    /// The `chunks` row of the whole chunk, compacted (`stored` as for [`Self::bytes`]).
+    /// The `chunks` row of the whole chunk, compacted (`stored` as for [`Self::bytes`]): what
+    /// the checkpoint stores, for the head's tests (the checkpoint keeps the samples too).
+    #[cfg(test)]
     pub fn compacted(&self, stored: &[u8]) -> Option<ChunkRow> {
         let bytes = self.bytes(stored)?;
         let data = chunk::decode(&bytes).map_or(bytes, |s| chunk::compact(&s));

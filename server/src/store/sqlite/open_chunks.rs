@@ -9,10 +9,8 @@
 //! (which starts with its encoding byte, as every chunk does). Databases written with rows of
 //! 4,096 or 512 series still load: a row's entries name their series.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-
-use sqlx::Row;
 
 use super::Shared;
 use super::head::HeadRow;
@@ -65,32 +63,18 @@ pub async fn read(shared: &Shared, ids: &[u32]) -> Result<HashMap<u32, Vec<u8>>,
     let mut rows: Vec<i64> = ids.iter().map(|&id| row_of(id)).collect();
     rows.dedup();
     let json = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
-    let rows = sqlx::query(
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT first_id, data FROM open_chunks \
          WHERE first_id IN (SELECT value FROM json_each(?))",
     )
     .bind(json)
     .fetch_all(&shared.pool)
     .await?;
-    let mut all = entries_of(rows)?;
-    Ok(ids
-        .iter()
-        .filter_map(|id| Some((*id, all.remove(id)?)))
+    let wanted: HashSet<u32> = ids.iter().copied().collect();
+    Ok((entries(&rows)?.into_iter())
+        .filter(|(id, _)| wanted.contains(id))
+        .map(|(id, chunk)| (id, chunk.to_vec()))
         .collect())
-}
-
-fn entries_of(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<HashMap<u32, Vec<u8>>, StoreError> {
-    let mut out = HashMap::new();
-    for row in rows {
-        let first: i64 = row.try_get(0)?;
-        let blob: &[u8] = row.try_get(1)?;
-        out.extend(
-            decode_row(first, blob)?
-                .into_iter()
-                .map(|(id, c)| (id, c.to_vec())),
-        );
-    }
-    Ok(out)
 }
 
 /// The chunk of `stored` (a stored open chunk, whole) with `row` written over it, in three
