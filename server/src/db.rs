@@ -15,7 +15,10 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .journal_mode(SqliteJournalMode::Wal)
         // A 2xx means durable: FULL syncs the WAL on every commit (group commits amortise it).
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(10));
+        // A writer waits this long for another's transaction (a checkpoint's slice, whose commit
+        // syncs the WAL file) before failing: an append waits out a slow disk instead of
+        // answering 500.
+        .busy_timeout(Duration::from_secs(60));
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
