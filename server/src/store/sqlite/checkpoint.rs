@@ -2,11 +2,10 @@
 //! they hold deleted.
 //!
 //! Sealed chunks go to `chunks`, each with its rollups, once. Open chunks go as [`OpenChunk`]
-//! says: as written (the checkpoints beside appends, at close and before retention), each
-//! series' chunk from where its stored one is cut as an `open_chunk_tails` row, or, once a
-//! slice's tails are as big as its rows, [`open_chunks::ROW`] series to an `open_chunks` row,
-//! each joined from its stored start and what the head wrote since; or compacted into `chunks`
-//! (an explicit checkpoint; it then empties `open_chunks` and `open_chunk_tails`). Once a row holds the start of an open chunk, the head drops that start from
+//! says: as written, [`open_chunks::ROW`] series to an `open_chunks` row, each joined from its
+//! stored start and what the head wrote since (the checkpoints beside appends, at close and
+//! before retention), or compacted into `chunks` (an explicit checkpoint; it then empties
+//! `open_chunks`). Once a row holds the start of an open chunk, the head drops that start from
 //! memory: a chunk sealed after that (a cold one) is joined to its start here, then compacted.
 //!
 //! It can run while appends go on, so that a checkpoint of a million series does not stop
@@ -35,7 +34,7 @@ use crate::store::StoreError;
 
 /// Series a checkpoint copies under one read lock and stores in one transaction (few in tests,
 /// so that a few hundred series span several).
-pub(super) const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
+const SLICE: usize = if cfg!(test) { 64 } else { 4096 };
 
 /// Writes every changed head chunk, open ones as `open` says, and deletes the WAL, with nothing
 /// appended meanwhile.
@@ -88,9 +87,9 @@ pub async fn checkpoint_upto(
     if open == OpenChunk::Compacted {
         // Every open chunk is in `chunks` now, and held whole (those appended to since also in
         // the WAL).
-        for sql in ["DELETE FROM open_chunks", "DELETE FROM open_chunk_tails"] {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
+        sqlx::query("DELETE FROM open_chunks")
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     tracing::info!(
@@ -115,19 +114,12 @@ struct Slice {
     ids: Range<usize>,
     /// `chunks` rows, with their series.
     rows: Vec<(u32, ChunkRow)>,
-    /// What the slice writes of its open chunks ([`OpenChunk::AsWritten`]).
-    open_chunks: Option<OpenWrite>,
+    /// The slice's `open_chunks` rows, `(first_id, blob)`, replacing those it had
+    /// ([`OpenChunk::AsWritten`]).
+    open_chunks: Option<Vec<(i64, Vec<u8>)>>,
     /// What each changed series had stored, for [`super::head::HeadSeries::checkpointed`], with
     /// the open chunk held whole again after a compacting checkpoint joined it.
     stored: Vec<(u32, Stored, Option<ChunkEncoder>)>,
-}
-
-/// How a slice's open chunks are written: `(first_id, blob)` rows either way.
-enum OpenWrite {
-    /// Its `open_chunks` rows, whole, replacing those it had and their tails.
-    Rows(Vec<(i64, Vec<u8>)>),
-    /// `open_chunk_tails` rows: each changed series' chunk from where its stored one is cut.
-    Tails(Vec<(i64, Vec<u8>)>),
 }
 
 /// Joins each changed open chunk to its stored start, and each cold chunk (and, compacting,
@@ -141,11 +133,10 @@ async fn join_slice(
     open_as: OpenChunk,
     dirty: Vec<(u32, Dirty)>,
 ) -> Result<Slice, StoreError> {
-    let stored_rows = open_chunks::StoredRows::range(&shared.pool, ids.clone()).await?;
-    let stored = stored_rows.entries()?;
-    let whole_rows = stored_rows.rewrite_due(&stored);
+    let stored_rows = open_chunks::read_range(shared, ids.clone()).await?;
+    let stored = open_chunks::entries(&stored_rows)?;
     let mut rest = stored.iter().peekable();
-    let (mut written, mut tails) = (open_chunks::Rows::default(), open_chunks::Rows::default());
+    let mut written = open_chunks::Rows::default();
     let mut slice = Slice {
         ids,
         rows: Vec::new(),
@@ -154,10 +145,13 @@ async fn join_slice(
     };
     for (id, dirty) in dirty {
         // The unchanged series' stored open chunks stay as they are.
-        while let Some(entry) = rest.next_if(|e| e.id < id) {
-            written.put(entry.id, &[&entry.chunk]);
+        while let Some(&&(other, chunk)) = rest.peek()
+            && other < id
+        {
+            written.put(other, &[chunk]);
+            rest.next();
         }
-        let on_disk = rest.next_if(|e| e.id == id).map(|e| e.chunk.as_ref());
+        let on_disk = rest.next_if(|e| e.0 == id).map(|e| e.1);
         let stored = dirty.stored();
         let Dirty {
             sealed,
@@ -184,21 +178,13 @@ async fn join_slice(
         if let Some(row) = &row {
             let (header, start, since) = open_chunks::joined(on_disk, row)
                 .ok_or_else(|| corrupt_open(id, "the stored open chunk is not the one written"))?;
-            match whole_rows {
-                true => written.put(id, &[&header, start, since]),
-                false => tails.put_tail(id, row),
-            }
+            written.put(id, &[&header, start, since]);
         }
         slice.stored.push((id, stored, whole));
     }
     if open_as == OpenChunk::AsWritten {
-        slice.open_chunks = Some(match whole_rows {
-            true => {
-                rest.for_each(|entry| written.put(entry.id, &[&entry.chunk]));
-                OpenWrite::Rows(written.finish())
-            }
-            false => OpenWrite::Tails(tails.finish()),
-        });
+        rest.for_each(|&(id, chunk)| written.put(id, &[chunk]));
+        slice.open_chunks = Some(written.finish());
     }
     Ok(slice)
 }
@@ -249,43 +235,23 @@ async fn store_slice(shared: &Shared, slice: &Slice) -> Result<(), StoreError> {
         query.execute(&mut *tx).await?;
     }
     rollup_write::write(&mut tx, &rows).await?;
-    match &slice.open_chunks {
-        Some(OpenWrite::Rows(rows)) => {
-            // Rows of older databases (of more series) starting in the slice go too: each new
-            // row holds their entries of its series.
-            for table in ["open_chunks", "open_chunk_tails"] {
-                let sql = format!("DELETE FROM {table} WHERE first_id >= ? AND first_id < ?");
-                // Only a table name is formatted in; values are bound.
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(slice.ids.start as i64)
-                    .bind(slice.ids.end as i64)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            insert_rows(&mut tx, "open_chunks", rows).await?;
-        }
-        Some(OpenWrite::Tails(tails)) => insert_rows(&mut tx, "open_chunk_tails", tails).await?,
-        None => {}
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Inserts `(first_id, blob)` rows into `table` (`open_chunks` or `open_chunk_tails`).
-async fn insert_rows(
-    tx: &mut sqlx::SqliteConnection,
-    table: &str,
-    rows: &[(i64, Vec<u8>)],
-) -> Result<(), StoreError> {
-    let sql = format!("INSERT INTO {table} (first_id, data) VALUES (?, ?)");
-    for (first_id, blob) in rows {
-        // Only a table name is formatted in; values are bound.
-        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(first_id)
-            .bind(blob.as_slice())
+    if let Some(open_chunks) = &slice.open_chunks {
+        // Rows of older databases (of more series) starting in the slice go too: each new row
+        // holds their entries of its series.
+        sqlx::query("DELETE FROM open_chunks WHERE first_id >= ? AND first_id < ?")
+            .bind(slice.ids.start as i64)
+            .bind(slice.ids.end as i64)
             .execute(&mut *tx)
             .await?;
+        for (first_id, blob) in open_chunks {
+            sqlx::query("INSERT INTO open_chunks (first_id, data) VALUES (?, ?)")
+                .bind(first_id)
+                .bind(blob.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
     }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use sqlx::{Row, SqlitePool};
 
-use super::checkpoint::SLICE;
 use super::head::{Verdict, judge};
 use super::index::{decode_labels, labels_hash};
 use super::{State, open_chunks, wal};
@@ -98,30 +97,38 @@ async fn load_heads(pool: &SqlitePool, state: &mut State) -> Result<(), StoreErr
     load_open_chunks(pool, state, &newest).await
 }
 
-/// Restores the open chunks the last checkpoint beside appends stored, a checkpoint's slice of
-/// series at a time (`newest`: each series' newest chunk row).
+/// `open_chunks` rows read per query at open (each holds a slice of series).
+const OPEN_CHUNKS_PAGE: i64 = if cfg!(test) { 2 } else { 16 };
+
+/// Restores the open chunks the last checkpoint beside appends stored, a page of slices at a
+/// time (`newest`: each series' newest chunk row).
 async fn load_open_chunks(
     pool: &SqlitePool,
     state: &mut State,
     newest: &[Option<(i64, i64)>],
 ) -> Result<(), StoreError> {
-    let count = state.head.len();
-    for first in (0..count).step_by(SLICE) {
-        let stored = open_chunks::StoredRows::range(pool, first..count.min(first + SLICE)).await?;
-        for entry in stored.entries()? {
-            // Series forgotten by retention since are skipped.
-            let i = entry.id as usize;
-            if !state.index.contains(entry.id) || i >= count {
-                continue;
+    each_row(
+        pool,
+        "open_chunks",
+        "first_id",
+        OPEN_CHUNKS_PAGE,
+        |first, blob| {
+            for (id, data) in open_chunks::decode_row(first, blob)? {
+                // A row of an older database, of more series than reads look in.
+                let rewrite = open_chunks::row_of(id) != first;
+                // Series forgotten by retention since are skipped.
+                let i = id as usize;
+                if !state.index.contains(id) || i >= state.head.len() {
+                    continue;
+                }
+                state.head[i]
+                    .restore_open(newest[i], data, rewrite)
+                    .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
             }
-            // An entry in a row of an older database, of more series than reads look in, is
-            // held whole until rewritten.
-            state.head[i]
-                .restore_open(newest[i], &entry.chunk, entry.legacy)
-                .map_err(|e| corrupt_chunk(state_labels(&state.index, i), e))?;
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// Hands each `(key, data)` row of `table` (whose integer key column is `key`) to `each`, in

@@ -1,25 +1,18 @@
-//! The `open_chunks` and `open_chunk_tails` tables: the open chunks the checkpoints beside
-//! appends store, each as the head's encoder wrote it, [`ROW`] series to a row. Once a row holds
-//! the start of a series' open chunk, the head drops that start from memory ([`super::head`]).
-//! A checkpoint then writes, for each changed series, its chunk from where the stored stream
-//! is cut ([`super::head::HeadRow`]) as a tail row; once a slice's tails are as big as its rows
-//! (or many), it rewrites the rows whole, every stream joined, and deletes the tails. So each
-//! sample is written about twice, not once per checkpoint for the life of its chunk. A chunk
-//! sealed after its start was dropped (a cold one) is joined to it from here; reads reaching
-//! back past the head read it here.
+//! The `open_chunks` table: the open chunks the checkpoints beside appends store, each as the
+//! head's encoder wrote it, [`ROW`] series to a row. Once a row holds the start of a series'
+//! open chunk, the head drops that start from memory ([`super::head`]); each checkpoint then
+//! rewrites the rows of its slice of series, every stream joined from the stored start and what
+//! the head wrote since ([`super::head::HeadRow`]). A chunk sealed after its start was dropped
+//! (a cold one) is joined to it from here; reads reaching back past the head read it here.
 //!
-//! A blob is, per series, its id and its entry's length as LEB128 varints, then the entry. In
-//! `open_chunks` an entry is the chunk (which starts with its encoding byte, as every chunk
-//! does); in `open_chunk_tails` it is the cut and the chunk's first timestamp as varints, then
-//! the chunk's header and its stream from the cut. Databases written with rows of 4,096 or 512
-//! series still load: a row's entries name their series.
+//! A blob is, per series, its id and its chunk's length as LEB128 varints, then the chunk
+//! (which starts with its encoding byte, as every chunk does). Databases written with rows of
+//! 4,096 or 512 series still load: a row's entries name their series.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use sqlx::SqlitePool;
-
+use super::Shared;
 use super::head::HeadRow;
 use super::wal::{get_varint, put_varint};
 use crate::store::StoreError;
@@ -31,157 +24,57 @@ use crate::store::StoreError;
 /// largest they freed).
 pub const ROW: usize = if cfg!(test) { 16 } else { 64 };
 
-/// Tail rows a row may have before the next checkpoint rewrites it whole (bounds the tails a
-/// read applies).
-const TAILS: usize = if cfg!(test) { 3 } else { 8 };
-
 /// The row holding series `id`.
 pub fn row_of(id: u32) -> i64 {
     i64::from(id) - i64::from(id) % ROW as i64
 }
 
-/// Stored open chunks as read: rows of whole chunks and the tails written over them since,
-/// `(first_id, blob)`, the tails in the order written.
-#[derive(Debug, Default)]
-pub struct StoredRows {
-    rows: Vec<(i64, Vec<u8>)>,
-    tails: Vec<(i64, Vec<u8>)>,
+/// The rows starting within `ids`, `(first_id, blob)` in id order.
+pub async fn read_range(
+    shared: &Shared,
+    ids: Range<usize>,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT first_id, data FROM open_chunks WHERE first_id >= ? AND first_id < ? \
+         ORDER BY first_id",
+    )
+    .bind(ids.start as i64)
+    .bind(ids.end as i64)
+    .fetch_all(&shared.pool)
+    .await?)
 }
 
-/// One series' stored open chunk.
-#[derive(Debug)]
-pub struct Entry<'a> {
-    /// The series id.
-    pub id: u32,
-    /// The whole chunk.
-    pub chunk: Cow<'a, [u8]>,
-    /// Whether it is in the row of an older database, of more series than [`ROW`].
-    pub legacy: bool,
-}
-
-impl StoredRows {
-    /// The rows starting within `ids`, with their tails.
-    pub async fn range(pool: &SqlitePool, ids: Range<usize>) -> Result<Self, StoreError> {
-        let (start, end) = (ids.start as i64, ids.end as i64);
-        Ok(StoredRows {
-            rows: sqlx::query_as(
-                "SELECT first_id, data FROM open_chunks WHERE first_id >= ? AND first_id < ? \
-                 ORDER BY first_id",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?,
-            tails: sqlx::query_as(
-                "SELECT first_id, data FROM open_chunk_tails \
-                 WHERE first_id >= ? AND first_id < ? ORDER BY id",
-            )
-            .bind(start)
-            .bind(end)
-            .fetch_all(pool)
-            .await?,
-        })
+/// Every entry of `rows` (from [`read_range`]), `(series id, whole chunk)` in id order.
+pub fn entries(rows: &[(i64, Vec<u8>)]) -> Result<Vec<(u32, &[u8])>, StoreError> {
+    let mut out = Vec::new();
+    for (first, blob) in rows {
+        out.extend(decode_row(*first, blob)?);
     }
-
-    /// The rows holding series `ids`, with their tails.
-    async fn holding(pool: &SqlitePool, ids: &[u32]) -> Result<Self, StoreError> {
-        let mut rows: Vec<i64> = ids.iter().map(|&id| row_of(id)).collect();
-        rows.dedup();
-        let json = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
-        Ok(StoredRows {
-            rows: sqlx::query_as(
-                "SELECT first_id, data FROM open_chunks \
-                 WHERE first_id IN (SELECT value FROM json_each(?))",
-            )
-            .bind(&json)
-            .fetch_all(pool)
-            .await?,
-            tails: sqlx::query_as(
-                "SELECT first_id, data FROM open_chunk_tails \
-                 WHERE first_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            )
-            .bind(&json)
-            .fetch_all(pool)
-            .await?,
-        })
-    }
-
-    /// Every series' stored open chunk, its tails applied, in id order.
-    pub fn entries(&self) -> Result<Vec<Entry<'_>>, StoreError> {
-        let mut out = BTreeMap::new();
-        for (first, blob) in &self.rows {
-            for (id, chunk) in decode_row(*first, blob)? {
-                let legacy = row_of(id) != *first;
-                let chunk = Cow::Borrowed(chunk);
-                out.insert(id, Entry { id, chunk, legacy });
-            }
-        }
-        for (first, blob) in &self.tails {
-            for (id, tail) in decode_row(*first, blob)? {
-                let stored = out.get(&id).map(|e| e.chunk.as_ref());
-                let chunk = apply_tail(stored, tail).ok_or_else(|| StoreError::Corrupt {
-                    what: format!("open chunk tail of series {id}"),
-                    detail: "it does not continue the stored chunk".into(),
-                })?;
-                let chunk = Cow::Owned(chunk);
-                out.insert(
-                    id,
-                    Entry {
-                        id,
-                        chunk,
-                        legacy: false,
-                    },
-                );
-            }
-        }
-        Ok(out.into_values().collect())
-    }
-
-    /// Whether the next checkpoint should rewrite these rows whole (`entries` from
-    /// [`StoredRows::entries`]): when their tails are as big as they are, or a row has [`TAILS`] of
-    /// them, or a row is of an older database.
-    pub fn rewrite_due(&self, entries: &[Entry]) -> bool {
-        let bytes = |rows: &[(i64, Vec<u8>)]| rows.iter().map(|r| r.1.len()).sum::<usize>();
-        let mut tails: HashMap<i64, usize> = HashMap::new();
-        self.tails
-            .iter()
-            .for_each(|t| *tails.entry(t.0).or_default() += 1);
-        bytes(&self.tails) >= bytes(&self.rows)
-            || tails.values().any(|&n| n >= TAILS)
-            || entries.iter().any(|e| e.legacy)
-    }
+    // Rows of older databases (of more series) may start before newer, smaller ones.
+    out.sort_by_key(|&(id, _)| id);
+    Ok(out)
 }
 
 /// The stored open chunks of series `ids` (whole chunk bytes), from the rows holding them.
-pub async fn read(pool: &SqlitePool, ids: &[u32]) -> Result<HashMap<u32, Vec<u8>>, StoreError> {
+pub async fn read(shared: &Shared, ids: &[u32]) -> Result<HashMap<u32, Vec<u8>>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let stored = StoredRows::holding(pool, ids).await?;
+    let mut rows: Vec<i64> = ids.iter().map(|&id| row_of(id)).collect();
+    rows.dedup();
+    let json = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT first_id, data FROM open_chunks \
+         WHERE first_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json)
+    .fetch_all(&shared.pool)
+    .await?;
     let wanted: HashSet<u32> = ids.iter().copied().collect();
-    Ok((stored.entries()?.into_iter())
-        .filter(|e| wanted.contains(&e.id))
-        .map(|e| (e.id, e.chunk.into_owned()))
+    Ok((entries(&rows)?.into_iter())
+        .filter(|(id, _)| wanted.contains(id))
+        .map(|(id, chunk)| (id, chunk.to_vec()))
         .collect())
-}
-
-/// A tail entry applied to `stored` (the series' stored chunk, whole): the whole chunk it
-/// makes, or `None` when it does not continue `stored`.
-fn apply_tail(stored: Option<&[u8]>, mut tail: &[u8]) -> Option<Vec<u8>> {
-    let cut = usize::try_from(get_varint(&mut tail)?).ok()?;
-    let min_t = get_varint(&mut tail)? as i64;
-    let (header, since) = tail.split_at_checked(3)?;
-    let start = match cut {
-        0 => &[][..],
-        _ => stream_of(stored?, min_t)?.get(..cut)?,
-    };
-    Some([header, start, since].concat())
-}
-
-/// A chunk header: the encoding byte and the sample count.
-fn header(count: u16) -> [u8; 3] {
-    let [hi, lo] = count.to_be_bytes();
-    [super::chunk::Encoding::Xor as u8, hi, lo]
 }
 
 /// The chunk of `stored` (a stored open chunk, whole) with `row` written over it, in three
@@ -191,7 +84,8 @@ pub fn joined<'a>(
     stored: Option<&'a [u8]>,
     row: &'a HeadRow,
 ) -> Option<([u8; 3], &'a [u8], &'a [u8])> {
-    let header = header(row.count);
+    let [hi, lo] = row.count.to_be_bytes();
+    let header = [super::chunk::Encoding::Xor as u8, hi, lo];
     if row.cut == 0 {
         return Some((header, &[], &row.bytes));
     }
@@ -229,14 +123,6 @@ impl Rows {
         put_varint(blob, u64::from(id));
         put_varint(blob, parts.iter().map(|p| p.len()).sum::<usize>() as u64);
         parts.iter().for_each(|p| blob.extend_from_slice(p));
-    }
-
-    /// Adds series `id`'s tail: what the head wrote in `row` (its chunk from the cut).
-    pub fn put_tail(&mut self, id: u32, row: &HeadRow) {
-        let mut prefix = Vec::with_capacity(16);
-        put_varint(&mut prefix, row.cut as u64);
-        put_varint(&mut prefix, row.min_t as u64);
-        self.put(id, &[&prefix, &header(row.count), &row.bytes]);
     }
 
     /// The rows written, `(first_id, blob)`.
@@ -344,110 +230,6 @@ mod tests {
         assert_eq!(own, Some(enc.bytes()));
         assert_eq!(joined_other, None);
         assert_eq!(joined(None, &other), None);
-    }
-
-    /// What the head writes of `enc` once `stored_bits` of its stream are stored.
-    fn write_since(enc: &ChunkEncoder, stored_bits: usize) -> HeadRow {
-        let cut = stored_bits / 8;
-        HeadRow {
-            min_t: enc.min_t(),
-            count: enc.len() as u16,
-            cut,
-            bytes: enc.stream_from_byte(cut).to_vec(),
-            bits: enc.stream_bits(),
-        }
-    }
-
-    fn stored(rows: Rows, tails: Vec<Rows>) -> StoredRows {
-        StoredRows {
-            rows: rows.finish(),
-            tails: tails.into_iter().flat_map(Rows::finish).collect(),
-        }
-    }
-
-    #[test]
-    fn tails_written_over_rows_give_each_series_chunk_whole() {
-        // Arrange: series 3 stored after 20 samples, then two tails (30, 45 samples); series 5
-        // first written by a tail; series 4 unchanged.
-        let (mut a, mut b, mut c) = (
-            ChunkEncoder::new(),
-            ChunkEncoder::new(),
-            ChunkEncoder::new(),
-        );
-        let mut rows = Rows::default();
-        let mut tails = vec![Rows::default(), Rows::default()];
-        let (mut bits, mut c_stored) = (0, Vec::new());
-        for i in 0..45i64 {
-            a.push(1_000 + i * 15_000, (i * i) as f64 / 7.0);
-            c.push(7 + i * 10_000, 1.0);
-            match i {
-                19 => {
-                    c_stored = c.bytes();
-                    rows.put(3, &[&a.bytes()]);
-                    rows.put(4, &[&c_stored]);
-                }
-                29 => tails[0].put_tail(3, &write_since(&a, bits)),
-                44 => tails[1].put_tail(3, &write_since(&a, bits)),
-                _ => {}
-            }
-            if matches!(i, 19 | 29) {
-                bits = a.stream_bits();
-            }
-        }
-        for i in 0..10i64 {
-            b.push(i, -(i as f64));
-        }
-        tails[1].put_tail(5, &write_since(&b, 0));
-        let stored = stored(rows, tails);
-
-        // Act
-        let entries = stored.entries().expect("entries");
-
-        // Assert
-        let got: Vec<(u32, &[u8])> = entries.iter().map(|e| (e.id, &e.chunk[..])).collect();
-        let want: [(u32, &[u8]); 3] = [(3, &a.bytes()), (4, &c_stored), (5, &b.bytes())];
-        assert_eq!(got, want);
-        assert_eq!(chunk::decode(got[0].1).expect("chunk").len(), 45);
-    }
-
-    #[test]
-    fn a_tail_over_another_chunk_is_corrupt_and_rows_with_many_tails_are_rewritten() {
-        // Arrange: a stored chunk, a tail cut in a chunk starting elsewhere.
-        let mut enc = ChunkEncoder::new();
-        (0..30).for_each(|i| enc.push(1_000 + i * 15_000, i as f64));
-        let mut rows = Rows::default();
-        rows.put(2, &[&enc.bytes()]);
-        let mut other = write_since(&enc, enc.stream_bits() / 2);
-        other.min_t += 1;
-        let mut tail = Rows::default();
-        tail.put_tail(2, &other);
-        let small: Vec<Rows> = (0..TAILS).map(|_| Rows::default()).collect();
-        let mut many = Rows::default();
-        many.put(2, &[&enc.bytes()]);
-        let mut one = Rows::default();
-        one.put(2, &[&enc.bytes()]);
-
-        // Act
-        let corrupt = stored(rows, vec![tail]).entries().map(|e| e.len());
-        let mut small = small;
-        small
-            .iter_mut()
-            .for_each(|t| t.put_tail(2, &write_since(&enc, enc.stream_bits())));
-        let many = stored(many, small);
-        let many_due = many.rewrite_due(&many.entries().expect("entries"));
-        let mut small_tail = Rows::default();
-        small_tail.put_tail(2, &write_since(&enc, enc.stream_bits() - 8));
-        let one = stored(one, vec![small_tail]);
-        let one_due = one.rewrite_due(&one.entries().expect("entries"));
-
-        // Assert
-        assert!(
-            matches!(corrupt, Err(StoreError::Corrupt { ref what, .. }) if what.contains("series 2")),
-            "{corrupt:?}"
-        );
-        assert!(many_due, "{TAILS} tails");
-        assert!(!one_due, "one tail smaller than the row");
-        assert!(StoredRows::default().rewrite_due(&[]), "nothing stored yet");
     }
 
     #[test]

@@ -458,7 +458,7 @@ pub(super) async fn from_disk(
     let mut out: HashMap<u32, Vec<(i64, Vec<u8>)>> = (chunks.into_iter())
         .map(|(id, rows)| (id, rows.into_iter().map(|(t, _, d)| (t, d)).collect()))
         .collect();
-    for (id, chunk) in open_chunks::read(&shared.pool, open).await? {
+    for (id, chunk) in open_chunks::read(shared, open).await? {
         let Some(min_t) = open_chunks::min_t_of(&chunk) else {
             continue;
         };

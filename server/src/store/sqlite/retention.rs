@@ -53,8 +53,8 @@ pub async fn retain(shared: &Shared, now: i64) -> Result<u64, StoreError> {
     Ok(dead.len() as u64)
 }
 
-/// Removes the `open_chunks` entries of `dead` series, and their tails: a series created after
-/// a restart may take the id of one forgotten here, and must not be given its open chunk.
+/// Removes the `open_chunks` entries of `dead` series: a series created after a restart may
+/// take the id of one forgotten here, and must not be given its open chunk.
 async fn forget_open_chunks(
     tx: &mut SqliteConnection,
     dead: &HashSet<u32>,
@@ -72,60 +72,20 @@ async fn forget_open_chunks(
         rows.extend(first);
     }
     for first in rows {
-        let row = "SELECT first_id, data FROM open_chunks WHERE first_id = ?";
-        forget_in(
-            tx,
-            row,
-            "UPDATE open_chunks SET data = ? WHERE first_id = ?",
-            first,
-            dead,
-        )
-        .await?;
+        let blob: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM open_chunks WHERE first_id = ?")
+                .bind(first)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(blob) = blob else { continue };
+        let entries = open_chunks::decode_row(first, &blob)?;
+        let kept =
+            open_chunks::encode_raw(entries.into_iter().filter(|(id, _)| !dead.contains(id)));
+        sqlx::query("UPDATE open_chunks SET data = ? WHERE first_id = ?")
+            .bind(kept)
+            .bind(first)
+            .execute(&mut *tx)
+            .await?;
     }
-    // Tails are in rows of `ROW` series only.
-    let tails: BTreeSet<i64> = dead.iter().map(|&id| open_chunks::row_of(id)).collect();
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM open_chunk_tails WHERE first_id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(serde_json::to_string(&tails).unwrap_or_else(|_| "[]".into()))
-    .fetch_all(&mut *tx)
-    .await?;
-    for id in ids {
-        let tail = "SELECT first_id, data FROM open_chunk_tails WHERE id = ?";
-        forget_in(
-            tx,
-            tail,
-            "UPDATE open_chunk_tails SET data = ? WHERE id = ?",
-            id,
-            dead,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Rewrites the row `select` gives for `key` (`first_id, data`) without the entries of `dead`,
-/// through `update` (binding the blob, then `key`).
-async fn forget_in(
-    tx: &mut SqliteConnection,
-    select: &'static str,
-    update: &'static str,
-    key: i64,
-    dead: &HashSet<u32>,
-) -> Result<(), StoreError> {
-    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(select)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some((first, blob)) = row else {
-        return Ok(());
-    };
-    let entries = open_chunks::decode_row(first, &blob)?;
-    let kept = open_chunks::encode_raw(entries.into_iter().filter(|(id, _)| !dead.contains(id)));
-    sqlx::query(update)
-        .bind(kept)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
