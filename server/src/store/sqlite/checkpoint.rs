@@ -61,13 +61,24 @@ pub async fn checkpoint_upto(
     let started = std::time::Instant::now();
     let count = shared.read().head.len();
     let (mut series, mut chunks) = (0, 0);
+    // Time spent copying, joining, storing and applying slices.
+    let mut spent = [std::time::Duration::ZERO; 4];
+    let mut lap = |phase: usize, since: &mut std::time::Instant| {
+        let now = std::time::Instant::now();
+        spent[phase] += now - *since;
+        *since = now;
+    };
     for first in (0..count).step_by(SLICE) {
+        let mut since = std::time::Instant::now();
         let dirty = copy_slice(shared, first..count.min(first + SLICE), open);
+        lap(0, &mut since);
         if dirty.is_empty() {
             continue;
         }
         let slice = join_slice(shared, first..count.min(first + SLICE), open, dirty).await?;
+        lap(1, &mut since);
         store_slice(shared, &slice).await?;
+        lap(2, &mut since);
         chunks += slice.rows.len();
         series += slice.stored.len();
         // Stored for good: the head forgets it now (the WAL records go below, once every
@@ -78,6 +89,8 @@ pub async fn checkpoint_upto(
                 head.checkpointed(&stored, whole);
             }
         }
+        drop(state);
+        lap(3, &mut since);
     }
     let mut tx = shared.pool.begin().await?;
     sqlx::query("DELETE FROM wal WHERE id <= ?")
@@ -93,8 +106,13 @@ pub async fn checkpoint_upto(
     }
     tx.commit().await?;
     tracing::info!(
-        "checkpoint ({open:?} open chunks) stored {chunks} chunks of {series} series in {:.2?}",
-        started.elapsed()
+        "checkpoint ({open:?} open chunks) stored {chunks} chunks of {series} series in {:.2?} \
+         (copy {:.2?}, join {:.2?}, store {:.2?}, apply {:.2?})",
+        started.elapsed(),
+        spent[0],
+        spent[1],
+        spent[2],
+        spent[3],
     );
     Ok(())
 }
