@@ -116,6 +116,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// glibc gives each thread that allocates its own malloc arena (up to 8 per core), and each
+/// arena keeps what its thread freed. With the runtime's workers and SQLite's connection
+/// threads copying batches and blobs, that was a third of the server's RSS: at 100k series
+/// and a full chunk, 1.42 KB per series, against 1.11 KB with two arenas (and ingest no
+/// slower). glibc reads `MALLOC_ARENA_MAX` only as the process starts, so the server starts
+/// itself again with it set, unless the environment already sets it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    use std::os::unix::process::CommandExt;
+    const VAR: &str = "MALLOC_ARENA_MAX";
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        again.arg0(arg0);
+    }
+    // Returns only when the exec failed.
+    let err = again.args(args).env(VAR, "2").exec();
+    tracing::warn!(error = %err, "could not restart with {VAR}=2; going on with glibc's default");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn start(command: Command) -> anyhow::Result<ExitCode> {
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +153,7 @@ fn start(command: Command) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Serve { place, listen } => {
+            limit_malloc_arenas();
             let cfg = place.load(listen.as_deref())?;
             runtime()?.block_on(warroom_server::server::run(cfg, shutdown_signal()))?;
         }

@@ -1,5 +1,6 @@
 //! Agent and server as real processes: the agent's series are queryable within one interval, and
-//! a server stopped for 60 s while the agent runs gets every batch exactly once afterwards.
+//! a server stopped for 60 s while the agent runs gets every batch exactly once afterwards; the
+//! server runs with two malloc arenas.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,6 +40,24 @@ fn now_s() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[test]
+fn the_server_restarts_itself_with_two_malloc_arenas_and_serves() {
+    // Arrange: started without MALLOC_ARENA_MAX (cargo does not set it).
+    assert!(std::env::var_os("MALLOC_ARENA_MAX").is_none());
+
+    // Act: ready once `/readyz` answers.
+    let server = spawn_server();
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).expect("environ");
+
+    // Assert: the same process (its pid), glibc's arenas capped.
+    let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+    assert!(
+        vars.contains(&&b"MALLOC_ARENA_MAX=2"[..]),
+        "environment: {}",
+        String::from_utf8_lossy(&environ)
+    );
 }
 
 #[test]
