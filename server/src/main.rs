@@ -118,8 +118,8 @@ fn main() -> ExitCode {
 
 /// glibc gives each thread that allocates its own malloc arena (up to 8 per core), and each
 /// arena keeps what its thread freed. With the runtime's workers and SQLite's connection
-/// threads copying batches and blobs, that was a third of the server's RSS: at 100k series
-/// and a full chunk, 1.42 KB per series, against 1.11 KB with two arenas (and ingest no
+/// threads copying batches and blobs, that was a fifth of the server's RSS: at 100k series
+/// and a full chunk, 1.42 KB per series, against 1.13 KB with two arenas (and ingest no
 /// slower). glibc reads `MALLOC_ARENA_MAX` only as the process starts, so the server starts
 /// itself again with it set, unless the environment already sets it.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
