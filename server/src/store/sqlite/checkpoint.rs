@@ -152,7 +152,22 @@ async fn join_slice(
     dirty: Vec<(u32, Dirty)>,
 ) -> Result<Slice, StoreError> {
     let stored_rows = open_chunks::read_range(shared, ids.clone()).await?;
-    let stored = open_chunks::entries(&stored_rows)?;
+    // Decoding and compacting a slice's sealed chunks takes a core for a tenth of a second: on
+    // a blocking thread, not a runtime worker that answers requests.
+    tokio::task::spawn_blocking(move || join(ids, open_as, dirty, &stored_rows))
+        .await
+        // Cancelled: the runtime is shutting down (a panic aborts the process).
+        .map_err(|_| StoreError::Closed)?
+}
+
+/// [`join_slice`] once the slice's stored open chunks (`stored_rows`) are read.
+fn join(
+    ids: Range<usize>,
+    open_as: OpenChunk,
+    dirty: Vec<(u32, Dirty)>,
+    stored_rows: &[(i64, Vec<u8>)],
+) -> Result<Slice, StoreError> {
+    let stored = open_chunks::entries(stored_rows)?;
     let mut rest = stored.iter().peekable();
     let mut written = open_chunks::Rows::default();
     let mut slice = Slice {
