@@ -26,6 +26,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::chunk::{self, ChunkEncoder};
 use super::head::{ChunkRow, Dirty, OpenChunk, Part, Stored};
@@ -58,27 +59,21 @@ pub async fn checkpoint_upto(
     upto: i64,
     open: OpenChunk,
 ) -> Result<(), StoreError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let count = shared.read().head.len();
     let (mut series, mut chunks) = (0, 0);
-    // Time spent copying, joining, storing and applying slices.
-    let mut spent = [std::time::Duration::ZERO; 4];
-    let mut lap = |phase: usize, since: &mut std::time::Instant| {
-        let now = std::time::Instant::now();
-        spent[phase] += now - *since;
-        *since = now;
-    };
+    let mut phases = Phases::default();
     for first in (0..count).step_by(SLICE) {
-        let mut since = std::time::Instant::now();
+        phases.start();
         let dirty = copy_slice(shared, first..count.min(first + SLICE), open);
-        lap(0, &mut since);
+        phases.lap(0);
         if dirty.is_empty() {
             continue;
         }
         let slice = join_slice(shared, first..count.min(first + SLICE), open, dirty).await?;
-        lap(1, &mut since);
+        phases.lap(1);
         store_slice(shared, &slice).await?;
-        lap(2, &mut since);
+        phases.lap(2);
         chunks += slice.rows.len();
         series += slice.stored.len();
         // Stored for good: the head forgets it now (the WAL records go below, once every
@@ -90,7 +85,7 @@ pub async fn checkpoint_upto(
             }
         }
         drop(state);
-        lap(3, &mut since);
+        phases.lap(3);
     }
     let mut tx = shared.pool.begin().await?;
     sqlx::query("DELETE FROM wal WHERE id <= ?")
@@ -109,12 +104,33 @@ pub async fn checkpoint_upto(
         "checkpoint ({open:?} open chunks) stored {chunks} chunks of {series} series in {:.2?} \
          (copy {:.2?}, join {:.2?}, store {:.2?}, apply {:.2?})",
         started.elapsed(),
-        spent[0],
-        spent[1],
-        spent[2],
-        spent[3],
+        phases.spent[0],
+        phases.spent[1],
+        phases.spent[2],
+        phases.spent[3],
     );
     Ok(())
+}
+
+/// Time a checkpoint spent copying, joining, storing and applying its slices, for its log line.
+#[derive(Default)]
+struct Phases {
+    spent: [Duration; 4],
+    since: Option<Instant>,
+}
+
+impl Phases {
+    /// A slice begins.
+    fn start(&mut self) {
+        self.since = Some(Instant::now());
+    }
+
+    /// Phase `phase` of the slice ends now.
+    fn lap(&mut self, phase: usize) {
+        let now = Instant::now();
+        self.spent[phase] += now - self.since.unwrap_or(now);
+        self.since = Some(now);
+    }
 }
 
 /// What changed in series `ids`, copied under one read lock.
