@@ -2,7 +2,7 @@
 //! newest sample, against which out-of-order and duplicate samples are judged.
 
 use super::chunk::{self, ChunkEncoder, ChunkError};
-use super::stream::chunk_bytes;
+use super::stream::{ColdChunk, chunk_bytes};
 use crate::model::Sample;
 
 /// A chunk is closed after this many samples (one hour at a 15 s interval); sized so that chunk
@@ -91,6 +91,16 @@ impl Part {
             count: chunk.len() as u16,
             base: chunk.base(),
             tail: chunk.stream_from_byte(chunk.base()).to_vec(),
+        }
+    }
+
+    fn of_cold(chunk: &ColdChunk) -> Self {
+        Self {
+            min_t: chunk.min_t(),
+            max_t: chunk.max_t(),
+            count: chunk.len() as u16,
+            base: chunk.base(),
+            tail: chunk.held().to_vec(),
         }
     }
 
@@ -190,7 +200,7 @@ pub struct HeadSeries {
     /// A sealed chunk whose stream starts in the series' `open_chunks` entry, until a checkpoint
     /// joins and stores it (at most one: the open chunk after it is only cut once stored, by
     /// the checkpoint that stores this one).
-    cold: Option<Box<ChunkEncoder>>,
+    cold: Option<Box<ColdChunk>>,
     on_disk: OnDisk,
 }
 
@@ -221,7 +231,7 @@ impl HeadSeries {
         let full = std::mem::take(&mut self.open);
         if !full.is_whole() {
             debug_assert!(self.cold.is_none(), "one cold chunk at a time");
-            self.cold = Some(Box::new(full));
+            self.cold = Some(Box::new(full.into_cold()));
             return;
         }
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.
@@ -369,7 +379,7 @@ impl HeadSeries {
         };
         Some(Dirty {
             sealed,
-            cold: self.cold.as_deref().map(Part::of),
+            cold: self.cold.as_deref().map(Part::of_cold),
             open: compact,
             row,
             last: self.last,

@@ -42,6 +42,14 @@ struct Mark {
     v: u64,
 }
 
+impl Mark {
+    /// The first time after this mark's sample, in a chunk starting at `min_t`: a part of the
+    /// stream held from this mark on holds every sample from then.
+    fn held_after(&self, min_t: i64) -> i64 {
+        min_t.wrapping_add(i64::from(self.t)).wrapping_add(1)
+    }
+}
+
 /// Builds one XOR stream chunk sample by sample.
 #[derive(Debug, Clone, Default)]
 pub struct ChunkEncoder {
@@ -210,9 +218,7 @@ impl ChunkEncoder {
         if self.is_whole() {
             return self.min_t;
         }
-        self.min_t
-            .wrapping_add(i64::from(self.from.t))
-            .wrapping_add(1)
+        self.from.held_after(self.min_t)
     }
 
     /// Iterates over the samples in place, without copying the bytes as [`Self::bytes`] does;
@@ -231,18 +237,7 @@ impl ChunkEncoder {
         end: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), ChunkError> {
-        let mut it = self.stream_from(start);
-        while it.done < it.count {
-            let s = it.next_xor().ok_or_else(|| it.truncated())?;
-            it.done += 1;
-            if s.t > end {
-                break;
-            }
-            if s.t >= start {
-                out.push(s);
-            }
-        }
-        Ok(())
+        self.stream_from(start).read_range(start, end, out)
     }
 
     /// A reader from the newest held mark before `start`, or from the first sample held (the
@@ -266,6 +261,82 @@ impl ChunkEncoder {
     /// Heap bytes held, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         self.w.buf.capacity()
+    }
+
+    /// The chunk, sealed while its start is stored (not [`Self::is_whole`]), as the head keeps
+    /// it until a checkpoint joins it to that start.
+    pub fn into_cold(self) -> ColdChunk {
+        debug_assert!(!self.is_whole(), "a cold chunk's start is on disk");
+        ColdChunk {
+            buf: self.w.buf.into_boxed_slice(),
+            min_t: self.min_t,
+            max_t: self.prev_t,
+            from: self.from,
+            base: self.base,
+            count: self.count,
+        }
+    }
+}
+
+/// A sealed chunk whose start is stored (in its series' `open_chunks` entry), as the head keeps
+/// it until a checkpoint joins the two: the stream from the mark the held part starts at, and
+/// no more. Every series seals at about the same time, and holding the encoder instead (its
+/// window, newest marks and spare capacity) took 152 bytes and a growing buffer per series.
+#[derive(Debug)]
+pub struct ColdChunk {
+    buf: Box<[u8]>,
+    min_t: i64,
+    max_t: i64,
+    from: Mark,
+    base: u32,
+    count: u16,
+}
+
+impl ColdChunk {
+    /// Samples in the chunk.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// Timestamp of the first sample.
+    pub fn min_t(&self) -> i64 {
+        self.min_t
+    }
+
+    /// Timestamp of the last sample.
+    pub fn max_t(&self) -> i64 {
+        self.max_t
+    }
+
+    /// Bytes of the stream not held here, from its start.
+    pub fn base(&self) -> usize {
+        self.base as usize
+    }
+
+    /// The stream from byte [`Self::base`] on.
+    pub fn held(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The time after which every sample is held here.
+    pub fn held_from(&self) -> i64 {
+        self.from.held_after(self.min_t)
+    }
+
+    /// Appends the samples within `[start, end]` to `out`, decoding from the first held.
+    pub fn read_range(
+        &self,
+        start: i64,
+        end: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        StreamIter::resume(&self.buf, self.base(), &self.from, self.min_t, self.len())
+            .read_range(start, end, out)
+    }
+
+    /// Heap bytes held, for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -344,6 +415,22 @@ impl<'a> StreamIter<'a> {
             trailing: u32::from(m.trailing),
         };
         it
+    }
+
+    /// Appends the samples within `[start, end]` to `out`, reading on until one is past
+    /// `end`; for an XOR stream in time order, as the head keeps it.
+    fn read_range(mut self, start: i64, end: i64, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+        while self.done < self.count {
+            let s = self.next_xor().ok_or_else(|| self.truncated())?;
+            self.done += 1;
+            if s.t > end {
+                break;
+            }
+            if s.t >= start {
+                out.push(s);
+            }
+        }
+        Ok(())
     }
 
     /// Samples the chunk holds.
@@ -461,6 +548,64 @@ mod tests {
         // hold only the end of its stream (a mark and two counts: its whole stream took 800
         // bytes at the end of an hour).
         assert!(std::mem::size_of::<ChunkEncoder>() <= 152);
+    }
+
+    #[test]
+    fn a_cold_chunk_is_smaller_than_the_encoder_and_holds_no_spare_bytes() {
+        // Arrange: a chunk whose stored start was dropped, with more samples after.
+        let mut enc = ChunkEncoder::new();
+        for i in 0..100 {
+            enc.push(i * 15_000, (i * i) as f64);
+        }
+        enc.drop_stored(enc.stream_bits());
+        enc.push(100 * 15_000, 1.5);
+        let held = enc.stream_from_byte(enc.base()).to_vec();
+
+        // Act
+        let cold = enc.into_cold();
+
+        // Assert
+        assert!(std::mem::size_of::<ColdChunk>() <= 64);
+        assert_eq!(cold.held(), held);
+        assert_eq!(cold.heap_bytes(), held.len());
+    }
+
+    #[test]
+    fn a_cold_chunk_reads_what_its_encoder_read_from_where_it_holds_them() {
+        let mut rng = Rng::new(11);
+        for (len, stored_at) in [(60u64, 50u64), (240, 100), (240, 239), (100, 49)] {
+            // Arrange: `stored_at` samples stored (the start dropped), the rest appended.
+            let mut enc = ChunkEncoder::new();
+            let mut t = 1_700_000_000_000i64;
+            for i in 0..len {
+                t += 15_000 + rng.below(3) as i64;
+                enc.push(t, rng.below(1000) as f64 / 7.0);
+                if i + 1 == stored_at {
+                    enc.drop_stored(enc.stream_bits());
+                }
+            }
+            assert!(!enc.is_whole(), "len {len}: the start was dropped");
+            let (held_from, max_t) = (enc.held_from(), enc.max_t());
+            let mut want = Vec::new();
+            enc.read_range(held_from, i64::MAX, &mut want)
+                .expect("decode");
+
+            // Act
+            let cold = enc.into_cold();
+
+            // Assert
+            assert_eq!((cold.held_from(), cold.max_t()), (held_from, max_t));
+            for start in (held_from..=max_t + 1).step_by(7_001) {
+                let mut got = Vec::new();
+                cold.read_range(start, start + 120_000, &mut got)
+                    .expect("decode");
+                let expected: Vec<_> = (want.iter())
+                    .filter(|s| s.t >= start && s.t <= start + 120_000)
+                    .copied()
+                    .collect();
+                assert_eq!(bits(&got), bits(&expected), "len {len} start {start}");
+            }
+        }
     }
 
     #[test]
