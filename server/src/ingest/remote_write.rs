@@ -7,6 +7,8 @@
 //! fields warroom ignores (exemplars, native histograms, metadata) are skipped. With the store's
 //! [`SeriesLookup`], series it already knows are not even interned: they come out by id.
 
+use std::cell::RefCell;
+
 use super::wire::{Reader, WireError};
 use super::{BatchBuilder, Decoded, IngestError, SampleBudget, too_large_decompressed};
 use crate::model::intern::with_interner;
@@ -32,8 +34,34 @@ pub fn decode_with(
     max_samples: usize,
     lookup: Option<&dyn SeriesLookup>,
 ) -> Result<Decoded, IngestError> {
-    let raw = unsnappy(body, max_bytes)?;
-    let request = Parsed::read(&raw, max_samples)?;
+    RAW.with_borrow_mut(|raw| {
+        unsnappy(body, max_bytes, raw)?;
+        let decoded = decode_raw(raw, max_samples, lookup);
+        if raw.capacity() > RAW_KEPT {
+            *raw = Vec::new();
+        }
+        decoded
+    })
+}
+
+thread_local! {
+    /// The decompressed body of the request last decoded on this thread, its buffer kept for
+    /// the next: half a megabyte a request, allocated afresh each time, cost about a tenth of
+    /// the server's CPU per sample at 100k series (1.12 CPU s per million samples against
+    /// 0.95–1.05 reused).
+    static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The largest decompressed body whose buffer a decoder thread keeps for the next.
+const RAW_KEPT: usize = 4 << 20;
+
+/// [`decode_with`] of the decompressed body `raw`.
+fn decode_raw(
+    raw: &[u8],
+    max_samples: usize,
+    lookup: Option<&dyn SeriesLookup>,
+) -> Result<Decoded, IngestError> {
+    let request = Parsed::read(raw, max_samples)?;
     let mut ids = Vec::with_capacity(request.ends.len());
     let generation = match lookup {
         Some(lookup) => lookup.find(&request.sets(), &mut ids),
@@ -223,15 +251,20 @@ fn sample(message: &[u8]) -> Result<Sample, IngestError> {
 }
 
 /// Inflates a snappy block after checking the length its header claims.
-fn unsnappy(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, IngestError> {
+/// Decompresses the snappy block `body` into `raw`, replacing what it held.
+fn unsnappy(body: &[u8], max_bytes: usize, raw: &mut Vec<u8>) -> Result<(), IngestError> {
     let malformed = |e: snap::Error| IngestError::Malformed(format!("not a snappy block: {e}"));
     let len = snap::raw::decompress_len(body).map_err(malformed)?;
     if len > max_bytes {
         return Err(too_large_decompressed(max_bytes));
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(malformed)
+    raw.clear();
+    raw.resize(len, 0);
+    let written = snap::raw::Decoder::new()
+        .decompress(body, raw)
+        .map_err(malformed)?;
+    raw.truncate(written);
+    Ok(())
 }
 
 #[cfg(test)]
