@@ -237,6 +237,8 @@ impl HeadSeries {
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.
         let data =
             chunk::decode(&full.bytes()).map_or_else(|_| full.bytes(), |s| chunk::compact(&s));
+        // Room for this one only (a first push makes room for four): most series hold one.
+        self.sealed.reserve_exact(1);
         self.sealed.push(Sealed {
             min_t: full.min_t(),
             max_t: full.max_t(),
