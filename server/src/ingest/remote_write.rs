@@ -310,6 +310,34 @@ mod tests {
     }
 
     #[test]
+    fn a_body_decoded_after_a_larger_or_broken_one_on_the_same_thread_reads_alone() {
+        // Arrange: a large body, a broken one, then a small one, all decoded on this thread
+        // (whose buffer for decompressed bodies the next decode reuses).
+        let many: Vec<_> = (0..500)
+            .map(|i| series(&[("__name__", "m"), ("i", &i.to_string())], &[(i, 1.0)]))
+            .collect();
+        let small = body(vec![series(&[("__name__", "up")], &[(7, 3.5)])]);
+        let alone = std::thread::spawn({
+            let small = small.clone();
+            move || decode(&small, 1 << 20, 100).unwrap()
+        })
+        .join()
+        .unwrap();
+
+        // Act
+        let large = decode(&body(many), 1 << 20, 1_000).unwrap();
+        let broken = decode(b"\x05garbage", 1 << 20, 100).unwrap_err();
+        let after = decode(&small, 1 << 20, 100).unwrap();
+
+        // Assert
+        assert_eq!(large.series.len(), 500);
+        assert!(broken.to_string().contains("snappy"), "{broken}");
+        assert_eq!(after.series.len(), 1);
+        assert_eq!(after.series[0].labels, alone.series[0].labels);
+        assert_eq!(after.series[0].samples, alone.series[0].samples);
+    }
+
+    #[test]
     fn a_label_that_is_not_utf8_is_malformed() {
         let mut raw = WriteRequest {
             timeseries: vec![series(
