@@ -250,8 +250,8 @@ fn sample(message: &[u8]) -> Result<Sample, IngestError> {
     Ok(s)
 }
 
-/// Inflates a snappy block after checking the length its header claims.
-/// Decompresses the snappy block `body` into `raw`, replacing what it held.
+/// Inflates the snappy block `body` into `raw` (replacing what it held) after checking the
+/// length its header claims.
 fn unsnappy(body: &[u8], max_bytes: usize, raw: &mut Vec<u8>) -> Result<(), IngestError> {
     let malformed = |e: snap::Error| IngestError::Malformed(format!("not a snappy block: {e}"));
     let len = snap::raw::decompress_len(body).map_err(malformed)?;

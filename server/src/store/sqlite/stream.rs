@@ -281,7 +281,8 @@ impl ChunkEncoder {
 /// A sealed chunk whose start is stored (in its series' `open_chunks` entry), as the head keeps
 /// it until a checkpoint joins the two: the stream from the mark the held part starts at, and
 /// no more. Every series seals at about the same time, and holding the encoder instead (its
-/// window, newest marks and spare capacity) took 152 bytes and a growing buffer per series.
+/// window, newest marks and spare capacity) took 152 bytes and a growing buffer per series
+/// (100k series at a full chunk: 1,114–1,130 bytes of RSS per series, against 1,071–1,077).
 #[derive(Debug)]
 pub struct ColdChunk {
     buf: Box<[u8]>,
