@@ -188,23 +188,51 @@ enum OnDisk {
     Behind,
 }
 
-/// One series' in-memory state.
+/// One series' in-memory state. Its size is most of what a series costs the head, so the
+/// newest sample and the first time are kept without `Option`'s padding (flags beside
+/// `on_disk` say whether they are known) and the sealed chunks as a boxed slice.
 #[derive(Debug, Default)]
 pub struct HeadSeries {
-    /// Newest sample `(t, value bits)`, in the head or on disk.
-    pub last: Option<(i64, u64)>,
-    /// Oldest timestamp known for the series (coarse: retention may have removed it since).
-    pub first_t: Option<i64>,
     open: ChunkEncoder,
-    sealed: Vec<Sealed>,
+    /// Newest sample's time and value bits, in the head or on disk (when `has_last`).
+    last_t: i64,
+    last_v: u64,
+    /// Oldest timestamp known for the series (when `has_first`; coarse: retention may have
+    /// removed it since).
+    first_t: i64,
+    /// Closed chunks waiting for the next checkpoint: mostly none or one, so each seal or
+    /// checkpoint reallocates it exactly rather than a `Vec` keeping room (and 8 bytes more).
+    sealed: Box<[Sealed]>,
     /// A sealed chunk whose stream starts in the series' `open_chunks` entry, until a checkpoint
     /// joins and stores it (at most one: the open chunk after it is only cut once stored, by
     /// the checkpoint that stores this one).
     cold: Option<Box<ColdChunk>>,
     on_disk: OnDisk,
+    has_last: bool,
+    has_first: bool,
 }
 
 impl HeadSeries {
+    /// Newest sample `(t, value bits)`, in the head or on disk.
+    pub fn last(&self) -> Option<(i64, u64)> {
+        self.has_last.then_some((self.last_t, self.last_v))
+    }
+
+    /// Oldest timestamp known for the series (coarse: retention may have removed it since).
+    pub fn first_t(&self) -> Option<i64> {
+        self.has_first.then_some(self.first_t)
+    }
+
+    fn set_last(&mut self, t: i64, v: f64) {
+        (self.last_t, self.last_v, self.has_last) = (t, v.to_bits(), true);
+    }
+
+    /// Makes `t` the first time known unless an older one is.
+    fn note_first(&mut self, t: i64) {
+        self.first_t = if self.has_first { self.first_t.min(t) } else { t };
+        self.has_first = true;
+    }
+
     /// Appends a sample already judged [`Verdict::Append`].
     pub fn append(&mut self, t: i64, v: f64) {
         if !self.open.is_empty()
@@ -213,8 +241,10 @@ impl HeadSeries {
             self.seal();
         }
         self.open.push(t, v);
-        self.last = Some((t, v.to_bits()));
-        self.first_t.get_or_insert(t);
+        self.set_last(t, v);
+        if !self.has_first {
+            (self.first_t, self.has_first) = (t, true);
+        }
         self.on_disk = OnDisk::Behind;
     }
 
@@ -237,13 +267,14 @@ impl HeadSeries {
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.
         let data =
             chunk::decode(&full.bytes()).map_or_else(|_| full.bytes(), |s| chunk::compact(&s));
-        // Room for this one only (a first push makes room for four): most series hold one.
-        self.sealed.reserve_exact(1);
-        self.sealed.push(Sealed {
+        let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+        sealed.reserve_exact(1);
+        sealed.push(Sealed {
             min_t: full.min_t(),
             max_t: full.max_t(),
             data: data.into_boxed_slice(),
         });
+        self.sealed = sealed.into_boxed_slice();
     }
 
     /// Restores the series from its newest chunk on disk at open: a partial chunk, or one in the
@@ -252,9 +283,9 @@ impl HeadSeries {
     /// checkpoint).
     pub fn restore(&mut self, first_t: i64, last_chunk: &[u8]) -> Result<(), ChunkError> {
         let samples = chunk::decode(last_chunk)?;
-        self.first_t = Some(first_t);
+        (self.first_t, self.has_first) = (first_t, true);
         if let Some(s) = samples.last() {
-            self.last = Some((s.t, s.v.to_bits()));
+            self.set_last(s.t, s.v);
         }
         let as_written = last_chunk.first() == Some(&(chunk::Encoding::Xor as u8));
         if samples.len() < CHUNK_SAMPLES || as_written {
@@ -296,8 +327,8 @@ impl HeadSeries {
         for s in &samples {
             self.open.push(s.t, s.v);
         }
-        self.first_t = Some(self.first_t.map_or(first.t, |f| f.min(first.t)));
-        self.last = Some((last.t, last.v.to_bits()));
+        self.note_first(first.t);
+        self.set_last(last.t, last.v);
         if rewrite {
             self.on_disk = OnDisk::Behind;
         } else {
@@ -319,7 +350,7 @@ impl HeadSeries {
             (None, None, true) => i64::MAX,
         };
         // No sample is older than the first, so a read reaching back past it needs no disk.
-        match self.first_t {
+        match self.first_t() {
             Some(first) if first >= held => i64::MIN,
             _ => held,
         }
@@ -327,7 +358,7 @@ impl HeadSeries {
 
     /// Whether the series may have samples in `[start, end]` (from its first and newest times).
     pub fn may_overlap(&self, start: i64, end: i64) -> bool {
-        match (self.first_t, self.last) {
+        match (self.first_t(), self.last()) {
             (Some(first), Some((last, _))) => first <= end && last >= start,
             _ => false,
         }
@@ -384,7 +415,7 @@ impl HeadSeries {
             cold: self.cold.as_deref().map(Part::of_cold),
             open: compact,
             row,
-            last: self.last,
+            last: self.last(),
             open_as,
         })
     }
@@ -395,7 +426,11 @@ impl HeadSeries {
     /// (every append moves `last`). `whole` is the open chunk held whole again after a
     /// compacting checkpoint joined it to its start on disk (none are appended meanwhile).
     pub fn checkpointed(&mut self, stored: &Stored, whole: Option<ChunkEncoder>) {
-        self.sealed.drain(..stored.sealed.min(self.sealed.len()));
+        if stored.sealed > 0 {
+            let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+            sealed.drain(..stored.sealed.min(sealed.len()));
+            self.sealed = sealed.into_boxed_slice();
+        }
         if let (Some(min_t), Some(cold)) = (stored.cold, &self.cold)
             && cold.min_t() == min_t
         {
@@ -417,7 +452,7 @@ impl HeadSeries {
             // The checkpoint empties `open_chunks`.
             self.open.forget_stored();
         }
-        if self.last == stored.last {
+        if self.last() == stored.last {
             self.on_disk = match stored.open_as {
                 OpenChunk::AsWritten if !self.open.is_empty() => OnDisk::OpenAsWritten,
                 _ => OnDisk::Current,
@@ -427,7 +462,7 @@ impl HeadSeries {
 
     /// True when the newest sample is older than `cutoff` (or there is none).
     pub fn expired(&self, cutoff: i64) -> bool {
-        self.last.is_none_or(|(t, _)| t < cutoff)
+        self.last().is_none_or(|(t, _)| t < cutoff)
     }
 
     /// Heap bytes held by the chunks, for memory accounting.
@@ -445,7 +480,7 @@ impl HeadSeries {
 
     /// True when the series received a sample at or after `since`.
     pub fn active_since(&self, since: i64) -> bool {
-        self.last.is_some_and(|(t, _)| t >= since)
+        self.last().is_some_and(|(t, _)| t >= since)
     }
 }
 
@@ -465,6 +500,13 @@ fn head_row(open: &ChunkEncoder) -> HeadRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_head_stays_small() {
+        // Every active series holds one: 232 bytes with `Option`s for the newest sample and
+        // first time and a `Vec` of sealed chunks.
+        assert!(std::mem::size_of::<HeadSeries>() <= 208);
+    }
 
     #[test]
     fn verdicts_follow_prometheus_append_rules() {
@@ -572,7 +614,7 @@ mod tests {
         let restored = |row: Option<(i64, i64)>| {
             let mut head = HeadSeries::default();
             head.restore_open(row, &open, false).expect("restore");
-            head.last.map(|(t, _)| t)
+            head.last().map(|(t, _)| t)
         };
 
         // Assert: the open chunk when newer; left when a row holds it or later samples.

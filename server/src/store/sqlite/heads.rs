@@ -85,14 +85,14 @@ mod tests {
         heads.grow_to(BLOCK + 5);
         assert_eq!(heads.len(), BLOCK + 5);
         assert_eq!(heads.blocks.len(), 2);
-        assert_eq!(heads[2].last, Some((1_000, 1.5f64.to_bits())));
+        assert_eq!(heads[2].last(), Some((1_000, 1.5f64.to_bits())));
         heads[BLOCK + 4].append(2_000, 2.5);
         assert!(heads.get(BLOCK + 5).is_none());
         heads.grow_to(4);
         assert_eq!(heads.len(), BLOCK + 5, "never shrinks");
         let seen: Vec<usize> = (heads.range(BLOCK..BLOCK + 10))
             .enumerate()
-            .filter_map(|(i, h)| h.last.map(|_| BLOCK + i))
+            .filter_map(|(i, h)| h.last().map(|_| BLOCK + i))
             .collect();
         assert_eq!(seen, vec![BLOCK + 4]);
         assert_eq!(heads.iter().count(), BLOCK + 5);

@@ -195,7 +195,7 @@ fn replay_record(state: &mut State, id: i64, data: &[u8]) -> Result<(), StoreErr
         // Series forgotten by retention since the record was written are skipped.
         if state.index.contains(e.series)
             && let Some(head) = state.head.get_mut(e.series as usize)
-            && judge(head.last, e.t, e.v) == Verdict::Append
+            && judge(head.last(), e.t, e.v) == Verdict::Append
         {
             head.append(e.t, e.v);
         }

@@ -122,7 +122,7 @@ impl Judge {
     fn series(&mut self, state: &State, id: u32, samples: impl Iterator<Item = Sample>) {
         let mut last = (self.plan.newest.get(&id).copied())
             .or_else(|| self.overlay.get(&id).copied())
-            .or(state.head[id as usize].last);
+            .or(state.head[id as usize].last());
         for s in samples {
             match judge(last, s.t, s.v) {
                 Verdict::Append => {

@@ -219,7 +219,7 @@ pub async fn select_newest(
         let labels = |index: &Index, id| index.labels(id).unwrap_or_default();
         let order = matching_by_id(state, matchers, start, end);
         head_or_older(state, &order, start, end, labels, |id, _| {
-            Ok(match state.head[id as usize].last {
+            Ok(match state.head[id as usize].last() {
                 Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
                     labels: labels(&state.index, id),
                     samples: vec![Sample {
