@@ -7,6 +7,7 @@
 //! - [`app`]: the shared state and the router that merges every area's [`routes`].
 //! - [`routes`]: one module per area (ingest, health, the server's own metrics, the query API).
 //! - [`ingest`]: OTLP and remote_write bodies decoded into write batches, within limits.
+//! - [`memory`]: freed heap pages given back to the system after each checkpoint.
 //! - [`tokens`]: agent tokens, stored as SHA-256 digests.
 //! - [`telemetry`]: the server's own metrics registry.
 //! - [`error`]: the one error type at the HTTP edge.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
+pub mod memory;
 pub mod model;
 pub mod parallel;
 pub mod prompb;
