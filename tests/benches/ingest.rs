@@ -1,7 +1,8 @@
 //! Ingest against the peer, in one run on this machine: the remote_write load generator pushes
 //! the same pre-encoded requests into Debian's Prometheus 2.42 and into `warroom serve` (release
 //! build, fresh data dir, token from `warroom token create`), one server at a time, for each
-//! size of active series. Per server: acked samples/s, server CPU per million samples, RSS and
+//! size of active series. Per server: acked samples/s, server CPU per million samples, RSS (idle,
+//! and whole and anonymous: without the binary's own file pages) and
 //! RSS per active series (after the load, and the peak during the steady rounds: warroom's open
 //! chunks grow for 240 samples, so a short run's RSS after load is a low point), bytes on disk
 //! per sample after a graceful SIGTERM stop, and the warroom/Prometheus ratio. The first round (every series new) is measured apart from the
@@ -28,7 +29,7 @@ use warroom_tests::bins::bin_path;
 use warroom_tests::http;
 use warroom_tests::loadgen::{Encoded, Fleet, Report, SendOptions, Target, Workload, encode, send};
 use warroom_tests::process::{Process, dir_bytes};
-use warroom_tests::procstat::{cpu_time, rss_bytes};
+use warroom_tests::procstat::{cpu_time, rss_anon_bytes, rss_bytes};
 use warroom_tests::prometheus::{self, Prometheus, scalar};
 
 /// A server under load, whichever it is.
@@ -185,8 +186,33 @@ impl Plan {
 struct Phase {
     report: Report,
     server_cpu: Duration,
-    /// The server's largest RSS seen while the phase ran (read every 50 ms).
-    rss_peak: u64,
+    /// The server's largest RSS seen while the phase ran (read every 50 ms), whole and its
+    /// anonymous part.
+    rss_peak: Rss,
+}
+
+/// A resident set size, whole and its anonymous part (without the pages of the binary and its
+/// libraries, which `VmRSS` counts and which do not grow with the series).
+#[derive(Clone, Copy, Default)]
+struct Rss {
+    whole: u64,
+    anon: u64,
+}
+
+impl Rss {
+    fn of(pid: u32) -> anyhow::Result<Rss> {
+        Ok(Rss {
+            whole: rss_bytes(pid)?,
+            anon: rss_anon_bytes(pid)?,
+        })
+    }
+
+    fn max(self, other: Rss) -> Rss {
+        Rss {
+            whole: self.whole.max(other.whole),
+            anon: self.anon.max(other.anon),
+        }
+    }
 }
 
 impl Phase {
@@ -200,7 +226,9 @@ struct Figures {
     series: usize,
     creation: Phase,
     steady: Phase,
-    rss: u64,
+    /// Before any load.
+    rss_idle: Rss,
+    rss: Rss,
     series_seen: Option<f64>,
     disk_stopped: u64,
     exit: ExitStatus,
@@ -219,7 +247,7 @@ fn phase(
         let peak = scope.spawn(move || peak_rss(pid, done));
         let report = send(&server.target(), requests, &plan.options);
         done.store(true, Ordering::Relaxed);
-        (report, peak.join().unwrap_or(0))
+        (report, peak.join().unwrap_or_default())
     });
     let server_cpu = cpu_time(server.pid())? - before;
     Ok(Phase {
@@ -231,11 +259,11 @@ fn phase(
 
 /// The largest RSS of process `pid` read every 50 ms until `done` (and once after): what a
 /// server needs while its open chunks fill, where the RSS after a load may be a low point.
-fn peak_rss(pid: u32, done: &AtomicBool) -> u64 {
-    let mut peak = 0;
+fn peak_rss(pid: u32, done: &AtomicBool) -> Rss {
+    let mut peak = Rss::default();
     loop {
         let last = done.load(Ordering::Relaxed);
-        peak = peak.max(rss_bytes(pid).unwrap_or(0));
+        peak = peak.max(Rss::of(pid).unwrap_or_default());
         if last {
             return peak;
         }
@@ -250,9 +278,10 @@ fn measure(
     workload: &Workload,
     plan: &Plan,
 ) -> anyhow::Result<Figures> {
+    let rss_idle = Rss::of(server.pid())?;
     let creation = phase(server, &encoded.rounds(0..1), plan)?;
     let steady = phase(server, &encoded.rounds(1..workload.rounds), plan)?;
-    let rss = rss_bytes(server.pid())?;
+    let rss = Rss::of(server.pid())?;
     let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
     let seen = prometheus::query(server.addr(), r#"count({__name__=~".+"})"#, last_s);
     let series_seen = seen
@@ -264,6 +293,7 @@ fn measure(
         series: workload.series,
         creation,
         steady,
+        rss_idle,
         rss,
         series_seen: series_seen.as_ref().and_then(scalar),
         disk_stopped,
@@ -305,7 +335,7 @@ fn acked(f: &Figures) -> f64 {
 type Row = (&'static str, fn(&Figures) -> f64);
 
 /// The table's rows: a label and how to read the figure from a server's results.
-fn rows() -> [Row; 16] {
+fn rows() -> [Row; 20] {
     [
         ("acked samples/s, steady", |f| {
             f.steady.report.samples_per_s()
@@ -332,15 +362,27 @@ fn rows() -> [Row; 16] {
         ("series seen by count({__name__=~\".+\"})", |f| {
             f.series_seen.unwrap_or(f64::NAN)
         }),
-        ("server RSS MB after load", |f| f.rss as f64 / 1e6),
+        ("server RSS MB idle (before load)", |f| {
+            f.rss_idle.whole as f64 / 1e6
+        }),
+        ("  of it anonymous (not the binary's pages)", |f| {
+            f.rss_idle.anon as f64 / 1e6
+        }),
+        ("server RSS MB after load", |f| f.rss.whole as f64 / 1e6),
         ("RSS bytes per active series", |f| {
-            f.rss as f64 / f.series as f64
+            f.rss.whole as f64 / f.series as f64
+        }),
+        ("  anonymous RSS bytes per active series", |f| {
+            f.rss.anon as f64 / f.series as f64
         }),
         ("server peak RSS MB, steady rounds", |f| {
-            f.steady.rss_peak as f64 / 1e6
+            f.steady.rss_peak.whole as f64 / 1e6
         }),
         ("peak RSS bytes per active series, steady", |f| {
-            f.steady.rss_peak as f64 / f.series as f64
+            f.steady.rss_peak.whole as f64 / f.series as f64
+        }),
+        ("  peak anonymous RSS bytes per active series", |f| {
+            f.steady.rss_peak.anon as f64 / f.series as f64
         }),
         ("disk MB after SIGTERM", |f| f.disk_stopped as f64 / 1e6),
         ("disk bytes per sample after SIGTERM", |f| {

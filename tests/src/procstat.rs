@@ -23,10 +23,21 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
 
 /// Resident set size of process `pid` in bytes (`VmRSS`).
 pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// The anonymous part of process `pid`'s RSS in bytes (`RssAnon`): its heap and stacks, without
+/// the pages of its binary and libraries mapped from their files (which `VmRSS` also counts).
+pub fn rss_anon_bytes(pid: u32) -> std::io::Result<u64> {
+    status_bytes(pid, "RssAnon:")
+}
+
+/// A `kB` field of `/proc/PID/status`, in bytes (0 when the kernel does not report it).
+fn status_bytes(pid: u32, field: &str) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
@@ -47,7 +58,10 @@ mod tests {
     fn this_process_has_used_some_cpu_and_memory() {
         let busy: u64 = (0..2_000_000u64).map(|i| i % 7).sum();
         assert!(busy > 0);
-        assert!(rss_bytes(std::process::id()).unwrap() > 0);
+        let rss = rss_bytes(std::process::id()).unwrap();
+        let anon = rss_anon_bytes(std::process::id()).unwrap();
+        assert!(rss > anon, "the binary's own pages are resident too");
+        assert!(anon > 0);
         assert!(thread_cpu_time() > Duration::ZERO);
         assert!(cpu_time(std::process::id()).is_ok());
     }
