@@ -229,7 +229,11 @@ impl HeadSeries {
 
     /// Makes `t` the first time known unless an older one is.
     fn note_first(&mut self, t: i64) {
-        self.first_t = if self.has_first { self.first_t.min(t) } else { t };
+        self.first_t = if self.has_first {
+            self.first_t.min(t)
+        } else {
+            t
+        };
         self.has_first = true;
     }
 
