@@ -1,9 +1,9 @@
 //! Ingest against the peer, in one run on this machine: the remote_write load generator pushes
 //! the same pre-encoded requests into Debian's Prometheus 2.42 and into `warroom serve` (release
 //! build, fresh data dir, token from `warroom token create`), one server at a time, for each
-//! size of active series. Per server: acked samples/s, server CPU per million samples, RSS (idle,
-//! and whole and anonymous: without the binary's own file pages) and
-//! RSS per active series (after the load, and the peak during the steady rounds: warroom's open
+//! size of active series. Per server: acked samples/s, server CPU per million samples, the idle
+//! RSS, and RSS per active series, whole and its anonymous part (without the binary's own file
+//! pages) (after the load, and the peak during the steady rounds: warroom's open
 //! chunks grow for 240 samples, so a short run's RSS after load is a low point), bytes on disk
 //! per sample after a graceful SIGTERM stop, and the warroom/Prometheus ratio. The first round (every series new) is measured apart from the
 //! steady rounds after it. If the `warroom` binary is missing its half fails loudly (exit 2).

@@ -271,13 +271,18 @@ impl HeadSeries {
         // The XOR bytes just came from the encoder, so they decode; fall back to them regardless.
         let data =
             chunk::decode(&full.bytes()).map_or_else(|_| full.bytes(), |s| chunk::compact(&s));
-        let mut sealed = std::mem::take(&mut self.sealed).into_vec();
-        sealed.reserve_exact(1);
-        sealed.push(Sealed {
+        let sealed = Sealed {
             min_t: full.min_t(),
             max_t: full.max_t(),
             data: data.into_boxed_slice(),
-        });
+        };
+        self.change_sealed(|all| all.push(sealed));
+    }
+
+    /// Changes the sealed chunks as a `Vec`, kept again as a slice of just their length.
+    fn change_sealed(&mut self, change: impl FnOnce(&mut Vec<Sealed>)) {
+        let mut sealed = std::mem::take(&mut self.sealed).into_vec();
+        change(&mut sealed);
         self.sealed = sealed.into_boxed_slice();
     }
 
@@ -431,9 +436,7 @@ impl HeadSeries {
     /// compacting checkpoint joined it to its start on disk (none are appended meanwhile).
     pub fn checkpointed(&mut self, stored: &Stored, whole: Option<ChunkEncoder>) {
         if stored.sealed > 0 {
-            let mut sealed = std::mem::take(&mut self.sealed).into_vec();
-            sealed.drain(..stored.sealed.min(sealed.len()));
-            self.sealed = sealed.into_boxed_slice();
+            self.change_sealed(|all| drop(all.drain(..stored.sealed.min(all.len()))));
         }
         if let (Some(min_t), Some(cold)) = (stored.cold, &self.cold)
             && cold.min_t() == min_t
