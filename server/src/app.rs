@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
     let limits = QueryLimits {
         timeout: state.limits.query_timeout,
         max_samples: state.limits.query_max_samples,
+        max_concurrency: state.limits.query_max_concurrency,
     };
     let query = routes::query::router_with_limits(state.querier.clone(), limits);
     app.merge(routes::metrics::timed(query, state.metrics.clone()))

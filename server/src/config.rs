@@ -45,8 +45,12 @@ pub struct Limits {
     /// Longest a PromQL query may run ("2m", Prometheus' `--query.timeout`).
     #[serde(with = "humantime_serde")]
     pub query_timeout: Duration,
-    /// Most samples a PromQL query may load (Prometheus' `--query.max-samples`).
+    /// Most samples and points a PromQL query may hold at once, loaded or made (Prometheus'
+    /// `--query.max-samples`).
     pub query_max_samples: usize,
+    /// Most PromQL queries evaluated at once; more wait their turn within their timeout
+    /// (Prometheus' `--query.max-concurrency`).
+    pub query_max_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +61,7 @@ impl Default for Limits {
             max_samples_per_request: default_max_samples_per_request(),
             query_timeout: default_query_timeout(),
             query_max_samples: default_query_max_samples(),
+            query_max_concurrency: default_query_max_concurrency(),
         }
     }
 }
@@ -87,6 +92,10 @@ fn default_query_timeout() -> Duration {
 
 fn default_query_max_samples() -> usize {
     50_000_000
+}
+
+fn default_query_max_concurrency() -> usize {
+    20
 }
 
 impl ServerConfig {
@@ -192,6 +201,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     (
         "WARROOM_LIMITS_QUERY_MAX_SAMPLES",
         "limits.query_max_samples",
+        Kind::Integer,
+    ),
+    (
+        "WARROOM_LIMITS_QUERY_MAX_CONCURRENCY",
+        "limits.query_max_concurrency",
         Kind::Integer,
     ),
 ];

@@ -16,6 +16,7 @@ use promql_parser::parser::{Expr, MatrixSelector};
 
 use super::extrapolate::{EdgeBlock, Edges};
 use super::functions::{self, unwrap_parens, without_stale};
+use super::limits::Budget;
 use super::plan::{self, Fetched, millis};
 use super::range_fns::Window;
 use super::{LOOKBACK_MS, QueryError, is_stale};
@@ -36,7 +37,8 @@ pub(crate) struct Steps {
 impl Steps {
     /// How many evaluation times there are.
     fn count(self) -> usize {
-        usize::try_from((self.end - self.start) / self.step + 1).unwrap_or(0)
+        let span = self.end.checked_sub(self.start).unwrap_or(i64::MAX);
+        usize::try_from(span / self.step).map_or(0, |n| n.saturating_add(1))
     }
 
     fn iter(self) -> impl Iterator<Item = i64> {
@@ -50,11 +52,13 @@ impl Steps {
 /// (`rate(x[5m])`, `max_over_time(x[1h])`, ...): each series' values at every step, made by the
 /// store series by series ([`Querier::select_mapped`]), sorted by labels. `None` when `expr` is
 /// not such a call, or when two output series would have the same labels (which the general
-/// path must refuse).
+/// path must refuse). The points made are held in `budget`; once it is spent, the store's
+/// remaining series map to nothing and the limit reached is the answer.
 pub(crate) async fn mapped(
     querier: &dyn Querier,
     expr: &Expr,
     steps: Steps,
+    budget: &Budget,
 ) -> Result<Option<Vec<Series>>, QueryError> {
     let Some((name, ms)) = per_series_call(expr) else {
         return Ok(None);
@@ -67,11 +71,21 @@ pub(crate) async fn mapped(
         query.1,
         query,
     );
-    let map = |samples: &[Sample]| windows(query, ms, samples, steps, name);
+    let map = |samples: &[Sample]| {
+        if budget.spent() {
+            return Vec::new();
+        }
+        let points = windows(query, ms, samples, steps, name);
+        match budget.hold(points.len()) {
+            Ok(()) => points,
+            Err(_) => Vec::new(),
+        }
+    };
     let matchers = plan::matchers(&ms.vs)?;
     let got = querier
-        .select_mapped(&matchers, lo - millis(&ms.range), hi, &map)
+        .select_mapped(&matchers, lo.saturating_sub(millis(&ms.range)), hi, &map)
         .await?;
+    budget.check()?;
     // Prometheus 2.42 keeps the name for `last_over_time` only.
     let mut out: Vec<Series> = if name == "last_over_time" {
         got
@@ -110,26 +124,37 @@ fn per_series_call(expr: &Expr) -> Option<(&'static str, &MatrixSelector)> {
 /// A range query that is one selector, over the fetched series it takes out of `data` (the
 /// store's, whose label sets are distinct): each series' points by the step-by-step
 /// evaluator's selector rules, written over its own samples, so a day of samples is not copied
-/// into a second day-sized vector. `None` when `expr` is not a selector.
-pub(crate) fn take_selector(expr: &Expr, data: &mut Fetched, steps: Steps) -> Option<Vec<Series>> {
+/// into a second day-sized vector; the points are held in `budget`. `None` when `expr` is not a
+/// selector.
+pub(crate) fn take_selector(
+    expr: &Expr,
+    data: &mut Fetched,
+    steps: Steps,
+    budget: &Budget,
+) -> Option<Result<Vec<Series>, QueryError>> {
     let Expr::VectorSelector(vs) = unwrap_parens(expr) else {
         return None;
     };
     let query = (steps.start, steps.end);
     let shift = |t| plan::shift(vs.at.as_ref(), vs.offset.as_ref(), t, t, query).0;
-    let mut out: Vec<Series> = data
-        .take(vs)
-        .into_iter()
-        .filter_map(|s| {
-            let samples = points_in_place(s.samples, shift, steps);
-            (!samples.is_empty()).then_some(Series {
+    let mut out = Vec::new();
+    for s in data.take(vs) {
+        if let Err(e) = budget.check_time() {
+            return Some(Err(e));
+        }
+        let samples = points_in_place(s.samples, shift, steps);
+        if let Err(e) = budget.hold(samples.len()) {
+            return Some(Err(e));
+        }
+        if !samples.is_empty() {
+            out.push(Series {
                 labels: s.labels,
                 samples,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-    Some(out)
+    Some(Ok(out))
 }
 
 /// One series' points at every step (the newest sample within the lookback at the step's
@@ -152,7 +177,8 @@ fn points_in_place(
             last = Some(x);
             upto += 1;
         }
-        let Some(l) = last.filter(|l| l.t >= te - LOOKBACK_MS && !is_stale(l.v)) else {
+        let Some(l) = last.filter(|l| l.t >= te.saturating_sub(LOOKBACK_MS) && !is_stale(l.v))
+        else {
             continue;
         };
         let point = Sample { t, v: l.v };
@@ -268,7 +294,7 @@ fn spans<'a>(
     let (mut from, mut to) = (0, 0);
     steps.iter().map(move |t| {
         let te = plan::shift(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t, t, query).0;
-        let lo = te - range;
+        let lo = te.saturating_sub(range);
         from = advance(samples, from, |x| x.t < lo);
         to = advance(samples, to.max(from), |x| x.t <= te);
         (t, Window { start: lo, end: te }, from..to)
@@ -300,7 +326,7 @@ mod tests {
     use super::*;
     use crate::model::{Labels, WriteBatch};
     use crate::query::eval::Evaluator;
-    use crate::query::limits::Deadline;
+    use crate::query::limits::{Budget, Deadline};
     use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
     use crate::store::MetricStore;
     use crate::store::mem::MemStore;
@@ -350,18 +376,25 @@ mod tests {
         store
     }
 
+    fn roomy() -> Budget {
+        Budget::new(Deadline::after(Duration::from_secs(60)), usize::MAX)
+    }
+
     async fn both(q: &str, steps: Steps) -> (Option<Vec<Series>>, Vec<Series>) {
         let store = store().await;
         let expr = parse(q).expect("parse");
         let mut data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
             .await
             .expect("fetch");
-        let ev = Evaluator::new(&data, steps.start, steps.end);
-        let general =
-            by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60))).expect("eval");
-        let fast = match mapped(store.as_ref(), &expr, steps).await.expect("mapped") {
+        let budget = roomy();
+        let ev = Evaluator::new(&data, steps.start, steps.end, &budget);
+        let general = by_steps(&ev, &expr, steps).expect("eval");
+        let fast = match mapped(store.as_ref(), &expr, steps, &roomy())
+            .await
+            .expect("mapped")
+        {
             Some(series) => Some(series),
-            None => take_selector(&expr, &mut data, steps),
+            None => take_selector(&expr, &mut data, steps, &roomy()).map(|r| r.expect("take")),
         };
         (fast, general)
     }
@@ -433,12 +466,14 @@ mod tests {
             let mut data = plan::fetch(store.as_ref(), &expr, steps.start, steps.end)
                 .await
                 .expect("fetch");
-            let ev = Evaluator::new(&data, steps.start, steps.end);
-            let general = by_steps(&ev, &expr, steps, Deadline::after(Duration::from_secs(60)))
-                .expect("eval");
+            let budget = roomy();
+            let ev = Evaluator::new(&data, steps.start, steps.end, &budget);
+            let general = by_steps(&ev, &expr, steps).expect("eval");
 
             // Act
-            let owned = take_selector(&expr, &mut data, steps).expect("a selector");
+            let owned = take_selector(&expr, &mut data, steps, &roomy())
+                .expect("a selector")
+                .expect("within the budget");
 
             // Assert
             assert!(!general.is_empty(), "{q}");

@@ -1,5 +1,7 @@
 //! The evaluator: one expression at one timestamp over pre-fetched series. Selectors apply the
-//! lookback and stale markers; subqueries re-evaluate their expression at aligned steps.
+//! lookback and stale markers; subqueries re-evaluate their expression at aligned steps. Every
+//! vector, range and subquery it makes is counted against the query's [`Budget`], and every
+//! subquery step checks its deadline.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -7,6 +9,7 @@ use promql_parser::parser::{
     AtModifier, Expr, MatrixSelector, Offset, SubqueryExpr, VectorSelector,
 };
 
+use super::limits::Budget;
 use super::plan::{Fetched, millis, shift};
 use super::{
     DEFAULT_SUBQUERY_STEP_MS, Element, LOOKBACK_MS, QueryError, Value, aggregate, binary,
@@ -20,12 +23,24 @@ pub(crate) struct Evaluator<'a> {
     data: &'a Fetched,
     start: i64,
     end: i64,
+    budget: &'a Budget,
 }
 
 impl<'a> Evaluator<'a> {
-    /// An evaluator over fetched series for a query running from `start` to `end`.
-    pub(crate) fn new(data: &'a Fetched, start: i64, end: i64) -> Self {
-        Self { data, start, end }
+    /// An evaluator over fetched series for a query running from `start` to `end`, within
+    /// `budget`.
+    pub(crate) fn new(data: &'a Fetched, start: i64, end: i64, budget: &'a Budget) -> Self {
+        Self {
+            data,
+            start,
+            end,
+            budget,
+        }
+    }
+
+    /// The query's budget.
+    pub(crate) fn budget(&self) -> &'a Budget {
+        self.budget
     }
 
     /// The series fetched for a selector.
@@ -50,13 +65,22 @@ impl<'a> Evaluator<'a> {
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr, t),
             Expr::Unary(u) => negate(self.eval(&u.expr, t)?),
-            Expr::VectorSelector(vs) => Ok(Value::Vector(
-                self.instant(vs, t)
-                    .into_iter()
-                    .map(|(labels, s)| Element { labels, v: s.v })
-                    .collect(),
-            )),
-            Expr::MatrixSelector(ms) => Ok(Value::Matrix(self.range(ms, t))),
+            Expr::VectorSelector(vs) => {
+                let found = self.instant(vs, t);
+                self.budget.fits(found.len())?;
+                Ok(Value::Vector(
+                    found
+                        .into_iter()
+                        .map(|(labels, s)| Element { labels, v: s.v })
+                        .collect(),
+                ))
+            }
+            Expr::MatrixSelector(ms) => {
+                let range = self.range(ms, t);
+                self.budget
+                    .fits(range.iter().map(|s| s.samples.len()).sum())?;
+                Ok(Value::Matrix(range))
+            }
             Expr::Subquery(sq) => self.subquery(sq, t).map(Value::Matrix),
             Expr::Call(c) => functions::call(self, c, t),
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
@@ -111,7 +135,7 @@ impl<'a> Evaluator<'a> {
     /// The samples of each series in `[t - range, t]` without stale markers; empty series left out.
     pub(crate) fn range(&self, ms: &MatrixSelector, t: i64) -> Vec<Series> {
         let t = self.effective_time(ms.vs.at.as_ref(), ms.vs.offset.as_ref(), t);
-        let lo = t - millis(&ms.range);
+        let lo = t.saturating_sub(millis(&ms.range));
         self.data
             .series(&ms.vs)
             .iter()
@@ -131,32 +155,52 @@ impl<'a> Evaluator<'a> {
             .collect()
     }
 
-    /// The inner expression evaluated at every multiple of the step in `[t - range, t]`.
+    /// The inner expression evaluated at every multiple of the step in `[t - range, t]`; its
+    /// points are held in the budget while they are made, and the deadline checked each step.
     pub(crate) fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>, QueryError> {
+        let mut held = 0;
+        let made = self.subquery_steps(sq, t, &mut held);
+        self.budget.release(held);
+        made
+    }
+
+    fn subquery_steps(
+        &self,
+        sq: &SubqueryExpr,
+        t: i64,
+        held: &mut usize,
+    ) -> Result<Vec<Series>, QueryError> {
         let t = self.effective_time(sq.at.as_ref(), sq.offset.as_ref(), t);
         let step = sq
             .step
             .as_ref()
             .map_or(DEFAULT_SUBQUERY_STEP_MS, millis)
             .max(1);
-        let lo = t - millis(&sq.range);
-        let mut ts = step * lo.div_euclid(step);
-        if ts < lo {
-            ts += step;
-        }
+        let lo = t.saturating_sub(millis(&sq.range));
+        let first = step.saturating_mul(lo.div_euclid(step));
+        let mut next = if first < lo {
+            first.checked_add(step)
+        } else {
+            Some(first)
+        };
         let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-        while ts <= t {
-            match self.eval(&sq.expr, ts)? {
-                Value::Scalar(v) => out
-                    .entry(Labels::default())
-                    .or_default()
-                    .push(Sample { t: ts, v }),
+        while let Some(ts) = next.filter(|&ts| ts <= t) {
+            self.budget.check_time()?;
+            let made = match self.eval(&sq.expr, ts)? {
+                Value::Scalar(v) => {
+                    out.entry(Labels::default())
+                        .or_default()
+                        .push(Sample { t: ts, v });
+                    1
+                }
                 Value::Vector(elements) => {
+                    let n = elements.len();
                     for e in elements {
                         out.entry(e.labels)
                             .or_default()
                             .push(Sample { t: ts, v: e.v });
                     }
+                    n
                 }
                 other => {
                     return Err(QueryError::exec(format!(
@@ -164,8 +208,10 @@ impl<'a> Evaluator<'a> {
                         other.type_name()
                     )));
                 }
-            }
-            ts += step;
+            };
+            *held += made;
+            self.budget.hold(made)?;
+            next = ts.checked_add(step);
         }
         Ok(out
             .into_iter()
@@ -178,7 +224,7 @@ impl<'a> Evaluator<'a> {
 pub(crate) fn newest(samples: &[Sample], t: i64) -> Option<Sample> {
     let idx = samples.partition_point(|x| x.t <= t);
     let last = *samples.get(idx.checked_sub(1)?)?;
-    (last.t >= t - LOOKBACK_MS && !is_stale(last.v)).then_some(last)
+    (last.t >= t.saturating_sub(LOOKBACK_MS) && !is_stale(last.v)).then_some(last)
 }
 
 /// Unary minus: negates values and drops metric names.

@@ -32,9 +32,9 @@ impl Edges {
     pub(crate) fn of(s: &[Sample], w: Window) -> Option<Edges> {
         let [first, .., last] = s else { return None };
         Some(Edges {
-            to_start_ms: (first.t - w.start) as f64,
-            to_end_ms: (w.end - last.t) as f64,
-            sampled_ms: (last.t - first.t) as f64,
+            to_start_ms: first.t.saturating_sub(w.start) as f64,
+            to_end_ms: w.end.saturating_sub(last.t) as f64,
+            sampled_ms: last.t.saturating_sub(first.t) as f64,
             intervals: (s.len() - 1) as f64,
             first: first.v,
             change: last.v - first.v,

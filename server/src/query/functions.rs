@@ -501,7 +501,7 @@ fn window(ev: &Evaluator<'_>, m: &Expr, t: i64) -> Result<Window, QueryError> {
     };
     let end = ev.effective_time(at, offset, t);
     Ok(Window {
-        start: end - millis(range),
+        start: end.saturating_sub(millis(range)),
         end,
     })
 }

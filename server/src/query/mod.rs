@@ -16,11 +16,13 @@
 //! - [`binary`]: arithmetic, comparison and set operators with vector matching.
 //! - [`error`]: the error type, `QueryError`.
 //! - [`float`]: floats printed as Prometheus prints them.
-//! - [`limits`]: the query timeout and the most samples a query may load.
+//! - [`limits`]: the query timeout, the most samples a query may hold, the most queries at once.
+//! - [`depth`]: the bound on how deeply a query nests, checked before parsing.
 
 mod aggregate;
 mod binary;
 mod by_series;
+mod depth;
 mod error;
 mod eval;
 mod extrapolate;
@@ -35,11 +37,15 @@ pub use float::{format_float, write_float};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use promql_parser::parser::{self, Expr, VectorSelector, value::ValueType};
 
 pub use error::QueryError;
 pub use functions::labels::valid_label_name;
+use limits::Budget;
 pub use limits::QueryLimits;
 
 use crate::model::{Labels, Sample, Series};
@@ -93,12 +99,20 @@ impl Value {
     }
 }
 
-/// Evaluates PromQL against one [`Querier`].
+/// Evaluates PromQL against one [`Querier`]. Each query runs on a blocking thread, not an async
+/// worker, within its [`QueryLimits`]: at most `max_concurrency` at once (the rest wait their
+/// turn within their timeout), and a query still running at its deadline is answered with the
+/// timeout error at once while its thread stops at the evaluator's next check.
 #[derive(Clone)]
 pub struct Engine {
     querier: Arc<dyn Querier>,
     limits: QueryLimits,
+    turns: Arc<Semaphore>,
 }
+
+/// How long past its deadline a query's answer is awaited before it is abandoned: the
+/// evaluator checks the deadline between steps, so a query overruns it by one step at most.
+const ABANDON_AFTER: Duration = Duration::from_millis(250);
 
 impl Engine {
     /// An engine reading from `querier`, with Prometheus' default limits.
@@ -108,32 +122,29 @@ impl Engine {
 
     /// An engine reading from `querier` within `limits`.
     pub fn with_limits(querier: Arc<dyn Querier>, limits: QueryLimits) -> Self {
-        Self { querier, limits }
+        let turns = Arc::new(Semaphore::new(limits.max_concurrency.max(1)));
+        Self {
+            querier,
+            limits,
+            turns,
+        }
     }
 
-    /// Fetches what `expr` reads from `start` to `end`, within the limits.
-    async fn fetch(&self, expr: &Expr, start: i64, end: i64) -> Result<plan::Fetched, QueryError> {
-        let fetch = plan::fetch(self.querier.as_ref(), expr, start, end);
-        let data = tokio::time::timeout(self.limits.timeout, fetch)
-            .await
-            .map_err(|_| QueryError::timeout())??;
-        limits::check_samples(data.samples(), self.limits.max_samples)?;
-        Ok(data)
+    /// The same engine, sharing its turns, with a timeout no longer than `timeout` (the
+    /// `timeout` parameter of Prometheus' query API).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        let mut shorter = self.clone();
+        shorter.limits.timeout = shorter.limits.timeout.min(timeout);
+        shorter
     }
 
     /// Evaluates `query` at `time_ms`, as `/api/v1/query` does.
     pub async fn instant(&self, query: &str, time_ms: i64) -> Result<Value, QueryError> {
-        let expr = parse(query)?;
-        let mut data = self.fetch(&expr, time_ms, time_ms).await?;
-        if let Expr::VectorSelector(vs) = functions::unwrap_parens(&expr) {
-            return Ok(Value::Vector(instant_selector(vs, data.take(vs), time_ms)));
-        }
-        let evaluator = eval::Evaluator::new(&data, time_ms, time_ms);
-        let value = evaluator.eval(&expr, time_ms)?;
-        if let Value::Vector(v) = &value {
-            eval::check_unique(v)?;
-        }
-        Ok(value)
+        let query = query.to_owned();
+        self.bounded(move |engine, budget| {
+            Box::pin(async move { engine.instant_here(&query, time_ms, &budget).await })
+        })
+        .await
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms`, as `/api/v1/query_range`
@@ -145,59 +156,144 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<Vec<Series>, QueryError> {
+        let query = query.to_owned();
+        self.bounded(move |engine, budget| {
+            Box::pin(async move {
+                engine
+                    .range_here(&query, start_ms, end_ms, step_ms, &budget)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Runs `work` on a blocking thread once a turn is free, within the timeout (the wait
+    /// included) and the sample limit.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Engine, Budget) -> BoxFuture<Result<T, QueryError>> + Send + 'static,
+    ) -> Result<T, QueryError> {
+        let deadline = limits::Deadline::after(self.limits.timeout);
+        let until = |d: limits::Deadline, extra: Duration| {
+            d.instant().map_or(
+                tokio::time::Instant::now() + Duration::from_secs(86_400 * 365),
+                |at| at + extra,
+            )
+        };
+        let turn = tokio::time::timeout_at(
+            until(deadline, Duration::ZERO),
+            Arc::clone(&self.turns).acquire_owned(),
+        )
+        .await
+        .map_err(|_| QueryError::timeout())?
+        .map_err(|_| QueryError::timeout())?;
+        let budget = Budget::new(deadline, self.limits.max_samples);
+        let (engine, runtime) = (self.clone(), tokio::runtime::Handle::current());
+        let task = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            runtime.block_on(work(engine, budget))
+        });
+        match tokio::time::timeout_at(until(deadline, ABANDON_AFTER), task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => Err(QueryError::exec(format!("query evaluation failed: {e}"))),
+            Err(_) => Err(QueryError::timeout()),
+        }
+    }
+
+    /// Fetches what `expr` reads from `start` to `end`, within the budget.
+    async fn fetch(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        budget: &Budget,
+    ) -> Result<plan::Fetched, QueryError> {
+        let fetch = plan::fetch(self.querier.as_ref(), expr, start, end);
+        let data = within(budget, fetch).await?;
+        limits::check_samples(data.samples(), self.limits.max_samples)?;
+        Ok(data)
+    }
+
+    async fn instant_here(
+        &self,
+        query: &str,
+        time_ms: i64,
+        budget: &Budget,
+    ) -> Result<Value, QueryError> {
+        let expr = parse(query)?;
+        let mut data = self.fetch(&expr, time_ms, time_ms, budget).await?;
+        if let Expr::VectorSelector(vs) = functions::unwrap_parens(&expr) {
+            return Ok(Value::Vector(instant_selector(vs, data.take(vs), time_ms)));
+        }
+        let evaluator = eval::Evaluator::new(&data, time_ms, time_ms, budget);
+        let value = evaluator.eval(&expr, time_ms)?;
+        if let Value::Vector(v) = &value {
+            eval::check_unique(v)?;
+        }
+        Ok(value)
+    }
+
+    async fn range_here(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        budget: &Budget,
+    ) -> Result<Vec<Series>, QueryError> {
         let expr = parse(query)?;
         check_range_type(&expr)?;
         if step_ms <= 0 || end_ms < start_ms {
             return Err(QueryError::BadData("invalid range or step".into()));
         }
-        let deadline = limits::Deadline::after(self.limits.timeout);
         let steps = by_series::Steps {
             start: start_ms,
             end: end_ms,
             step: step_ms,
         };
-        if let Some(series) = self.mapped(&expr, steps).await? {
+        let mapped = by_series::mapped(self.querier.as_ref(), &expr, steps, budget);
+        if let Some(series) = within(budget, mapped).await? {
             return Ok(series);
         }
-        let mut data = self.fetch(&expr, start_ms, end_ms).await?;
-        if let Some(series) = by_series::take_selector(&expr, &mut data, steps) {
-            return Ok(series);
+        let mut data = self.fetch(&expr, start_ms, end_ms, budget).await?;
+        if let Some(series) = by_series::take_selector(&expr, &mut data, steps, budget) {
+            return series;
         }
-        let evaluator = eval::Evaluator::new(&data, start_ms, end_ms);
-        by_steps(&evaluator, &expr, steps, deadline)
-    }
-
-    /// [`by_series::mapped`] within the limits: the points made count as samples loaded.
-    async fn mapped(
-        &self,
-        expr: &Expr,
-        steps: by_series::Steps,
-    ) -> Result<Option<Vec<Series>>, QueryError> {
-        let mapped = by_series::mapped(self.querier.as_ref(), expr, steps);
-        let got = tokio::time::timeout(self.limits.timeout, mapped)
-            .await
-            .map_err(|_| QueryError::timeout())??;
-        if let Some(series) = &got {
-            let points = series.iter().map(|s| s.samples.len()).sum();
-            limits::check_samples(points, self.limits.max_samples)?;
-        }
-        Ok(got)
+        let evaluator = eval::Evaluator::new(&data, start_ms, end_ms, budget);
+        by_steps(&evaluator, &expr, steps)
     }
 }
 
-/// The general range evaluation: `expr` at every step, the results merged by labels.
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// Awaits a read from the store, failing with the timeout error at the budget's deadline.
+async fn within<T>(
+    budget: &Budget,
+    read: impl std::future::Future<Output = Result<T, QueryError>>,
+) -> Result<T, QueryError> {
+    match budget.deadline().instant() {
+        Some(at) => tokio::time::timeout_at(at, read)
+            .await
+            .map_err(|_| QueryError::timeout())?,
+        None => read.await,
+    }
+}
+
+/// The general range evaluation: `expr` at every step, the results merged by labels; each
+/// step checks the deadline and holds its points in the budget.
 fn by_steps(
     evaluator: &eval::Evaluator<'_>,
     expr: &Expr,
     steps: by_series::Steps,
-    deadline: limits::Deadline,
 ) -> Result<Vec<Series>, QueryError> {
+    let budget = evaluator.budget();
     let mut out: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-    let mut t = steps.start;
-    while t <= steps.end {
-        deadline.check()?;
-        append_step(&mut out, evaluator.eval(expr, t)?, t)?;
-        t += steps.step;
+    let mut next = Some(steps.start);
+    while let Some(t) = next.filter(|&t| t <= steps.end) {
+        budget.check_time()?;
+        let made = append_step(&mut out, evaluator.eval(expr, t)?, t)?;
+        budget.hold(made)?;
+        next = t.checked_add(steps.step);
     }
     Ok(out
         .into_iter()
@@ -234,6 +330,7 @@ pub fn parse_selector(selector: &str) -> Result<Vec<crate::model::Matcher>, Quer
 
 /// Parses a query, turning the parser's message into a `bad_data` error.
 fn parse(query: &str) -> Result<Expr, QueryError> {
+    depth::check(query)?;
     parser::parse(query).map_err(|e| QueryError::BadData(format!("parse error: {e}")))
 }
 
@@ -251,31 +348,32 @@ fn check_range_type(expr: &Expr) -> Result<(), QueryError> {
     }
 }
 
-/// Adds one step's result to the range query's series.
+/// Adds one step's result to the range query's series; how many points it added.
 fn append_step(
     out: &mut BTreeMap<Labels, Vec<Sample>>,
     value: Value,
     t: i64,
-) -> Result<(), QueryError> {
+) -> Result<usize, QueryError> {
     match value {
-        Value::Scalar(v) => out
-            .entry(Labels::default())
-            .or_default()
-            .push(Sample { t, v }),
+        Value::Scalar(v) => {
+            out.entry(Labels::default())
+                .or_default()
+                .push(Sample { t, v });
+            Ok(1)
+        }
         Value::Vector(elements) => {
             eval::check_unique(&elements)?;
+            let n = elements.len();
             for e in elements {
                 out.entry(e.labels).or_default().push(Sample { t, v: e.v });
             }
+            Ok(n)
         }
-        other => {
-            return Err(QueryError::exec(format!(
-                "unexpected {} result in range query",
-                other.type_name()
-            )));
-        }
+        other => Err(QueryError::exec(format!(
+            "unexpected {} result in range query",
+            other.type_name()
+        ))),
     }
-    Ok(())
 }
 
 #[cfg(test)]

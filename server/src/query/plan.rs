@@ -148,7 +148,7 @@ fn walk<'a>(expr: &'a Expr, lo: i64, hi: i64, query: (i64, i64), out: &mut Vec<N
             need.projection = Some((projection, keeps_name));
             // Every evaluation reads a window as long as the range, within what is fetched: when
             // that is the range itself, they all read that one window.
-            if need.hi - need.lo == range && call.args.args.len() == 1 {
+            if need.hi.checked_sub(need.lo) == Some(range) && call.args.args.len() == 1 {
                 need.reduce = Some((
                     call.func.name,
                     Window {
@@ -167,12 +167,12 @@ fn walk<'a>(expr: &'a Expr, lo: i64, hi: i64, query: (i64, i64), out: &mut Vec<N
         }
         Expr::Subquery(s) => {
             let (lo, hi) = shift(s.at.as_ref(), s.offset.as_ref(), lo, hi, query);
-            walk(&s.expr, lo - millis(&s.range), hi, query, out);
+            walk(&s.expr, lo.saturating_sub(millis(&s.range)), hi, query, out);
         }
         Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, lo, hi, query, out)),
         Expr::VectorSelector(vs) => {
             let mut need = need(vs, lo, hi, query, LOOKBACK_MS);
-            need.newest = need.hi - need.lo == LOOKBACK_MS;
+            need.newest = need.hi.checked_sub(need.lo) == Some(LOOKBACK_MS);
             out.push(need);
         }
         Expr::MatrixSelector(ms) => out.push(need(&ms.vs, lo, hi, query, millis(&ms.range))),
@@ -184,7 +184,7 @@ fn need(vs: &VectorSelector, lo: i64, hi: i64, query: (i64, i64), back: i64) -> 
     let (lo, hi) = shift(vs.at.as_ref(), vs.offset.as_ref(), lo, hi, query);
     Need {
         vs,
-        lo: lo - back,
+        lo: lo.saturating_sub(back),
         hi,
         newest: false,
         projection: None,
@@ -208,7 +208,7 @@ pub(crate) fn shift(
         None => (lo, hi),
     };
     let o = offset_millis(offset);
-    (lo - o, hi - o)
+    (lo.saturating_sub(o), hi.saturating_sub(o))
 }
 
 /// The time an `@` modifier pins evaluation to.
@@ -223,7 +223,7 @@ pub(crate) fn at_millis(at: &AtModifier, query: (i64, i64)) -> i64 {
 fn system_time_millis(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => millis(&d),
-        Err(e) => -millis(&e.duration()),
+        Err(e) => millis(&e.duration()).saturating_neg(),
     }
 }
 
@@ -231,7 +231,7 @@ fn system_time_millis(t: SystemTime) -> i64 {
 pub(crate) fn offset_millis(offset: Option<&Offset>) -> i64 {
     match offset {
         Some(Offset::Pos(d)) => millis(d),
-        Some(Offset::Neg(d)) => -millis(d),
+        Some(Offset::Neg(d)) => millis(d).saturating_neg(),
         None => 0,
     }
 }

@@ -18,7 +18,7 @@ pub(crate) struct Window {
 impl Window {
     /// The range's length in seconds, which `rate` divides by.
     pub(crate) fn secs(self) -> f64 {
-        (self.end - self.start) as f64 / 1000.0
+        self.end.saturating_sub(self.start) as f64 / 1000.0
     }
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn instant_value(s: &[Sample], rate: bool) -> Option<f64> {
     } else {
         last.v - prev.v
     };
-    let interval = last.t - prev.t;
+    let interval = last.t.saturating_sub(prev.t);
     if interval == 0 {
         return None;
     }
@@ -78,7 +78,7 @@ pub(crate) fn linear_regression(s: &[Sample], intercept_time: i64) -> (f64, f64)
             const_y = false;
         }
         n += 1.0;
-        let t = (x.t - intercept_time) as f64 / 1e3;
+        let t = x.t.saturating_sub(intercept_time) as f64 / 1e3;
         (sx, cx) = kahan_inc(t, sx, cx);
         (sy, cy) = kahan_inc(x.v, sy, cy);
         (sxy, cxy) = kahan_inc(t * x.v, sxy, cxy);

@@ -10,6 +10,7 @@ mod params;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -122,7 +123,7 @@ async fn instant(
     let p = Params::collect(q.as_deref(), &h, &body);
     let query = required_query(&p)?;
     let t = p.time_or("time", now_ms()).map_err(ApiError::BadData)?;
-    let value = s.engine.instant(query, t).await?;
+    let value = engine(&s, &p)?.instant(query, t).await?;
     Ok(json::Text(json::instant_body(&value, t)))
 }
 
@@ -135,8 +136,24 @@ async fn range(
     let p = Params::collect(q.as_deref(), &h, &body);
     let query = required_query(&p)?;
     let (start, end, step) = range_params(&p)?;
-    let series = s.engine.range(query, start, end, step).await?;
+    let series = engine(&s, &p)?.range(query, start, end, step).await?;
     Ok(json::Text(json::range_body(&series)))
+}
+
+/// The engine, with a shorter timeout when the request asks for one (`timeout=30s`).
+fn engine(s: &ApiState, p: &Params) -> Result<Engine, ApiError> {
+    match p.get("timeout").filter(|t| !t.is_empty()) {
+        None => Ok(s.engine.clone()),
+        Some(raw) => {
+            let ms = parse_duration_ms(raw).filter(|&ms| ms > 0).ok_or_else(|| {
+                ApiError::BadData(format!(
+                    "invalid parameter \"timeout\": cannot parse \"{raw}\" to a valid duration"
+                ))
+            })?;
+            Ok(s.engine
+                .with_timeout(Duration::from_millis(ms.unsigned_abs())))
+        }
+    }
 }
 
 fn required_query(p: &Params) -> Result<&str, ApiError> {
@@ -173,7 +190,11 @@ fn range_params(p: &Params) -> Result<(i64, i64, i64), ApiError> {
     if step <= 0 {
         return Err(ApiError::BadData("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into()));
     }
-    if (end - start) / step > MAX_POINTS {
+    // Clamped times can be 2^64 ms apart: a span that overflows is certainly too many points.
+    if end
+        .checked_sub(start)
+        .is_none_or(|span| span / step > MAX_POINTS)
+    {
         return Err(ApiError::BadData("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into()));
     }
     Ok((start, end, step))

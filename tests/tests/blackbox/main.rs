@@ -16,3 +16,4 @@ mod server_e2e;
 mod server_ingest;
 mod server_kill9;
 mod server_otlp_shapes;
+mod server_query_bounds;

@@ -6,10 +6,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 
-/// The earliest time an API call can name (Prometheus' `minTime`, year 0001), in ms.
-pub(super) const MIN_TIME_MS: i64 = -62_135_596_800_000;
-/// The latest time an API call can name (Prometheus' `maxTime`, year 9999), in ms.
-pub(super) const MAX_TIME_MS: i64 = 253_402_300_799_000;
+/// The earliest time an API call can name (Prometheus' `minTime`,
+/// `-292273086-05-16T16:47:06Z`), in ms; earlier times are clamped to it.
+pub(super) const MIN_TIME_MS: i64 = -9_223_309_901_257_974_000;
+/// The latest time an API call can name (Prometheus' `maxTime`,
+/// `292277025-08-18T07:12:54.999999999Z`), in ms; later times are clamped to it.
+pub(super) const MAX_TIME_MS: i64 = 9_223_309_901_257_974_999;
+
+/// How Prometheus writes its `minTime` and `maxTime`, which clients send back as bounds.
+const MIN_TIME_TEXT: &str = "-292273086-05-16T16:47:06Z";
+const MAX_TIME_TEXT: &str = "292277025-08-18T07:12:54.999999999Z";
 
 /// All `name=value` pairs of a request, URL first, repeated names kept.
 #[derive(Debug, Default)]
@@ -62,13 +68,20 @@ impl Params {
     }
 }
 
-/// Unix seconds with up to millisecond precision, or RFC 3339 with an optional offset.
+/// Unix seconds with up to millisecond precision, or RFC 3339 with an optional offset, clamped
+/// to Prometheus' `minTime`..`maxTime`.
 pub(super) fn parse_time(s: &str) -> Option<i64> {
     if let Ok(secs) = s.parse::<f64>() {
         let ms = (secs * 1000.0).round();
-        return (ms.is_finite() && ms.abs() < 9.2e18).then_some(ms as i64);
+        // `as` saturates, and the clamp keeps the arithmetic on times away from i64's edges.
+        return (!ms.is_nan()).then(|| (ms as i64).clamp(MIN_TIME_MS, MAX_TIME_MS));
     }
-    parse_rfc3339(s)
+    match s {
+        MIN_TIME_TEXT => return Some(MIN_TIME_MS),
+        MAX_TIME_TEXT => return Some(MAX_TIME_MS),
+        _ => {}
+    }
+    parse_rfc3339(s).map(|ms| ms.clamp(MIN_TIME_MS, MAX_TIME_MS))
 }
 
 fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -78,7 +91,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         Ok(d) => i64::try_from(d.as_millis()).ok()?,
         Err(e) => -i64::try_from(e.duration().as_millis()).ok()?,
     };
-    Some(ms - offset_ms)
+    ms.checked_sub(offset_ms)
 }
 
 /// Splits `...Z` or `...±HH:MM` into the local time and the offset east of UTC in ms.
@@ -131,6 +144,17 @@ mod tests {
             Some(1_435_781_451_781)
         );
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn times_outside_prometheus_bounds_are_clamped_to_them() {
+        assert_eq!(parse_time("1e300"), Some(MAX_TIME_MS));
+        assert_eq!(parse_time("-1e300"), Some(MIN_TIME_MS));
+        assert_eq!(parse_time("+Inf"), Some(MAX_TIME_MS));
+        assert_eq!(parse_time("9223372036854775807"), Some(MAX_TIME_MS));
+        assert_eq!(parse_time("NaN"), None);
+        assert_eq!(parse_time(MIN_TIME_TEXT), Some(MIN_TIME_MS));
+        assert_eq!(parse_time(MAX_TIME_TEXT), Some(MAX_TIME_MS));
     }
 
     #[test]
