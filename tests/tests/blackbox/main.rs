@@ -15,4 +15,5 @@ mod rules_check;
 mod server_e2e;
 mod server_ingest;
 mod server_kill9;
+mod server_metrics;
 mod server_otlp_shapes;
