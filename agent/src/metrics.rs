@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// The Prometheus type of a metric family.
@@ -105,39 +104,8 @@ pub struct Buffer {
 }
 
 /// A fast hash for keys the agent makes itself (metric names, cgroup paths found by its walk),
-/// so there is no flooding to defend against.
-pub(crate) type FastHash = BuildHasherDefault<NameHasher>;
-
-/// The hasher of [`FastHash`]: multiply-rotate over 8-byte words.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct NameHasher(u64);
-
-impl NameHasher {
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for NameHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            // `chunks_exact(8)` yields 8 bytes: a fixed-size load, no copy call.
-            let word: [u8; 8] = word.try_into().unwrap_or_default();
-            self.mix(u64::from_le_bytes(word));
-        }
-        let tail = words.remainder();
-        if !tail.is_empty() {
-            let mut word = [0u8; 8];
-            word[..tail.len()].copy_from_slice(tail);
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// so there is no flooding to defend against: rustc's Fx hash.
+pub(crate) type FastHash = rustc_hash::FxBuildHasher;
 
 impl Buffer {
     /// An empty buffer.
@@ -322,6 +290,28 @@ mod tests {
         assert_eq!(buf.value("a", &[]), Some(4.0));
         assert_eq!(buf.value("c", &[]), Some(3.0));
         assert_eq!(buf.series_count(), 2);
+    }
+
+    #[test]
+    fn the_fast_hash_is_seedless_and_every_one_of_many_similar_names_finds_its_family() {
+        use std::hash::BuildHasher;
+        let names: Vec<String> = (0..5000)
+            .map(|i| format!("node_netstat_TcpExt_{i}"))
+            .collect();
+        let mut buf = Buffer::new();
+
+        for (i, name) in names.iter().enumerate() {
+            buf.family(name.clone(), "H.", Kind::Gauge)
+                .push(vec![], i as f64);
+        }
+
+        let hash = |name: &str| FastHash::default().hash_one(name);
+        assert_eq!(hash("node_load1"), hash("node_load1"), "no per-map seed");
+        assert_ne!(hash("node_load1"), hash("node_load5"));
+        assert_eq!(buf.families().len(), names.len());
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(buf.value(name, &[]), Some(i as f64), "{name}");
+        }
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! The server's own metrics, in one prometheus-client registry: samples ingested by protocol,
-//! batches rejected and samples dropped by reason, the store's sizes, and query latency.
+//! batches rejected and samples dropped by reason, the store's sizes, query latency, and the
+//! standard `process_*` metrics.
+//!
+//! - [`process`]: the `process_*` metrics, read at scrape time.
+//! - [`text`]: the exposition formats, OpenMetrics and Prometheus 0.0.4 text.
+
+pub mod process;
+pub mod text;
 
 use std::time::Duration;
 
@@ -11,9 +18,8 @@ use prometheus_client::registry::Registry;
 
 use crate::model::AppendReport;
 use crate::store::StoreStats;
-
-/// The content type of [`ServerMetrics::render`]'s output.
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub use text::Format;
+use text::to_prometheus_text;
 
 type Labeled<M> = Family<Vec<(&'static str, String)>, M>;
 type Timings = Family<Vec<(&'static str, String)>, Histogram, fn() -> Histogram>;
@@ -72,6 +78,10 @@ impl ServerMetrics {
             query_seconds,
         };
         m.register();
+        match process::ProcessCollector::new() {
+            Ok(c) => m.registry.register_collector(Box::new(c)),
+            Err(e) => tracing::warn!("process_* metrics left out: {e}"),
+        }
         m
     }
 
@@ -154,14 +164,17 @@ impl ServerMetrics {
         self.disk_bytes.set(clamp(stats.disk_bytes));
     }
 
-    /// The registry as OpenMetrics text.
-    pub fn render(&self) -> String {
+    /// The registry as text in `format`.
+    pub fn render(&self, format: Format) -> String {
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail; an encoder error would leave the text cut short.
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!("encoding the server's metrics: {e}");
         }
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Prometheus => to_prometheus_text(&out),
+        }
     }
 }
 
@@ -186,7 +199,7 @@ mod tests {
             disk_bytes: 4096,
         });
         m.query_took("/api/v1/query", Duration::from_millis(3));
-        let text = m.render();
+        let text = m.render(Format::Prometheus);
 
         for line in [
             r#"warroom_ingest_samples_total{protocol="otlp"} 5"#,
@@ -199,5 +212,34 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn counters_are_typed_under_their_total_name_in_the_text_format_and_without_in_openmetrics() {
+        let m = ServerMetrics::new();
+        let report = AppendReport {
+            appended: 1,
+            ..Default::default()
+        };
+        m.appended(Protocol::RemoteWrite, &report, 0);
+
+        let text = m.render(Format::Prometheus);
+        let open = m.render(Format::OpenMetrics);
+
+        for line in [
+            "# HELP warroom_ingest_samples_total Samples stored, by ingest protocol.",
+            "# TYPE warroom_ingest_samples_total counter",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE process_start_time_seconds gauge",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(
+            open.contains("# TYPE warroom_ingest_samples counter"),
+            "{open}"
+        );
+        assert!(open.ends_with("# EOF\n"), "{open}");
     }
 }

@@ -10,6 +10,7 @@
 //! - [`process`]: a server process under test: readiness, graceful stop, bytes on disk.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
 //! - [`prometheus`]: Debian's Prometheus as a real peer process.
+//! - [`promtool`]: `promtool check metrics` on exposition text.
 //! - [`receiver`]: a local OTLP/HTTP receiver that records batch sequences.
 //! - [`saas`]: local Slack and PagerDuty stand-ins that check payload shapes and inject 429/5xx.
 //! - [`server`]: a real `warroom serve` on port 0 with a fresh data directory and a token.
@@ -22,6 +23,7 @@ pub mod loadgen;
 pub mod process;
 pub mod procstat;
 pub mod prometheus;
+pub mod promtool;
 pub mod receiver;
 pub mod saas;
 pub mod server;

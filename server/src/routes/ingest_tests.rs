@@ -23,7 +23,7 @@ use crate::model::Matcher;
 use crate::prompb;
 use crate::store::Querier;
 use crate::store::mem::MemStore;
-use crate::telemetry::ServerMetrics;
+use crate::telemetry::{Format, ServerMetrics};
 use crate::tokens::TokenStore;
 
 struct Harness {
@@ -424,7 +424,7 @@ async fn query_routes_are_timed_by_route_pattern() {
         .unwrap();
     assert_eq!(send(&app, req).await.0, 200);
 
-    let text = metrics.render();
+    let text = metrics.render(Format::Prometheus);
     let line = r#"warroom_query_duration_seconds_count{route="/api/v1/label/{name}/values"} 1"#;
     assert!(text.contains(line), "{text}");
 }

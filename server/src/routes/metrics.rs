@@ -1,4 +1,5 @@
-//! `GET /metrics`: the server's own metrics, with the store's sizes read at scrape time; and
+//! `GET /metrics`: the server's own metrics, with the store's sizes read at scrape time, as
+//! OpenMetrics when the scraper asks for it and the Prometheus 0.0.4 text format otherwise; and
 //! [`timed`], the layer that fills the query latency histogram for the `/api/v1/*` query routes.
 
 use std::sync::Arc;
@@ -6,14 +7,14 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::telemetry::{OPENMETRICS, ServerMetrics};
+use crate::telemetry::{Format, ServerMetrics};
 
 /// The `/metrics` route.
 pub fn router(state: AppState) -> Router {
@@ -22,12 +23,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept.unwrap_or_default());
     let stats = state.store.stats().await?;
     state.metrics.store_stats(&stats);
     Ok((
-        [(header::CONTENT_TYPE, OPENMETRICS)],
-        state.metrics.render(),
+        [(header::CONTENT_TYPE, format.content_type())],
+        state.metrics.render(format),
     ))
 }
 

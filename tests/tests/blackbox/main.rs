@@ -15,5 +15,6 @@ mod rules_check;
 mod server_e2e;
 mod server_ingest;
 mod server_kill9;
+mod server_metrics;
 mod server_otlp_shapes;
 mod server_query_bounds;
