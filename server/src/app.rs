@@ -11,11 +11,11 @@ use crate::config::Limits;
 use crate::query::QueryLimits;
 use crate::routes;
 use crate::routes::alerts::AlertsState;
+use crate::routes::auth::{self, Auth};
 use crate::store::{MetricStore, Querier};
 use crate::telemetry::ServerMetrics;
-use crate::tokens::TokenStore;
 
-/// What handlers share: the store (for writing and reading), the tokens, the server's own
+/// What handlers share: the store (for writing and reading), the token check, the server's own
 /// metrics and the ingest limits.
 #[derive(Clone)]
 pub struct AppState {
@@ -23,8 +23,8 @@ pub struct AppState {
     pub store: Arc<dyn MetricStore>,
     /// Where queries read from (the same store).
     pub querier: Arc<dyn Querier>,
-    /// Agent tokens, checked on every ingest request.
-    pub tokens: TokenStore,
+    /// The bearer token check of every route but health and `/metrics`.
+    pub auth: Auth,
     /// The server's own metrics.
     pub metrics: Arc<ServerMetrics>,
     /// What one ingest request may weigh.
@@ -42,15 +42,17 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router(state.clone()))
         .merge(routes::metrics::router(state.clone()));
     if let Some(pipeline) = state.alerts.clone() {
-        let tokens = state.tokens.clone();
-        app = app.merge(routes::alerts::router(AlertsState { pipeline, tokens }));
+        let auth = state.auth.clone();
+        app = app.merge(routes::alerts::router(AlertsState { pipeline, auth }));
     }
-    // The Prometheus query API, timed by the server's query latency histogram.
+    // The Prometheus query API, timed by the server's query latency histogram, for readers
+    // (refusals are not timed).
     let limits = QueryLimits {
         timeout: state.limits.query_timeout,
         max_samples: state.limits.query_max_samples,
         max_concurrency: state.limits.query_max_concurrency,
     };
     let query = routes::query::router_with_limits(state.querier.clone(), limits);
-    app.merge(routes::metrics::timed(query, state.metrics.clone()))
+    let timed = routes::metrics::timed(query, state.metrics.clone());
+    app.merge(auth::prometheus_reads(timed, state.auth))
 }

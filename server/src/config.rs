@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::alerting::settings::AlertingSettings;
+use crate::routes::auth::ApiConfig;
 use crate::store::StoreConfig;
 
 /// Everything `warroom serve` is configured with.
@@ -30,6 +31,9 @@ pub struct ServerConfig {
     /// Rules, `alerting.yaml` and the evaluation interval (`[alerting]`).
     #[serde(default)]
     pub alerting: AlertingSettings,
+    /// Who may read the APIs without a token (`[api]`).
+    #[serde(default)]
+    pub api: ApiConfig,
 }
 
 /// The `[limits]` section: what one ingest request may weigh, so no sender can exhaust memory.
@@ -151,6 +155,7 @@ pub type Overrides = Vec<(&'static str, toml::Value)>;
 enum Kind {
     Text,
     Integer,
+    Bool,
 }
 
 /// Environment variables, the key each one sets and its kind.
@@ -208,6 +213,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "limits.query_max_concurrency",
         Kind::Integer,
     ),
+    (
+        "WARROOM_API_ANONYMOUS_READ",
+        "api.anonymous_read",
+        Kind::Bool,
+    ),
 ];
 
 /// Variables with the `WARROOM_` prefix that are not server settings.
@@ -228,20 +238,35 @@ pub fn env_overrides(
                 message: format!("unknown; known: {}", known.join(", ")),
             });
         };
-        let value = match kind {
-            Kind::Text => toml::Value::String(value),
-            Kind::Integer => value
-                .trim()
-                .parse::<i64>()
-                .map(toml::Value::Integer)
-                .map_err(|e| ConfigError::Env {
-                    name: name.clone(),
-                    message: format!("{value:?} is not a whole number: {e}"),
-                })?,
-        };
+        let value = env_value(&name, value, kind)?;
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// The TOML value of variable `name`'s text, read as `kind` says.
+fn env_value(name: &str, value: String, kind: Kind) -> Result<toml::Value, ConfigError> {
+    Ok(match kind {
+        Kind::Text => toml::Value::String(value),
+        Kind::Integer => value
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|e| ConfigError::Env {
+                name: name.to_owned(),
+                message: format!("{value:?} is not a whole number: {e}"),
+            })?,
+        Kind::Bool => match value.trim() {
+            "true" => toml::Value::Boolean(true),
+            "false" => toml::Value::Boolean(false),
+            _ => {
+                return Err(ConfigError::Env {
+                    name: name.to_owned(),
+                    message: format!("{value:?} is neither true nor false"),
+                });
+            }
+        },
+    })
 }
 
 /// Loads the configuration: `env` overrides, then the file at `file` (if any), then `flags`.
@@ -377,6 +402,33 @@ mod tests {
 
         assert_eq!(cfg.limits.query_timeout, Duration::from_secs(5));
         assert_eq!(cfg.limits.query_max_samples, 1000);
+    }
+
+    #[test]
+    fn anonymous_reads_are_off_unless_the_api_section_or_the_environment_turns_them_on() {
+        let (_f, path) = file("[api]\nanonymous_read = true\n");
+        let env = |v: &str| {
+            env_overrides([("WARROOM_API_ANONYMOUS_READ".to_string(), v.to_string())].into_iter())
+        };
+
+        let default = load(None, vec![], vec![]).unwrap();
+        let from_file = load(Some(&path), vec![], vec![]).unwrap();
+        let from_env = load(None, env("true").unwrap(), vec![]).unwrap();
+        let bad = env("yes").unwrap_err().to_string();
+
+        assert!(!default.api.anonymous_read);
+        assert!(from_file.api.anonymous_read);
+        assert!(from_env.api.anonymous_read);
+        assert!(bad.contains("\"yes\" is neither true nor false"), "{bad}");
+    }
+
+    #[test]
+    fn an_unknown_api_field_is_rejected() {
+        let (_f, path) = file("[api]\nanonymous_reads = true\n");
+
+        let err = load(Some(&path), vec![], vec![]).unwrap_err().to_string();
+
+        assert!(err.contains("unknown field `anonymous_reads`"), "{err}");
     }
 
     #[test]

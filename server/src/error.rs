@@ -14,7 +14,7 @@ pub enum ApiError {
     /// 401: no token, or one the server does not know.
     #[error("{0}")]
     Unauthorized(&'static str),
-    /// 403: a known token that was revoked.
+    /// 403: a known token that was revoked, or whose scope does not allow the route.
     #[error("{0}")]
     Forbidden(String),
     /// 400: the body is malformed.
@@ -91,28 +91,52 @@ impl From<TokenError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// What the client is told: one line, or for a 5xx a generic word (the detail is logged).
+    fn client_text(&self) -> String {
+        let status = self.status();
+        if !status.is_server_error() {
+            // One line, whatever the decoder said.
+            return self.to_string().replace(['\r', '\n'], " ");
+        }
+        tracing::error!(status = status.as_u16(), "{self:#}");
+        match self {
+            ApiError::Unavailable => "the server is shutting down".to_owned(),
+            _ => "internal error".to_owned(),
+        }
+    }
+
+    /// The response in the Prometheus HTTP API's error shape,
+    /// `{"status":"error","errorType":REASON,"error":TEXT}`, for refusals on its routes.
+    pub fn into_prometheus_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": self.reason(),
+            "error": self.client_text(),
+        });
+        let headers = [(header::CONTENT_TYPE, "application/json")];
+        challenged(status, (status, headers, body.to_string()).into_response())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let text = if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), "{self:#}");
-            match self {
-                ApiError::Unavailable => "the server is shutting down".to_owned(),
-                _ => "internal error".to_owned(),
-            }
-        } else {
-            // One line, whatever the decoder said.
-            self.to_string().replace(['\r', '\n'], " ")
-        };
-        let mut response = (status, format!("{text}\n")).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            let bearer = HeaderValue::from_static("Bearer");
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, bearer);
-        }
-        response
+        let text = self.client_text();
+        challenged(status, (status, format!("{text}\n")).into_response())
     }
+}
+
+/// A 401 says which scheme to authenticate with.
+fn challenged(status: StatusCode, mut response: Response) -> Response {
+    if status == StatusCode::UNAUTHORIZED {
+        let bearer = HeaderValue::from_static("Bearer");
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, bearer);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -153,5 +177,27 @@ mod tests {
         let response = ApiError::Unauthorized("missing bearer token").into_response();
 
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[tokio::test]
+    async fn a_prometheus_route_refusal_has_prometheus_error_shape() {
+        let e = ApiError::Forbidden("token \"x\" has scope ingest".into());
+
+        let response = e.into_prometheus_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "status": "error",
+                "errorType": "forbidden",
+                "error": "token \"x\" has scope ingest",
+            })
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `warroom`: parses the command line, starts tracing, and runs the server (`serve`) until Ctrl-C
-//! or SIGTERM, or manages agent tokens (`token create|revoke|list`).
+//! or SIGTERM, or manages API tokens (`token create|revoke|list`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use warroom_server::config::{self, Overrides, ServerConfig};
-use warroom_server::tokens::TokenStore;
+use warroom_server::tokens::{Scope, TokenStore};
 
 /// The warroom server: metrics ingest, storage and PromQL, alerts and the war-room pages.
 #[derive(Debug, Parser)]
@@ -27,7 +27,8 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// Manage the bearer tokens agents and Prometheus servers send metrics with.
+    /// Manage the bearer tokens agents and Prometheus servers send metrics with, and readers
+    /// (Grafana, scripts) query with.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -55,6 +56,9 @@ enum TokenCommand {
     Create {
         /// A name for whoever holds it, e.g. the node or cluster.
         name: String,
+        /// What it may do: ingest (send metrics and alerts), read (query) or admin (both).
+        #[arg(long, default_value = "ingest", value_name = "ingest|read|admin")]
+        scope: Scope,
         #[command(flatten)]
         place: Place,
     },
@@ -65,7 +69,7 @@ enum TokenCommand {
         #[command(flatten)]
         place: Place,
     },
-    /// List token names, when they were made and revoked.
+    /// List token names, their scopes, when they were made and revoked.
     List {
         #[command(flatten)]
         place: Place,
@@ -191,10 +195,12 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         .with_context(|| format!("opening {}", cfg.database_path().display()))?;
     let tokens = TokenStore::new(pool.clone());
     let done = match command {
-        TokenCommand::Create { name, .. } => tokens.create(&name).await.map(|token| {
-            println!("{}", token.expose());
-            eprintln!("token {name:?} created: it is shown only this once");
-        }),
+        TokenCommand::Create { name, scope, .. } => {
+            tokens.create(&name, scope).await.map(|token| {
+                println!("{}", token.expose());
+                eprintln!("token {name:?} ({scope}) created: it is shown only this once");
+            })
+        }
         TokenCommand::Revoke { name, .. } => tokens.revoke(&name).await.map(|()| {
             eprintln!("token {name:?} revoked");
         }),
@@ -203,7 +209,8 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 let state = t
                     .revoked_ms
                     .map_or("live".to_owned(), |ms| format!("revoked_ms={ms}"));
-                println!("{}\tcreated_ms={}\t{state}", t.name, t.created_ms);
+                let (name, scope, created) = (t.name, t.scope, t.created_ms);
+                println!("{name}\tscope={scope}\tcreated_ms={created}\t{state}");
             }
         }),
     };
@@ -227,4 +234,40 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn create(args: &[&str]) -> Result<Scope, String> {
+        let argv = ["warroom", "token", "create", "grafana"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Token {
+                command: TokenCommand::Create { scope, .. },
+            } => Ok(scope),
+            other => Err(format!("parsed as {other:?}")),
+        }
+    }
+
+    #[test]
+    fn a_token_is_for_ingest_unless_another_scope_is_given() {
+        assert_eq!(create(&[]), Ok(Scope::Ingest));
+        assert_eq!(create(&["--scope", "read"]), Ok(Scope::Read));
+        assert_eq!(create(&["--scope=admin"]), Ok(Scope::Admin));
+    }
+
+    #[test]
+    fn an_unknown_scope_is_refused_naming_the_ones_there_are() {
+        let err = create(&["--scope", "write"]).unwrap_err();
+
+        assert!(
+            err.contains("unknown scope \"write\": expected ingest, read or admin"),
+            "{err}"
+        );
+    }
 }

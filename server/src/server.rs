@@ -14,6 +14,7 @@ use crate::alerting::Alerting;
 use crate::app::{AppState, app};
 use crate::config::ServerConfig;
 use crate::db;
+use crate::routes::auth::Auth;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::ServerMetrics;
 use crate::tokens::TokenStore;
@@ -47,11 +48,14 @@ pub async fn run(
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    if config.api.anonymous_read {
+        tracing::warn!("anonymous reads are allowed ([api] anonymous_read = true)");
+    }
     tracing::info!("listening on {}", listener.local_addr()?);
     let state = AppState {
         store: store.clone(),
         querier: store.clone(),
-        tokens: TokenStore::new(pool.clone()),
+        auth: Auth::new(TokenStore::new(pool.clone()), config.api),
         metrics: Arc::new(ServerMetrics::new()),
         limits: config.limits,
         ingested: alerting.ingested.clone(),

@@ -1,8 +1,10 @@
-//! Agent tokens: [`AgentToken`] is the secret (`wr_` + 64 hex digits) and never prints;
-//! [`TokenStore`] keeps only each token's SHA-256 in SQLite, with its name and whether it was
-//! revoked, and tells ingest whether a presented token is valid, revoked or unknown.
+//! API tokens: [`AgentToken`] is the secret (`wr_` + 64 hex digits) and never prints;
+//! [`TokenStore`] keeps only each token's SHA-256 in SQLite, with its name, its [`Scope`] and
+//! whether it was revoked, and tells the routes whether a presented token is valid, revoked or
+//! unknown. [`Scope::allows`] decides whether a scope may read or write.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -58,11 +60,91 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What a token lets its holder do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Send data in (OTLP, remote_write, alerts, silences and acks), not read it: what agents
+    /// and Prometheus servers hold. Tokens made before scopes existed have this one.
+    #[default]
+    Ingest,
+    /// Read (the query API, alert groups, silences), not write: what Grafana holds.
+    Read,
+    /// Both.
+    Admin,
+}
+
+/// What a route does with the data, and so which scopes may call it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// It only reads.
+    Read,
+    /// It changes something: samples, alerts, silences, acknowledgements.
+    Write,
+}
+
+impl Scope {
+    /// The scope's name, as `--scope` takes it and the database keeps it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Whether a token of this scope may do `access`.
+    pub fn allows(self, access: Access) -> bool {
+        matches!(
+            (self, access),
+            (Scope::Admin, _) | (Scope::Ingest, Access::Write) | (Scope::Read, Access::Read)
+        )
+    }
+}
+
+impl Access {
+    /// The scopes that allow it, for the 403 that names them.
+    pub fn scopes(self) -> &'static str {
+        match self {
+            Access::Read => "read or admin",
+            Access::Write => "ingest or admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A scope name that is none of `ingest`, `read`, `admin`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope {0:?}: expected ingest, read or admin")]
+pub struct UnknownScope(String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ingest" => Ok(Scope::Ingest),
+            "read" => Ok(Scope::Read),
+            "admin" => Ok(Scope::Admin),
+            other => Err(UnknownScope(other.to_owned())),
+        }
+    }
+}
+
 /// What the store knows of a presented token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenStatus {
-    /// A live token, created under this name.
-    Valid(String),
+    /// A live token, created under this name with this scope.
+    Valid {
+        /// The name given at creation.
+        name: String,
+        /// What it may do.
+        scope: Scope,
+    },
     /// A token that was revoked: the sender is known but no longer let in.
     Revoked(String),
     /// No such token.
@@ -74,6 +156,8 @@ pub enum TokenStatus {
 pub struct TokenInfo {
     /// The name given at creation.
     pub name: String,
+    /// What it may do.
+    pub scope: Scope,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_ms: i64,
     /// Revocation time, if revoked.
@@ -107,21 +191,24 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
-    /// The tokens kept in `pool`'s database (migration `0003_tokens.sql`).
+    /// The tokens kept in `pool`'s database (migrations `0003_tokens.sql`, `0008_token_scopes.sql`).
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
 
-    /// Makes a new token for `name`, stores its digest and returns it: the only time it is seen.
-    pub async fn create(&self, name: &str) -> Result<AgentToken, TokenError> {
+    /// Makes a new token for `name` with `scope`, stores its digest and returns it: the only
+    /// time it is seen.
+    pub async fn create(&self, name: &str, scope: Scope) -> Result<AgentToken, TokenError> {
         check_name(name)?;
         let token = AgentToken::generate().map_err(TokenError::Random)?;
-        let inserted = sqlx::query("INSERT INTO tokens (hash, name, created_ms) VALUES (?, ?, ?)")
-            .bind(token.digest())
-            .bind(name)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO tokens (hash, name, scope, created_ms) VALUES (?, ?, ?, ?)")
+                .bind(token.digest())
+                .bind(name)
+                .bind(scope.as_str())
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await;
         match inserted {
             Ok(_) => Ok(token),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -148,13 +235,14 @@ impl TokenStore {
     /// Every token ever made, by name then creation time (digests are not shown).
     pub async fn list(&self) -> Result<Vec<TokenInfo>, TokenError> {
         let rows = sqlx::query(
-            "SELECT name, created_ms, revoked_ms FROM tokens ORDER BY name, created_ms",
+            "SELECT name, scope, created_ms, revoked_ms FROM tokens ORDER BY name, created_ms",
         )
         .fetch_all(&self.pool)
         .await?;
         let info = |r: sqlx::sqlite::SqliteRow| -> Result<TokenInfo, sqlx::Error> {
             Ok(TokenInfo {
                 name: r.try_get("name")?,
+                scope: scope_of(&r)?,
                 created_ms: r.try_get("created_ms")?,
                 revoked_ms: r.try_get("revoked_ms")?,
             })
@@ -164,7 +252,7 @@ impl TokenStore {
 
     /// Whether `token` lets its holder in.
     pub async fn check(&self, token: &AgentToken) -> Result<TokenStatus, TokenError> {
-        let row = sqlx::query("SELECT name, revoked_ms FROM tokens WHERE hash = ?")
+        let row = sqlx::query("SELECT name, scope, revoked_ms FROM tokens WHERE hash = ?")
             .bind(token.digest())
             .fetch_optional(&self.pool)
             .await?;
@@ -172,12 +260,19 @@ impl TokenStore {
             return Ok(TokenStatus::Unknown);
         };
         let name: String = row.try_get("name")?;
+        let scope = scope_of(&row)?;
         let revoked: Option<i64> = row.try_get("revoked_ms")?;
         Ok(match revoked {
-            None => TokenStatus::Valid(name),
+            None => TokenStatus::Valid { name, scope },
             Some(_) => TokenStatus::Revoked(name),
         })
     }
+}
+
+/// A row's `scope` column (its CHECK constraint admits only the three names).
+fn scope_of(row: &sqlx::sqlite::SqliteRow) -> Result<Scope, sqlx::Error> {
+    let text: String = row.try_get("scope")?;
+    text.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn check_name(name: &str) -> Result<(), TokenError> {
@@ -221,10 +316,13 @@ mod tests {
     async fn a_created_token_is_valid_until_revoked_and_then_revoked_not_unknown() {
         let (_dir, tokens) = store().await;
 
-        let token = tokens.create("node-a").await.unwrap();
+        let token = tokens.create("node-a", Scope::Ingest).await.unwrap();
         assert_eq!(
             tokens.check(&token).await.unwrap(),
-            TokenStatus::Valid("node-a".into())
+            TokenStatus::Valid {
+                name: "node-a".into(),
+                scope: Scope::Ingest
+            }
         );
 
         tokens.revoke("node-a").await.unwrap();
@@ -239,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_digest_is_stored() {
         let (_dir, tokens) = store().await;
-        let token = tokens.create("node-a").await.unwrap();
+        let token = tokens.create("node-a", Scope::Ingest).await.unwrap();
 
         let hash: Vec<u8> = sqlx::query_scalar("SELECT hash FROM tokens")
             .fetch_one(&tokens.pool)
@@ -253,14 +351,14 @@ mod tests {
     #[tokio::test]
     async fn a_name_has_one_live_token_but_can_get_a_new_one_after_revocation() {
         let (_dir, tokens) = store().await;
-        tokens.create("n").await.unwrap();
+        tokens.create("n", Scope::Ingest).await.unwrap();
 
         assert!(matches!(
-            tokens.create("n").await,
+            tokens.create("n", Scope::Ingest).await,
             Err(TokenError::NameTaken(_))
         ));
         tokens.revoke("n").await.unwrap();
-        tokens.create("n").await.unwrap();
+        tokens.create("n", Scope::Ingest).await.unwrap();
 
         let list = tokens.list().await.unwrap();
         assert_eq!(list.len(), 2);
@@ -276,12 +374,95 @@ mod tests {
             Err(TokenError::NoSuchName(_))
         ));
         assert!(matches!(
-            tokens.create("a b").await,
+            tokens.create("a b", Scope::Ingest).await,
             Err(TokenError::BadName(_))
         ));
         assert!(matches!(
-            tokens.create("").await,
+            tokens.create("", Scope::Ingest).await,
             Err(TokenError::BadName(_))
         ));
+    }
+
+    #[test]
+    fn ingest_writes_read_reads_and_admin_does_both() {
+        let allowed = |scope: Scope| [Access::Read, Access::Write].map(|a| scope.allows(a));
+
+        assert_eq!(allowed(Scope::Ingest), [false, true]);
+        assert_eq!(allowed(Scope::Read), [true, false]);
+        assert_eq!(allowed(Scope::Admin), [true, true]);
+    }
+
+    #[test]
+    fn a_scope_parses_from_its_name_and_an_unknown_one_is_named_in_the_error() {
+        for scope in [Scope::Ingest, Scope::Read, Scope::Admin] {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+
+        let err = "write".parse::<Scope>().unwrap_err().to_string();
+
+        assert_eq!(
+            err,
+            "unknown scope \"write\": expected ingest, read or admin"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_keeps_the_scope_it_was_created_with_and_the_list_shows_it() {
+        let (_dir, tokens) = store().await;
+
+        let grafana = tokens.create("grafana", Scope::Read).await.unwrap();
+        tokens.create("ops", Scope::Admin).await.unwrap();
+
+        assert_eq!(
+            tokens.check(&grafana).await.unwrap(),
+            TokenStatus::Valid {
+                name: "grafana".into(),
+                scope: Scope::Read
+            }
+        );
+        let scopes: Vec<(String, Scope)> = (tokens.list().await.unwrap().into_iter())
+            .map(|t| (t.name, t.scope))
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                ("grafana".into(), Scope::Read),
+                ("ops".into(), Scope::Admin)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_made_before_scopes_existed_is_an_ingest_token_after_the_migration() {
+        // Arrange: a database at migration 0007, with a token row of that schema.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let old = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations")
+            .run_to(7, &old)
+            .await
+            .unwrap();
+        let token = AgentToken::generate().unwrap();
+        sqlx::query("INSERT INTO tokens (hash, name, created_ms) VALUES (?, 'old-agent', 1)")
+            .bind(token.digest())
+            .execute(&old)
+            .await
+            .unwrap();
+        old.close().await;
+
+        // Act: the server opens it, running the migrations left.
+        let tokens = TokenStore::new(crate::db::open(&path).await.unwrap());
+
+        // Assert
+        assert_eq!(
+            tokens.check(&token).await.unwrap(),
+            TokenStatus::Valid {
+                name: "old-agent".into(),
+                scope: Scope::Ingest
+            }
+        );
     }
 }

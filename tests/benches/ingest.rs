@@ -73,7 +73,15 @@ impl Warroom {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let out = Command::new(binary)
-            .args(["token", "create", "loadgen", "--data-dir"])
+            // Admin: it writes the load and reads the series count back.
+            .args([
+                "token",
+                "create",
+                "loadgen",
+                "--scope",
+                "admin",
+                "--data-dir",
+            ])
             .arg(&data)
             .output()
             .context("run warroom token create")?;
@@ -283,7 +291,17 @@ fn measure(
     let steady = phase(server, &encoded.rounds(1..workload.rounds), plan)?;
     let rss = Rss::of(server.pid())?;
     let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
-    let seen = prometheus::query(server.addr(), r#"count({__name__=~".+"})"#, last_s);
+    let bearer = server
+        .target()
+        .token
+        .map(|t| format!("Authorization: Bearer {t}"));
+    let headers: Vec<&str> = bearer.iter().map(String::as_str).collect();
+    let seen = prometheus::query(
+        server.addr(),
+        r#"count({__name__=~".+"})"#,
+        last_s,
+        &headers,
+    );
     let series_seen = seen
         .map_err(|e| eprintln!("series count query failed: {e:#}"))
         .ok();

@@ -186,12 +186,12 @@ struct Timing {
 }
 
 /// Times `path` `runs` times; the answer must be a success.
-fn time(addr: SocketAddr, path: &str, runs: usize) -> anyhow::Result<Timing> {
+fn time(addr: SocketAddr, path: &str, headers: &[&str], runs: usize) -> anyhow::Result<Timing> {
     let mut took = Vec::new();
     let mut shape = (0, 0);
     for _ in 0..runs.max(1) {
         let started = Instant::now();
-        let r = http::get_within(addr, path, &[], Duration::from_secs(300))?;
+        let r = http::get_within(addr, path, headers, Duration::from_secs(300))?;
         took.push(started.elapsed());
         if r.status != 200 {
             bail!(
@@ -235,7 +235,7 @@ fn main() -> anyhow::Result<()> {
     println!("prometheus: loaded in {:.1?}", started.elapsed());
     let prom_times: Vec<Timing> = requests
         .iter()
-        .map(|(_, path)| time(prom.addr(), path, runs))
+        .map(|(_, path)| time(prom.addr(), path, &[], runs))
         .collect::<anyhow::Result<_>>()?;
     drop(prom);
 
@@ -249,7 +249,7 @@ fn main() -> anyhow::Result<()> {
     println!("warroom: loaded in {:.1?}", started.elapsed());
     let war_times: Vec<Timing> = requests
         .iter()
-        .map(|(_, path)| time(server.addr, path, runs))
+        .map(|(_, path)| time(server.addr, path, &[&server.reader()], runs))
         .collect::<anyhow::Result<_>>()?;
 
     println!(

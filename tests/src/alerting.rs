@@ -82,7 +82,7 @@ pub fn spawn_alerting_server(rules: &str, alerting: &str) -> AlertingServer {
 impl AlertingServer {
     /// `GET /api/warroom/v1/alerts`: the groups.
     pub fn groups(&self) -> Vec<Value> {
-        let bearer = Server::bearer(&self.server.token);
+        let bearer = self.server.reader();
         let r =
             http::get(self.server.addr, "/api/warroom/v1/alerts", &[&bearer]).expect("GET alerts");
         assert_eq!(r.status, 200, "GET /api/warroom/v1/alerts: {}", r.body);

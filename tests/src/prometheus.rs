@@ -109,7 +109,7 @@ impl Prometheus {
 
     /// The `data.result` of instant query `promql` at Unix time `at_s`.
     pub fn query(&self, promql: &str, at_s: f64) -> anyhow::Result<Value> {
-        query(self.addr, promql, at_s)
+        query(self.addr, promql, at_s, &[])
     }
 
     /// Stops it with SIGTERM and waits for a clean exit (its files stay until drop).
@@ -130,13 +130,14 @@ impl Prometheus {
 }
 
 /// The `data.result` of instant query `promql` at Unix time `at_s` against any server that
-/// answers the Prometheus HTTP API at `addr` (counting a million series takes a while).
-pub fn query(addr: SocketAddr, promql: &str, at_s: f64) -> anyhow::Result<Value> {
+/// answers the Prometheus HTTP API at `addr`, sending `headers` (warroom's `Authorization`)
+/// (counting a million series takes a while).
+pub fn query(addr: SocketAddr, promql: &str, at_s: f64, headers: &[&str]) -> anyhow::Result<Value> {
     let path = format!(
         "/api/v1/query?query={}&time={at_s:.3}",
         http::percent_encode(promql)
     );
-    let response = http::get_within(addr, &path, &[], Duration::from_secs(120))
+    let response = http::get_within(addr, &path, headers, Duration::from_secs(120))
         .with_context(|| format!("GET {path}"))?;
     if response.status != 200 {
         bail!("{path}: {} {}", response.status, response.body);

@@ -1,5 +1,5 @@
-//! A real `warroom serve` process for black-box tests: a fresh data directory, a token made with
-//! the real `warroom token create`, port 0 read back from the `listening on` log line, ready once
+//! A real `warroom serve` process for black-box tests: a fresh data directory, an ingest and a
+//! read token made with the real `warroom token create`, port 0 read back from the `listening on` log line, ready once
 //! `/readyz` answers 200, killed on drop.
 
 use std::io::{BufRead, BufReader};
@@ -17,8 +17,10 @@ use crate::http;
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// A live token it accepts.
+    /// A live `ingest` token it accepts (for agents, remote_write and alert writes).
     pub token: String,
+    /// A live `read` token (for the query API and the alert groups).
+    pub read_token: String,
     /// Its data directory (inside `dir`).
     pub data_dir: PathBuf,
     /// Its stderr so far, for failure messages.
@@ -38,12 +40,14 @@ pub fn spawn_server_with(config: &str) -> Server {
     let data_dir = dir.path().join("data");
     let config_file = dir.path().join("warroom.toml");
     std::fs::write(&config_file, config).expect("write warroom.toml");
+    let read_token = token(&data_dir, &["create", "test-reader", "--scope", "read"]);
     let token = token(&data_dir, &["create", "test-agent"]);
     let log = Arc::new(Mutex::new(String::new()));
     let (child, addr) = start(&config_file, &data_dir, "127.0.0.1:0", log.clone());
     let server = Server {
         addr,
         token,
+        read_token,
         data_dir,
         log,
         child,
@@ -130,6 +134,11 @@ impl Server {
     /// The `Authorization` header line for `token`.
     pub fn bearer(token: &str) -> String {
         format!("Authorization: Bearer {token}")
+    }
+
+    /// The `Authorization` header line of the read token, for queries.
+    pub fn reader(&self) -> String {
+        Self::bearer(&self.read_token)
     }
 
     fn wait_ready(&self) {

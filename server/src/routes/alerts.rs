@@ -1,4 +1,6 @@
-//! Alerts in and actions on them, every route behind a bearer token:
+//! Alerts in and actions on them, every route behind a bearer token (writes an `ingest` or
+//! `admin` one; the two reads, silences and alert groups, a `read` or `admin` one unless
+//! anonymous reads are on):
 //! - `POST /api/v2/alerts`: a Prometheus that names warroom as its Alertmanager;
 //! - `POST /hooks/alertmanager`: an Alertmanager's webhook v4;
 //! - `GET|POST /api/v2/silences`, `DELETE /api/v2/silence/{id}`: silences, as Alertmanager
@@ -25,16 +27,15 @@ use warroom_alerts::notify::{AlertView, rfc3339};
 use crate::alerting::pipeline::{GroupSummary, Pipeline};
 use crate::alerting::records::RecordError;
 use crate::error::ApiError;
-use crate::routes::auth::authorize;
-use crate::tokens::TokenStore;
+use crate::routes::auth::Auth;
 
 /// What the alert routes share.
 #[derive(Clone)]
 pub struct AlertsState {
     /// The pipeline.
     pub pipeline: Arc<Pipeline>,
-    /// Tokens for the bearer check.
-    pub tokens: TokenStore,
+    /// The bearer token check.
+    pub auth: Auth,
 }
 
 /// The alert routes.
@@ -80,7 +81,7 @@ async fn external(
     body: &[u8],
     parse: fn(&[u8], SystemTime) -> Result<Vec<ExternalAlert>, String>,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens, headers).await?;
+    s.auth.write(headers).await?;
     let now = SystemTime::now();
     let alerts = parse(body, now).map_err(ApiError::BadRequest)?;
     let views = alerts.into_iter().map(view).collect();
@@ -101,7 +102,7 @@ fn view(a: ExternalAlert) -> AlertView {
 async fn list_silences(State(s): State<AlertsState>, headers: HeaderMap) -> Response {
     answer(
         async {
-            authorize(&s.tokens, &headers).await?;
+            s.auth.read(&headers).await?;
             let now = SystemTime::now();
             let list: Vec<Value> = s
                 .pipeline
@@ -119,7 +120,7 @@ async fn list_silences(State(s): State<AlertsState>, headers: HeaderMap) -> Resp
 async fn post_silence(State(s): State<AlertsState>, headers: HeaderMap, body: Bytes) -> Response {
     answer(
         async {
-            authorize(&s.tokens, &headers).await?;
+            s.auth.write(&headers).await?;
             let now = SystemTime::now();
             let id = new_id().map_err(|e| ApiError::Internal(anyhow::anyhow!("random id: {e}")))?;
             let silence = parse_silence(&body, id.clone(), now).map_err(ApiError::BadRequest)?;
@@ -137,7 +138,7 @@ async fn delete_silence(
 ) -> Response {
     answer(
         async {
-            authorize(&s.tokens, &headers).await?;
+            s.auth.write(&headers).await?;
             match s.pipeline.expire_silence(&id, SystemTime::now()).await? {
                 true => Ok(StatusCode::OK.into_response()),
                 false => Err(ApiError::NotFound(format!("no silence {id}"))),
@@ -150,7 +151,7 @@ async fn delete_silence(
 async fn list_groups(State(s): State<AlertsState>, headers: HeaderMap) -> Response {
     answer(
         async {
-            authorize(&s.tokens, &headers).await?;
+            s.auth.read(&headers).await?;
             let now = SystemTime::now();
             let groups: Vec<Value> = s
                 .pipeline
@@ -190,7 +191,7 @@ async fn acknowledge(
     body: &[u8],
     ack: bool,
 ) -> Result<Response, ApiError> {
-    let token = authorize(&s.tokens, headers).await?;
+    let token = s.auth.write(headers).await?;
     let by = acting_name(body, &token)?;
     let now = SystemTime::now();
     let known = s.pipeline.groups().await.iter().any(|g| g.id == id);

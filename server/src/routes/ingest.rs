@@ -1,6 +1,7 @@
 //! `POST /v1/metrics` (OTLP/HTTP protobuf, gzip allowed) and `POST /api/v1/write` (remote_write
-//! 1.0). Each request is checked in the order that costs least first: the bearer token (401/403),
-//! the content type and encoding (415), the body size (413), then the decoded body (400/413).
+//! 1.0). Each request is checked in the order that costs least first: the bearer token (401/403;
+//! an `ingest` or `admin` one), the content type and encoding (415), the body size (413), then the
+//! decoded body (400/413).
 //! 2xx is answered only after the store's `append` returned `Ok`.
 
 use axum::Router;
@@ -14,7 +15,6 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingest::{self, Decoded, IngestError, otlp, remote_write};
 use crate::model::AppendReport;
-use crate::routes::auth::authorize;
 use crate::routes::decoders;
 use crate::telemetry::Protocol;
 
@@ -51,7 +51,7 @@ fn counted(state: &AppState, protocol: Protocol, result: Result<Response, ApiErr
 
 async fn ingest_otlp(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    authorize(&state.tokens, &parts.headers).await?;
+    state.auth.write(&parts.headers).await?;
     require_protobuf(&parts.headers, "OTLP/HTTP JSON is not supported")?;
     let gzip = match content_encoding(&parts.headers) {
         None | Some("identity") => false,
@@ -78,7 +78,7 @@ async fn ingest_otlp(state: &AppState, req: Request) -> Result<Response, ApiErro
 
 async fn ingest_remote_write(state: &AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    authorize(&state.tokens, &parts.headers).await?;
+    state.auth.write(&parts.headers).await?;
     require_protobuf(&parts.headers, "remote_write 2.0 is not supported")?;
     if let Some(other) = content_encoding(&parts.headers).filter(|e| *e != "snappy") {
         return Err(unsupported_encoding(other, "snappy"));

@@ -21,10 +21,11 @@ use crate::app::{AppState, app};
 use crate::config::Limits;
 use crate::model::Matcher;
 use crate::prompb;
+use crate::routes::auth::{ApiConfig, Auth};
 use crate::store::Querier;
 use crate::store::mem::MemStore;
 use crate::telemetry::{Format, ServerMetrics};
-use crate::tokens::TokenStore;
+use crate::tokens::{Scope, TokenStore};
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -38,12 +39,13 @@ async fn harness(limits: Limits) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let pool = crate::db::open(&dir.path().join("w.db")).await.unwrap();
     let tokens = TokenStore::new(pool);
-    let token = tokens.create("node-a").await.unwrap().expose().to_owned();
+    let token = tokens.create("node-a", Scope::Ingest).await.unwrap();
+    let token = token.expose().to_owned();
     let store = Arc::new(MemStore::new());
     let state = AppState {
         store: store.clone(),
         querier: store.clone(),
-        tokens: tokens.clone(),
+        auth: Auth::new(tokens.clone(), ApiConfig::default()),
         metrics: Arc::new(ServerMetrics::new()),
         limits,
         ingested: Arc::new(tokio::sync::Notify::new()),

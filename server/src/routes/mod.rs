@@ -2,7 +2,7 @@
 //!
 //! - [`alerts`]: alerts from outside (`/api/v2/alerts`, `/hooks/alertmanager`), silences,
 //!   and the alert groups with their ack / un-ack actions (`/api/warroom/v1/alerts`).
-//! - [`auth`]: the bearer token check.
+//! - [`auth`]: the bearer token and scope check, and the `[api]` settings.
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`ingest`]: `POST /v1/metrics` (OTLP) and `POST /api/v1/write` (remote_write).
 //! - [`metrics`]: the server's own `/metrics`, and the timing layer of the query API.

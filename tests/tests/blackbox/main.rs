@@ -12,6 +12,7 @@ mod notify_saas;
 mod prometheus_forwards;
 mod prometheus_peer;
 mod rules_check;
+mod server_auth;
 mod server_e2e;
 mod server_ingest;
 mod server_kill9;

@@ -25,10 +25,12 @@ fn prometheus_scraping_an_agent_remote_writes_its_series_into_warroom() {
     );
     let prometheus = Prometheus::start_with(&config).expect("prometheus starts");
     // Act + Assert: the agent's load average, scraped by Prometheus, is queryable in warroom.
+    let reader = server.reader();
     let q = percent_encode(r#"node_load1{job="agent",node="prom-fwd"}"#);
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let r = http::get(server.addr, &format!("/api/v1/query?query={q}"), &[]).expect("query");
+        let r =
+            http::get(server.addr, &format!("/api/v1/query?query={q}"), &[&reader]).expect("query");
         let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
         if v["data"]["result"]
             .as_array()
@@ -46,7 +48,12 @@ fn prometheus_scraping_an_agent_remote_writes_its_series_into_warroom() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let up = percent_encode(r#"up{job="agent"}"#);
-    let r = http::get(server.addr, &format!("/api/v1/query?query={up}"), &[]).expect("query");
+    let r = http::get(
+        server.addr,
+        &format!("/api/v1/query?query={up}"),
+        &[&reader],
+    )
+    .expect("query");
     assert!(
         r.body.contains(r#""value":["#),
         "Prometheus' own up series arrives too: {}",

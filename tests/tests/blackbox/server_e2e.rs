@@ -28,7 +28,7 @@ fn query(server: &Server, q: &str) -> Vec<Value> {
     let r = http::get(
         server.addr,
         &format!("/api/v1/query?query={}", percent_encode(q)),
-        &[],
+        &[&server.reader()],
     )
     .expect("query");
     assert_eq!(r.status, 200, "{q}: {}", r.body);

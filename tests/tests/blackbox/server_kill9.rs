@@ -65,7 +65,7 @@ fn every_acknowledged_sample_survives_a_kill_9_during_ingest() {
     let r = http::get(
         server.addr,
         &format!("/api/v1/query?query={q}&time={last_s}"),
-        &[],
+        &[&server.reader()],
     )
     .expect("query");
     assert_eq!(r.status, 200, "{}", r.body);

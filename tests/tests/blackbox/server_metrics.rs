@@ -90,7 +90,7 @@ fn run_queries(server: &Server) {
         "/api/v1/labels".to_owned(),
         "/api/v1/label/job/values".to_owned(),
     ] {
-        let r = http::get(server.addr, &path, &[]).unwrap();
+        let r = http::get(server.addr, &path, &[server.reader().as_str()]).unwrap();
         assert_eq!(r.status, 200, "{path}: {}", r.body);
     }
 }

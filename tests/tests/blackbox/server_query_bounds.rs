@@ -55,18 +55,19 @@ fn write(server: &Server, series: &[(Vec<(&str, String)>, f64)]) {
     assert!(r.status / 100 == 2, "remote_write: {} {}", r.status, r.body);
 }
 
-/// `GET path` with the server's token; the status, the JSON body and how long it took.
+/// `GET path` with the server's read token; the status, the JSON body and how long it took.
 fn get(server: &Server, path: &str) -> (u16, Value, Duration) {
-    let auth = Server::bearer(&server.token);
+    let auth = Server::bearer(&server.read_token);
     let began = Instant::now();
     let r = http::get_within(server.addr, path, &[auth.as_str()], ANSWERED_WITHIN).unwrap();
     let body = serde_json::from_str(&r.body).unwrap_or(Value::Null);
     (r.status, body, began.elapsed())
 }
 
-/// `POST path` with a form body and the server's token; the status, JSON body and time taken.
+/// `POST path` with a form body and the server's read token; the status, JSON body and time
+/// taken.
 fn post_form(server: &Server, path: &str, form: &str) -> (u16, Value, Duration) {
-    let auth = Server::bearer(&server.token);
+    let auth = Server::bearer(&server.read_token);
     let headers = [
         "Content-Type: application/x-www-form-urlencoded",
         auth.as_str(),
@@ -204,7 +205,7 @@ fn queries_past_the_concurrency_limit_wait_their_turn_then_time_out() {
     let server = spawn_server_with("[limits]\nquery_timeout = \"2s\"\nquery_max_concurrency = 1\n");
     write(&server, &[(vec![("__name__", "up".into())], 1.0)]);
     let addr = server.addr;
-    let auth = Server::bearer(&server.token);
+    let auth = Server::bearer(&server.read_token);
     let bomb = std::thread::spawn(move || {
         let path = query_path("count_over_time(vector(1)[1000y:1ms])", "");
         http::get_within(addr, &path, &[auth.as_str()], ANSWERED_WITHIN)
