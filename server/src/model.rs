@@ -3,6 +3,7 @@
 pub mod hash;
 pub mod intern;
 mod sym;
+pub mod varint;
 
 use std::fmt;
 
@@ -10,6 +11,19 @@ pub use sym::Sym;
 
 /// The label that carries a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
+
+/// The bit pattern of the NaN Prometheus writes to mark a series as gone.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Prometheus' stale marker as a value.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether a value is Prometheus' stale marker (a particular NaN, not any NaN).
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
 
 /// One `name="value"` pair.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,8 +9,9 @@ use warroom_alerts::eval::{InstantQuery, RecordSink};
 use warroom_alerts::state::LabelSet;
 
 use super::records::to_ms;
+use crate::model::is_stale;
 use crate::model::{Labels, Sample, Series, WriteBatch};
-use crate::query::{Engine, Value, is_stale};
+use crate::query::{Engine, Value};
 use crate::store::MetricStore;
 
 /// Instant queries through the PromQL engine.

@@ -28,8 +28,6 @@ pub const SEQ_ATTR: &str = "warroom.batch.seq";
 
 /// OTLP's "no recorded value" data point flag: Prometheus' staleness marker.
 const NO_RECORDED_VALUE: u32 = 1;
-/// The NaN Prometheus uses as its staleness marker.
-const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 /// Decodes an uncompressed `ExportMetricsServiceRequest` of at most `max_samples` samples.
 pub fn decode(raw: &[u8], max_samples: usize) -> Result<Decoded, IngestError> {
@@ -203,7 +201,7 @@ impl Builder {
     ) -> Result<(), IngestError> {
         for p in points {
             let v = match p.value {
-                _ if p.flags & NO_RECORDED_VALUE != 0 => f64::from_bits(STALE_NAN),
+                _ if p.flags & NO_RECORDED_VALUE != 0 => crate::model::stale_nan(),
                 Some(number_data_point::Value::AsDouble(v)) => v,
                 Some(number_data_point::Value::AsInt(v)) => v as f64,
                 None => {

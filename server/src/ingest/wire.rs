@@ -2,6 +2,8 @@
 //! the input, so a decoder can look at label bytes without copying them into `String`s first.
 //! Unknown fields are skipped as prost would; groups (proto2 only) are refused.
 
+use crate::model::varint::{self, VarintError};
+
 /// One field's value, by wire type.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
@@ -65,22 +67,12 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, WireError> {
-        let mut v = 0u64;
-        for (i, &b) in self.data.iter().enumerate().take(10) {
-            if i == 9 && b > 1 {
-                // The tenth byte holds bit 63 only: more would overflow a u64, as prost refuses.
-                return Err(WireError::Invalid);
-            }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                self.data = &self.data[i + 1..];
-                return Ok(v);
-            }
-        }
-        Err(match self.data.len() < 10 {
-            true => WireError::Truncated,
-            false => WireError::Invalid,
-        })
+        let (v, len) = varint::decode(self.data).map_err(|e| match e {
+            VarintError::Truncated => WireError::Truncated,
+            VarintError::Overlong => WireError::Invalid,
+        })?;
+        self.data = &self.data[len..];
+        Ok(v)
     }
 
     fn take(&mut self, len: usize) -> Result<&'a [u8], WireError> {

@@ -19,7 +19,8 @@ use super::functions::{self, unwrap_parens, without_stale};
 use super::limits::Budget;
 use super::plan::{self, Fetched, millis};
 use super::range_fns::Window;
-use super::{LOOKBACK_MS, QueryError, is_stale};
+use super::{LOOKBACK_MS, QueryError};
+use crate::model::is_stale;
 use crate::model::{Sample, Series};
 use crate::store::Querier;
 
@@ -324,10 +325,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::model::STALE_NAN_BITS;
     use crate::model::{Labels, WriteBatch};
     use crate::query::eval::Evaluator;
     use crate::query::limits::{Budget, Deadline};
-    use crate::query::{STALE_NAN_BITS, by_steps, parse, plan};
+    use crate::query::{by_steps, parse, plan};
     use crate::store::MetricStore;
     use crate::store::mem::MemStore;
 

@@ -12,11 +12,10 @@ use promql_parser::parser::{
 use super::limits::Budget;
 use super::plan::{Fetched, millis, shift};
 use super::{
-    DEFAULT_SUBQUERY_STEP_MS, Element, LOOKBACK_MS, QueryError, Value, aggregate, binary,
-    functions, is_stale,
+    DEFAULT_SUBQUERY_STEP_MS, Element, LOOKBACK_MS, QueryError, Value, aggregate, binary, functions,
 };
-use crate::model::{Labels, Sample, Series};
-use crate::store::sqlite::hash::FxBuild;
+use crate::model::hash::FxBuild;
+use crate::model::{Labels, Sample, Series, is_stale};
 
 /// Evaluates expressions of one query; `start`/`end` are the query's range (for `@ start()`).
 pub(crate) struct Evaluator<'a> {

@@ -12,8 +12,9 @@ use super::eval::{Evaluator, check_unique};
 use super::histogram::histogram_quantile;
 use super::plan::millis;
 use super::range_fns::{self as rf, Window};
-use super::{Element, QueryError, Value, is_stale};
+use super::{Element, QueryError, Value};
 use crate::model::hash::{FxBuild, FxHashSet};
+use crate::model::is_stale;
 use crate::model::{Labels, Sample, Series};
 use crate::store::Projection;
 

@@ -57,14 +57,6 @@ pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 /// The step of a subquery written without one (Prometheus' default evaluation interval).
 pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60 * 1000;
 
-/// The bit pattern of the NaN Prometheus writes to mark a series as gone.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// Whether a value is Prometheus' stale marker (a particular NaN, not any NaN).
-pub fn is_stale(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
-
 /// One element of an instant vector: a label set and its value at the evaluation time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Element {

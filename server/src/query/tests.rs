@@ -34,7 +34,7 @@ async fn instant(e: &Engine, q: &str, t: i64) -> Vec<(String, f64)> {
 }
 
 fn stale() -> f64 {
-    f64::from_bits(STALE_NAN_BITS)
+    crate::model::stale_nan()
 }
 
 #[tokio::test]

@@ -1,10 +1,8 @@
 //! A deterministic dataset ending near now: counters with resets, gauges, a series ended by a
 //! stale marker, one that just stops, a gap, a classic histogram and an info metric to join.
 
-use warroom_server::model::{Labels, Sample, Series};
+use warroom_server::model::{Labels, Sample, Series, stale_nan};
 
-/// Prometheus' stale marker.
-const STALE: u64 = 0x7ff0_0000_0000_0002;
 /// Sample spacing.
 pub const STEP_MS: i64 = 15_000;
 /// Number of steps (50 minutes).
@@ -133,7 +131,7 @@ pub fn generate(base: i64) -> Vec<Series> {
     let mut stale = progress(120);
     stale.push(Sample {
         t: at(120),
-        v: f64::from_bits(STALE),
+        v: stale_nan(),
     });
     out.push(series(
         &[("__name__", "batch_progress"), ("instance", "x")],

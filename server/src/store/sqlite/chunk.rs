@@ -221,12 +221,8 @@ mod tests {
                         counter
                     }
                     4 => f64::from_bits(rng.next()),
-                    5 => [
-                        f64::NAN,
-                        f64::INFINITY,
-                        -0.0,
-                        f64::from_bits(0x7ff0_0000_0000_0002),
-                    ][rng.below(4) as usize],
+                    5 => [f64::NAN, f64::INFINITY, -0.0, crate::model::stale_nan()]
+                        [rng.below(4) as usize],
                     6 => f64::from_bits(0x7ff0_0000_0000_0000 | rng.next()),
                     _ => rng.next() as f64 / 7.0,
                 };
@@ -260,7 +256,7 @@ mod tests {
     #[test]
     fn stale_markers_nans_and_infinities_keep_their_exact_bits() {
         // Arrange
-        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let stale = crate::model::stale_nan();
         let values = [
             1.0,
             stale,
@@ -360,7 +356,7 @@ mod tests {
             1.5,
             1.5,
             2.25,
-            f64::from_bits(0x7ff0_0000_0000_0002),
+            crate::model::stale_nan(),
             f64::NAN,
             -0.0,
             f64::INFINITY,

@@ -5,27 +5,15 @@
 //! (0..=64), with its top bit set when some residuals are wider; if so, one byte `w` (the widest
 //! residual's width) and the count of those exceptions (varint). Then each residual's low `b` bits,
 //! then per exception its index (as many bits as the largest index needs) and its high `w - b`
-//! bits, zero-padded to a byte. A residual is `zigzag(x - base)` with wrapping arithmetic, so every
+//! bits, zero-padded to a byte. A residual is `varint::zigzag(x - base)` with wrapping arithmetic, so every
 //! `i64` round-trips; the writer picks the base (median or midrange) and `b` that cost fewest bits.
 //! A column of identical values (regular timestamps, constants, steady counters) is two bytes.
 
 use super::bits::{bits_at, word_at};
-use super::wal::{get_varint, put_varint};
+use crate::model::varint;
 
 /// Set in the width byte when exceptions follow.
 const HAS_EXCEPTIONS: u8 = 0x80;
-
-/// Maps small negative and positive numbers to small unsigned ones: 0, -1, 1, -2… → 0, 1, 2, 3…
-#[inline]
-pub fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-/// The inverse of [`zigzag`].
-#[inline]
-pub fn unzigzag(z: u64) -> i64 {
-    ((z >> 1) as i64) ^ -((z & 1) as i64)
-}
 
 /// Bits needed to write `v` (0 for 0).
 fn width(v: u64) -> u32 {
@@ -35,16 +23,6 @@ fn width(v: u64) -> u32 {
 /// Bits of an exception's index in a column of `m` values.
 fn index_bits(m: usize) -> u32 {
     width(m.saturating_sub(1) as u64)
-}
-
-/// Appends `v` as a zig-zag varint.
-pub fn put_signed(out: &mut Vec<u8>, v: i64) {
-    put_varint(out, zigzag(v));
-}
-
-/// Reads a zig-zag varint from the front of `data`, advancing it.
-pub fn get_signed(data: &mut &[u8]) -> Option<i64> {
-    get_varint(data).map(unzigzag)
 }
 
 /// How one column is packed: the cheapest choice [`plan`] found.
@@ -65,14 +43,14 @@ struct Plan {
 fn plan_for(xs: &[i64], base: i64) -> Plan {
     let mut by_width = [0usize; 65];
     for &x in xs {
-        by_width[width(zigzag(x.wrapping_sub(base))) as usize] += 1;
+        by_width[width(varint::zigzag(x.wrapping_sub(base))) as usize] += 1;
     }
     let w = (0..=64u32)
         .rev()
         .find(|&n| by_width[n as usize] > 0)
         .unwrap_or(0);
     let m = xs.len() as u64;
-    let header = 8 * (zigzag(base).max(1).ilog2() as u64 / 7 + 1) + 8;
+    let header = 8 * (varint::zigzag(base).max(1).ilog2() as u64 / 7 + 1) + 8;
     let mut best = Plan {
         base,
         b: w,
@@ -152,13 +130,13 @@ pub fn write(out: &mut Vec<u8>, xs: &[i64]) {
         return;
     }
     let p = plan(xs);
-    put_signed(out, p.base);
+    varint::put_signed(out, p.base);
     if p.exceptions == 0 {
         out.push(p.b as u8);
     } else {
         out.push(p.b as u8 | HAS_EXCEPTIONS);
         out.push(p.w as u8);
-        put_varint(out, p.exceptions as u64);
+        varint::put(out, p.exceptions as u64);
     }
     out.reserve(p.bits.div_ceil(8) as usize);
     let mut bits = Packer {
@@ -167,11 +145,11 @@ pub fn write(out: &mut Vec<u8>, xs: &[i64]) {
         held: 0,
     };
     for &x in xs {
-        bits.write(zigzag(x.wrapping_sub(p.base)), p.b);
+        bits.write(varint::zigzag(x.wrapping_sub(p.base)), p.b);
     }
     let index_bits = index_bits(xs.len());
     for (i, &x) in xs.iter().enumerate() {
-        let r = zigzag(x.wrapping_sub(p.base));
+        let r = varint::zigzag(x.wrapping_sub(p.base));
         if width(r) > p.b {
             bits.write(i as u64, index_bits);
             bits.write(r >> p.b, p.w - p.b);
@@ -219,7 +197,7 @@ impl<'a> ColumnReader<'a> {
         if m == 0 {
             return Some(r);
         }
-        r.base = get_signed(data)?;
+        r.base = varint::get_signed(data)?;
         let (&byte, rest) = data.split_first()?;
         *data = rest;
         r.b = u32::from(byte & !HAS_EXCEPTIONS);
@@ -227,7 +205,7 @@ impl<'a> ColumnReader<'a> {
             let (&w, rest) = data.split_first()?;
             *data = rest;
             r.high_bits = u32::from(w).checked_sub(r.b).filter(|&h| h > 0)?;
-            r.exceptions_left = usize::try_from(get_varint(data)?).ok()?;
+            r.exceptions_left = usize::try_from(varint::get(data)?).ok()?;
         }
         if r.b > 64 || r.b + r.high_bits > 64 || r.exceptions_left > m {
             return None;
@@ -270,7 +248,7 @@ impl<'a> ColumnReader<'a> {
         self.i = end;
         let base = self.base;
         for x in out.iter_mut() {
-            *x = base.wrapping_add(unzigzag(*x as u64));
+            *x = base.wrapping_add(varint::unzigzag(*x as u64));
         }
     }
 

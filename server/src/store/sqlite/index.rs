@@ -8,12 +8,13 @@
 //! candidates by the others (negative and empty-matching matchers), each evaluated once per
 //! distinct value rather than once per series.
 
+use crate::model::varint;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::hash::Hasher;
 use std::sync::OnceLock;
 
-use super::hash::FxHashMap;
+use crate::model::hash::FxHashMap;
 use crate::model::hash::FxHasher;
 use crate::model::{Label, Labels, Matcher, Sym};
 use crate::store::WireLabels;
@@ -459,7 +460,7 @@ pub fn encode_labels(labels: &Labels) -> Vec<u8> {
     let mut out = Vec::new();
     for l in labels.iter() {
         for s in [&l.name, &l.value] {
-            super::wal::put_varint(&mut out, s.len() as u64);
+            varint::put(&mut out, s.len() as u64);
             out.extend_from_slice(s.as_bytes());
         }
     }
@@ -481,7 +482,7 @@ pub fn decode_labels(mut data: &[u8]) -> Option<Labels> {
 }
 
 fn take_str<'a>(data: &mut &'a [u8]) -> Option<&'a str> {
-    let len = super::wal::get_varint(data)? as usize;
+    let len = varint::get(data)? as usize;
     let bytes = data.get(..len)?;
     *data = &data[len..];
     std::str::from_utf8(bytes).ok()

@@ -34,7 +34,7 @@
 //!   forgets series left without data and prunes old batch ids.
 //!
 //! Files: [`chunk`] (encodings; [`bits`] and [`decimal`] underneath), [`wal`] (record format),
-//! [`index`] ([`hash`] for its maps), [`head`], [`writer`] (group commit; [`plan`] judges a
+//! [`index`], [`head`], [`writer`] (group commit; [`plan`] judges a
 //! group's samples before it), [`checkpoint`] ([`open_chunks`]), [`retention`], [`load`]
 //! (open), [`read`] (queries), [`rollup`] ([`rollup_write`], [`read_rollup`]).
 
@@ -43,7 +43,6 @@ mod checkpoint;
 pub mod chunk;
 mod column;
 mod decimal;
-pub(crate) mod hash;
 pub mod head;
 mod heads;
 pub mod index;

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use super::Shared;
 use super::head::HeadRow;
-use super::wal::{get_varint, put_varint};
+use crate::model::varint;
 use crate::store::StoreError;
 
 /// Series ids a row holds: ids `first_id .. first_id + ROW` (few in tests, so that a few
@@ -120,8 +120,8 @@ impl Rows {
         let Some((_, blob)) = self.rows.last_mut() else {
             return;
         };
-        put_varint(blob, u64::from(id));
-        put_varint(blob, parts.iter().map(|p| p.len()).sum::<usize>() as u64);
+        varint::put(blob, u64::from(id));
+        varint::put(blob, parts.iter().map(|p| p.len()).sum::<usize>() as u64);
         parts.iter().for_each(|p| blob.extend_from_slice(p));
     }
 
@@ -135,8 +135,8 @@ impl Rows {
 pub fn encode_raw<'a>(chunks: impl Iterator<Item = (u32, &'a [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
     for (id, chunk) in chunks {
-        put_varint(&mut out, u64::from(id));
-        put_varint(&mut out, chunk.len() as u64);
+        varint::put(&mut out, u64::from(id));
+        varint::put(&mut out, chunk.len() as u64);
         out.extend_from_slice(chunk);
     }
     out
@@ -154,8 +154,8 @@ pub fn decode_row(first: i64, blob: &[u8]) -> Result<Vec<(u32, &[u8])>, StoreErr
 pub fn decode(mut blob: &[u8]) -> Option<Vec<(u32, &[u8])>> {
     let mut out = Vec::new();
     while !blob.is_empty() {
-        let id = u32::try_from(get_varint(&mut blob)?).ok()?;
-        let len = usize::try_from(get_varint(&mut blob)?).ok()?;
+        let id = u32::try_from(varint::get(&mut blob)?).ok()?;
+        let len = usize::try_from(varint::get(&mut blob)?).ok()?;
         let (chunk, rest) = blob.split_at_checked(len)?;
         out.push((id, chunk));
         blob = rest;
@@ -175,7 +175,7 @@ mod tests {
         let mut b = ChunkEncoder::new();
         for i in 0..50 {
             a.push(i * 15_000, i as f64);
-            b.push(i * 10_000 + 3, f64::from_bits(0x7ff0_0000_0000_0002));
+            b.push(i * 10_000 + 3, crate::model::stale_nan());
         }
         let (a, b) = (a.bytes(), b.bytes());
         let mut rows = Rows::default();

@@ -17,11 +17,11 @@
 
 use super::bits::{BitReader, BitWriter};
 use super::chunk::{ChunkError, Encoding};
-use super::column::{self, ColumnReader, get_signed, put_signed};
+use super::column::{self, ColumnReader};
 use super::decimal::{MAX_SCALE, pow10};
-use super::wal::{get_varint, put_varint};
 use super::xor::{XorReader, XorWriter};
 use crate::model::Sample;
+use crate::model::varint;
 
 /// Value kind: XOR'd float bits.
 pub const XOR: u8 = 0;
@@ -38,7 +38,7 @@ fn write_run(out: &mut Vec<u8>, xs: &[i64], order: usize) {
     }
     let seeds = order.min(diffs.len());
     for &seed in &diffs[..seeds] {
-        put_signed(out, seed);
+        varint::put_signed(out, seed);
     }
     column::write(out, &diffs[seeds..]);
 }
@@ -70,7 +70,7 @@ pub fn encode(samples: &[Sample], decimal: Option<(u8, &[i64])>) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(12 + ts.len() + values.len());
     out.push(Encoding::Packed as u8);
-    put_varint(&mut out, samples.len() as u64);
+    varint::put(&mut out, samples.len() as u64);
     out.push(ts_order << 6 | kind << 3 | k);
     out.extend_from_slice(&ts);
     out.extend_from_slice(&values);
@@ -111,8 +111,16 @@ impl<'a> Run<'a> {
     /// Parses a run of `n` integers and `order` (≤ 2) at the front of `data`, advancing it.
     fn parse(data: &mut &'a [u8], n: usize, order: u8) -> Option<Self> {
         let seeds = usize::from(order).min(n);
-        let x = if seeds > 0 { get_signed(data)? } else { 0 };
-        let d = if seeds > 1 { get_signed(data)? } else { 0 };
+        let x = if seeds > 0 {
+            varint::get_signed(data)?
+        } else {
+            0
+        };
+        let d = if seeds > 1 {
+            varint::get_signed(data)?
+        } else {
+            0
+        };
         let col = ColumnReader::parse(data, n - seeds)?;
         Some(Self {
             col,
@@ -188,7 +196,7 @@ impl<'a> PackedIter<'a> {
     pub fn new(body: &'a [u8]) -> Result<Self, ChunkError> {
         let mut data = body;
         let short = |count| ChunkError::Truncated { decoded: 0, count };
-        let count = get_varint(&mut data)
+        let count = varint::get(&mut data)
             .and_then(|c| usize::try_from(c).ok())
             .ok_or(short(0))?;
         if count > usize::from(u16::MAX) {

@@ -2,11 +2,11 @@
 //! Prometheus' append path does, before anything is written.
 
 use super::State;
-use super::hash::FxHashMap;
 use super::head::{Verdict, judge};
 use super::index::{encode_labels, labels_hash};
 use super::wal::Entry;
 use super::writer::Append;
+use crate::model::hash::FxHashMap;
 use crate::model::{AppendReport, Sample};
 
 /// What a group will write once committed.

@@ -629,7 +629,7 @@ mod tests {
             .filter(|&i| r < 20 + i * 10)
             .map(|i| {
                 let v = if rng.below(50) == 0 {
-                    f64::from_bits(crate::query::STALE_NAN_BITS)
+                    crate::model::stale_nan()
                 } else {
                     rng.below(1000) as f64
                 };

@@ -14,9 +14,9 @@
 //! scaled integers' deltas when they are decimals (as the chunk encodings store values).
 
 use super::decimal;
-use super::wal::{get_varint, put_varint};
+use crate::model::is_stale;
+use crate::model::varint;
 use crate::model::{Labels, Sample};
-use crate::query::is_stale;
 
 /// Bucket widths kept (ms): 1 hour, for charts of days and weeks. Finer buckets cost too much
 /// disk for what they save: at a 15 s scrape a 5 minute bucket's four aggregates add about
@@ -118,7 +118,7 @@ pub fn encode_all(samples: &[Sample]) -> Vec<u8> {
         let mut buckets = Vec::new();
         accumulate(samples, res, &mut buckets);
         let one = encode(&buckets, res);
-        put_varint(&mut out, one.len() as u64);
+        varint::put(&mut out, one.len() as u64);
         out.extend_from_slice(&one);
     }
     out
@@ -128,10 +128,10 @@ pub fn encode_all(samples: &[Sample]) -> Vec<u8> {
 pub fn decode_one(mut data: &[u8], res: Resolution) -> Option<Vec<Bucket>> {
     let position = RESOLUTIONS.iter().position(|&r| r == res.millis())?;
     for _ in 0..position {
-        let len = usize::try_from(get_varint(&mut data)?).ok()?;
+        let len = usize::try_from(varint::get(&mut data)?).ok()?;
         data = data.get(len..)?;
     }
-    let len = usize::try_from(get_varint(&mut data)?).ok()?;
+    let len = usize::try_from(varint::get(&mut data)?).ok()?;
     decode(data.get(..len)?, res.millis())
 }
 
@@ -143,11 +143,11 @@ const RAW: u8 = 0xff;
 /// of the scaled integers) or raw bits, then the counts as varints.
 pub fn encode(buckets: &[Bucket], res: i64) -> Vec<u8> {
     let mut out = Vec::new();
-    put_varint(&mut out, buckets.len() as u64);
+    varint::put(&mut out, buckets.len() as u64);
     let mut prev = 0;
     for b in buckets {
         let index = b.t.div_euclid(res);
-        put_varint(&mut out, zigzag(index.wrapping_sub(prev)));
+        varint::put(&mut out, varint::zigzag(index.wrapping_sub(prev)));
         prev = index;
     }
     let streams: [fn(&Bucket) -> f64; 3] = [|b| b.min, |b| b.max, |b| b.sum];
@@ -159,7 +159,7 @@ pub fn encode(buckets: &[Bucket], res: i64) -> Vec<u8> {
         put_values(&mut out, &values);
     }
     for b in buckets {
-        put_varint(&mut out, b.count);
+        varint::put(&mut out, b.count);
     }
     out
 }
@@ -170,7 +170,7 @@ fn put_values(out: &mut Vec<u8>, values: &[Sample]) {
             out.push(k);
             let mut prev = 0i64;
             for i in ints {
-                put_varint(out, zigzag(i.wrapping_sub(prev)));
+                varint::put(out, varint::zigzag(i.wrapping_sub(prev)));
                 prev = i;
             }
         }
@@ -186,7 +186,7 @@ fn put_values(out: &mut Vec<u8>, values: &[Sample]) {
 /// Reads [`encode`]'s output back (`None` when it is malformed).
 pub fn decode(mut data: &[u8], res: i64) -> Option<Vec<Bucket>> {
     let data = &mut data;
-    let n = usize::try_from(get_varint(data)?).ok()?;
+    let n = usize::try_from(varint::get(data)?).ok()?;
     // Every bucket takes at least a byte per stream, so a huge count is corrupt, not a request.
     if n > data.len() {
         return None;
@@ -194,7 +194,7 @@ pub fn decode(mut data: &[u8], res: i64) -> Option<Vec<Bucket>> {
     let mut index = 0i64;
     let mut buckets = Vec::with_capacity(n);
     for _ in 0..n {
-        index = index.wrapping_add(unzigzag(get_varint(data)?));
+        index = index.wrapping_add(varint::unzigzag(varint::get(data)?));
         buckets.push(Bucket::new(index.wrapping_mul(res), 0.0));
     }
     let min = get_values(data, n)?;
@@ -202,7 +202,7 @@ pub fn decode(mut data: &[u8], res: i64) -> Option<Vec<Bucket>> {
     let sum = get_values(data, n)?;
     for (i, b) in buckets.iter_mut().enumerate() {
         (b.min, b.max, b.sum) = (min[i], max[i], sum[i]);
-        b.count = get_varint(data)?;
+        b.count = varint::get(data)?;
     }
     Some(buckets)
 }
@@ -226,24 +226,16 @@ fn get_values(data: &mut &[u8], n: usize) -> Option<Vec<f64>> {
     let mut prev = 0i64;
     (0..n)
         .map(|_| {
-            prev = prev.wrapping_add(unzigzag(get_varint(data)?));
+            prev = prev.wrapping_add(varint::unzigzag(varint::get(data)?));
             Some(prev as f64 / pow)
         })
         .collect()
 }
 
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::STALE_NAN_BITS;
+    use crate::model::STALE_NAN_BITS;
 
     fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
         points.iter().map(|&(t, v)| Sample { t, v }).collect()

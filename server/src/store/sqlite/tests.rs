@@ -280,7 +280,7 @@ async fn samples_acked_before_a_crash_are_replayed_from_the_wal() {
     // Arrange: no close and no checkpoint, then the files are copied as a crash would leave them.
     let dir = TempDir::new().expect("tempdir");
     let store = open(&dir).await;
-    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let stale = crate::model::stale_nan();
     store
         .append(batch(
             None,

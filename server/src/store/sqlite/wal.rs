@@ -4,6 +4,8 @@
 //! difference from the previous entry's timestamp, and the value's 8 raw bytes (so NaN payloads
 //! survive). Records live in the `wal` table until a checkpoint has put their samples in chunks.
 
+use crate::model::varint;
+
 /// One accepted sample of one series.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Entry {
@@ -15,38 +17,15 @@ pub struct Entry {
     pub v: f64,
 }
 
-/// Appends `v` as a LEB128 varint.
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Reads a LEB128 varint from the front of `data`, advancing it.
-pub fn get_varint(data: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = data.split_first()?;
-        *data = rest;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
 /// Encodes entries into one record.
 pub fn encode(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + entries.len() * 13);
-    put_varint(&mut out, entries.len() as u64);
+    varint::put(&mut out, entries.len() as u64);
     let mut prev_t = 0i64;
     for e in entries {
-        put_varint(&mut out, u64::from(e.series));
+        varint::put(&mut out, u64::from(e.series));
         let d = e.t.wrapping_sub(prev_t);
-        put_varint(&mut out, ((d << 1) ^ (d >> 63)) as u64);
+        varint::put(&mut out, varint::zigzag(d));
         out.extend_from_slice(&e.v.to_bits().to_le_bytes());
         prev_t = e.t;
     }
@@ -55,13 +34,13 @@ pub fn encode(entries: &[Entry]) -> Vec<u8> {
 
 /// Decodes a record, or `None` when it is malformed.
 pub fn decode(mut data: &[u8]) -> Option<Vec<Entry>> {
-    let n = get_varint(&mut data)? as usize;
+    let n = varint::get(&mut data)? as usize;
     let mut out = Vec::with_capacity(n.min(data.len()));
     let mut prev_t = 0i64;
     for _ in 0..n {
-        let series = u32::try_from(get_varint(&mut data)?).ok()?;
-        let z = get_varint(&mut data)?;
-        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        let series = u32::try_from(varint::get(&mut data)?).ok()?;
+        let z = varint::get(&mut data)?;
+        let d = varint::unzigzag(z);
         let t = prev_t.wrapping_add(d);
         let bytes: [u8; 8] = data.get(..8)?.try_into().ok()?;
         data = &data[8..];
@@ -86,7 +65,7 @@ mod tests {
             Entry {
                 series: 0,
                 t: i64::MAX,
-                v: f64::from_bits(0x7ff0_0000_0000_0002),
+                v: crate::model::stale_nan(),
             },
             Entry {
                 series: u32::MAX,
