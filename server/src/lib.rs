@@ -7,16 +7,18 @@
 //! - [`app`]: the shared state and the router that merges every area's [`routes`].
 //! - [`routes`]: one module per area (ingest, health, the server's own metrics, the query API).
 //! - [`ingest`]: OTLP and remote_write bodies decoded into write batches, within limits.
-//! - [`memory`]: freed heap pages given back to the system after each checkpoint.
 //! - [`tokens`]: agent tokens, stored as SHA-256 digests.
 //! - [`telemetry`]: the server's own metrics registry.
 //! - [`error`]: the one error type at the HTTP edge.
-//! - [`model`]: labels, samples, series, matchers and write batches shared by every part.
-//! - [`store`]: the `MetricStore` and `Querier` traits, the in-memory fake and the SQLite store.
-//! - [`db`]: opening the SQLite database and running its migrations.
+//! - [`db`]: opening the SQLite database and running its migrations (the store's, then the server's).
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
-//! - [`query`]: the PromQL engine (Prometheus 2.42 semantics) over any `Querier`.
 //! - [`alerting`]: rules evaluated over the store, the alert pipeline's state, outbox and sender.
+//!
+//! Re-exported from the crates below this one, so the compiler holds the line between them:
+//! - [`model`], [`store`], [`parallel`], [`memory`]: `warroom-tsdb` (`server/tsdb`), the
+//!   time-series store behind the `MetricStore` and `Querier` traits.
+//! - [`query`]: `warroom-promql` (`server/promql`), the PromQL engine (Prometheus 2.42 semantics)
+//!   over any `Querier`.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod alerting;
@@ -25,13 +27,11 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod ingest;
-pub mod memory;
-pub mod model;
-pub mod parallel;
 pub mod prompb;
-pub mod query;
 pub mod routes;
 pub mod server;
-pub mod store;
 pub mod telemetry;
 pub mod tokens;
+
+pub use warroom_promql as query;
+pub use warroom_tsdb::{memory, model, parallel, store};

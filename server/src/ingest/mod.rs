@@ -9,6 +9,9 @@ pub mod otlp;
 pub mod remote_write;
 pub mod wire;
 
+#[cfg(test)]
+mod store_tests;
+
 use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 
@@ -96,7 +99,7 @@ impl BatchBuilder {
     pub fn interned(max_samples: usize, series: usize) -> Self {
         let series = series.min(max_samples);
         Self {
-            newest: FxHashMap::with_capacity_and_hasher(series, FxBuild::default()),
+            newest: FxHashMap::with_capacity_and_hasher(series, FxBuild),
             earlier: Vec::with_capacity(series),
             series: Vec::with_capacity(series),
             budget: SampleBudget::new(max_samples),
@@ -114,7 +117,7 @@ impl BatchBuilder {
         self.budget.take(samples.len())?;
         let hash = match self.interned {
             true => address_hash(&labels),
-            false => FxBuild::default().hash_one(&labels),
+            false => FxBuild.hash_one(&labels),
         };
         let mut i = self.newest.get(&hash).copied().unwrap_or(NONE);
         while i != NONE && !self.same(&self.series[i].labels, &labels) {
@@ -161,7 +164,7 @@ fn addresses(labels: &Labels) -> impl Iterator<Item = usize> + '_ {
 
 /// The hash of a label set made by the symbol table: of its string addresses.
 fn address_hash(labels: &Labels) -> u64 {
-    let mut hasher = FxBuild::default().build_hasher();
+    let mut hasher = FxBuild.build_hasher();
     addresses(labels).for_each(|a| hasher.write_usize(a));
     hasher.finish()
 }

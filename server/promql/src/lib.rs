@@ -48,8 +48,8 @@ pub use functions::labels::valid_label_name;
 use limits::Budget;
 pub use limits::QueryLimits;
 
-use crate::model::{Labels, Sample, Series};
-use crate::store::Querier;
+use warroom_tsdb::model::{Labels, Sample, Series};
+use warroom_tsdb::store::Querier;
 
 /// How far back an instant selector looks for a sample (Prometheus' default lookback delta).
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
@@ -311,7 +311,7 @@ fn instant_selector(vs: &VectorSelector, series: Vec<Series>, t: i64) -> Vec<Ele
 }
 
 /// Parses a series selector such as `up{job="node"}` (the API's `match[]`) into store matchers.
-pub fn parse_selector(selector: &str) -> Result<Vec<crate::model::Matcher>, QueryError> {
+pub fn parse_selector(selector: &str) -> Result<Vec<warroom_tsdb::model::Matcher>, QueryError> {
     match parse(selector)? {
         Expr::VectorSelector(vs) => plan::matchers(&vs),
         _ => Err(QueryError::BadData(format!(

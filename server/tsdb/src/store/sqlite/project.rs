@@ -101,7 +101,6 @@ mod tests {
     use super::super::SqliteStore;
     use super::super::testutil::bits;
     use crate::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
-    use crate::query::{Engine, Value};
     use crate::store::mem::MemStore;
     use crate::store::{MetricStore, Projection, Querier, StoreConfig};
 
@@ -184,87 +183,5 @@ mod tests {
                 assert_eq!(want.distinct_without_name, distinct, "{i} {p:?}");
             }
         }
-    }
-
-    #[tokio::test]
-    async fn aggregations_over_projected_series_answer_as_over_whole_ones() {
-        // Arrange
-        let dir = TempDir::new().expect("tempdir");
-        let (sqlite, mem) = stores(&dir).await;
-        let (sqlite, mem) = (Engine::new(sqlite), Engine::new(mem));
-        let text = |v: Result<Value, _>| match v {
-            Ok(Value::Vector(v)) => {
-                let mut v: Vec<String> = v
-                    .iter()
-                    .map(|e| format!("{} {:?}", e.labels, e.v.to_bits()))
-                    .collect();
-                v.sort();
-                v.join(", ")
-            }
-            other => format!("{other:?}"),
-        };
-
-        // Each query, and the same with its range function times 1 (an aggregation over an
-        // expression, which reads whole series and evaluates in full), or `None` for
-        // `last_over_time`, whose metric names `* 1` would drop.
-        let queries = [
-            (
-                r#"sum(rate({i=~"1[2-9]"}[5m]))"#,
-                Some(r#"sum(rate({i=~"1[2-9]"}[5m]) * 1)"#),
-            ),
-            (
-                r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]))"#,
-                Some(r#"sum by (g) (rate({i=~"0|1[4-9]"}[5m]) * 1)"#),
-            ),
-            (
-                r#"max without (i) (increase({i=~"0|1[4-9]"}[2m] offset 1m))"#,
-                None,
-            ),
-            (
-                r#"count by (__name__, g) (last_over_time({i=~".+"}[5m]))"#,
-                None,
-            ),
-            (
-                r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]))"#,
-                Some(r#"quantile(0.9, quantile_over_time(0.5, {__name__="m1"}[5m]) * 1)"#),
-            ),
-            (
-                r#"avg by (g) (rate({i=~"0|1[4-9]"}[5m] @ 3700))"#,
-                Some(r#"avg by (g) (rate({i=~"0|1[4-9]"}[5m] @ 3700) * 1)"#),
-            ),
-        ];
-
-        // Windows across the checkpointed chunks' end, and within the head.
-        for t in [3_615_000, 4_485_000] {
-            for (q, times_one) in queries {
-                // Act
-                let got = text(sqlite.instant(q, t).await);
-                let want = text(mem.instant(q, t).await);
-                let full = match times_one {
-                    Some(q) => Some(text(sqlite.instant(q, t).await)),
-                    None => None,
-                };
-
-                // Assert
-                assert_eq!(got, want, "{q} at {t}");
-                assert!(got.contains('{'), "{q} at {t}: {got}");
-                if let Some(full) = full {
-                    assert_eq!(got, full, "{q} at {t}");
-                }
-            }
-        }
-        // Range queries evaluate the projected series at every step.
-        for (q, times_one) in &queries[..2] {
-            let range = |q| sqlite.range(q, 3_500_000, 4_400_000, 60_000);
-            let got = range(q).await.expect("range");
-            let full = range(times_one.expect("comparable")).await.expect("range");
-            assert_eq!(bits(&got), bits(&full), "{q}");
-            assert!(got.iter().all(|s| s.samples.len() > 10), "{q}");
-        }
-        let refused = sqlite.instant(r#"sum(rate({i=~".+"}[5m]))"#, 400_000).await;
-        assert_eq!(
-            refused.expect_err("duplicates").to_string(),
-            "vector cannot contain metrics with the same labelset"
-        );
     }
 }

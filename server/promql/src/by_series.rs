@@ -20,9 +20,9 @@ use super::limits::Budget;
 use super::plan::{self, Fetched, millis};
 use super::range_fns::Window;
 use super::{LOOKBACK_MS, QueryError};
-use crate::model::is_stale;
-use crate::model::{Sample, Series};
-use crate::store::Querier;
+use warroom_tsdb::model::is_stale;
+use warroom_tsdb::model::{Sample, Series};
+use warroom_tsdb::store::Querier;
 
 /// The evaluation times of a range query: `start`, `start + step`, ... up to `end`.
 #[derive(Clone, Copy, Debug)]
@@ -325,13 +325,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::model::STALE_NAN_BITS;
-    use crate::model::{Labels, WriteBatch};
-    use crate::query::eval::Evaluator;
-    use crate::query::limits::{Budget, Deadline};
-    use crate::query::{by_steps, parse, plan};
-    use crate::store::MetricStore;
-    use crate::store::mem::MemStore;
+    use crate::eval::Evaluator;
+    use crate::limits::{Budget, Deadline};
+    use crate::{by_steps, parse, plan};
+    use warroom_tsdb::model::STALE_NAN_BITS;
+    use warroom_tsdb::model::{Labels, WriteBatch};
+    use warroom_tsdb::store::MetricStore;
+    use warroom_tsdb::store::mem::MemStore;
 
     const MIN: i64 = 60_000;
 

@@ -9,8 +9,8 @@ use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
 
 use super::range_fns::Window;
 use super::{LOOKBACK_MS, QueryError, aggregate, functions};
-use crate::model::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, Series};
-use crate::store::{Projection, Querier};
+use warroom_tsdb::model::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, Series};
+use warroom_tsdb::store::{Projection, Querier};
 
 /// The series of every selector, keyed by the selector node's address in the parsed tree:
 /// with their whole label sets, or labelled by the group keys of the aggregation reading them.

@@ -7,7 +7,7 @@
 //! the same to the bit whichever way it is computed.
 
 use super::range_fns::Window;
-use crate::model::Sample;
+use warroom_tsdb::model::Sample;
 
 /// A window as the extrapolation reads it.
 #[derive(Clone, Copy, Debug)]

@@ -11,7 +11,7 @@ mod tests {
     use std::hash::{BuildHasher, Hash};
 
     fn hash_of(v: impl Hash) -> u64 {
-        FxBuild::default().hash_one(v)
+        FxBuild.hash_one(v)
     }
 
     #[test]

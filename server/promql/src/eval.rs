@@ -14,8 +14,8 @@ use super::plan::{Fetched, millis, shift};
 use super::{
     DEFAULT_SUBQUERY_STEP_MS, Element, LOOKBACK_MS, QueryError, Value, aggregate, binary, functions,
 };
-use crate::model::hash::FxBuild;
-use crate::model::{Labels, Sample, Series, is_stale};
+use warroom_tsdb::model::hash::FxBuild;
+use warroom_tsdb::model::{Labels, Sample, Series, is_stale};
 
 /// Evaluates expressions of one query; `start`/`end` are the query's range (for `@ start()`).
 pub(crate) struct Evaluator<'a> {
@@ -249,7 +249,7 @@ fn negate(value: Value) -> Result<Value, QueryError> {
 /// function dropped the metric names that told them apart).
 pub(crate) fn check_unique(v: &[Element]) -> Result<(), QueryError> {
     // Fx, not SipHash: this hashes every label of every element of every step.
-    let mut seen = HashSet::with_capacity_and_hasher(v.len(), FxBuild::default());
+    let mut seen = HashSet::with_capacity_and_hasher(v.len(), FxBuild);
     if v.iter().all(|e| seen.insert(&e.labels)) {
         Ok(())
     } else {

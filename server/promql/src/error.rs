@@ -1,6 +1,6 @@
 //! Why a query failed, sorted by who is to blame: the query text, the evaluation, or the store.
 
-use crate::store::StoreError;
+use warroom_tsdb::store::StoreError;
 
 /// A failed parse or evaluation; the HTTP edge maps each variant to Prometheus' error types.
 #[derive(Debug, thiserror::Error)]

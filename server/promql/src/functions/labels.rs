@@ -4,9 +4,9 @@ use promql_parser::parser::Expr;
 use regex::Regex;
 
 use super::arg;
-use crate::model::{Label, Labels};
-use crate::query::eval::Evaluator;
-use crate::query::{Element, QueryError, Value};
+use crate::eval::Evaluator;
+use crate::{Element, QueryError, Value};
+use warroom_tsdb::model::{Label, Labels};
 
 /// `label_replace(v, dst, replacement, src, regex)`.
 pub(crate) fn label_replace(

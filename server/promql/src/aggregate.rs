@@ -11,9 +11,9 @@ use super::eval::Evaluator;
 use super::functions::{self, labels::valid_label_name};
 use super::range_fns::quantile;
 use super::{Element, QueryError, Value, format_float};
-use crate::model::hash::FxHashMap;
-use crate::model::{Label, Labels};
-use crate::store::Projection;
+use warroom_tsdb::model::hash::FxHashMap;
+use warroom_tsdb::model::{Label, Labels};
+use warroom_tsdb::store::Projection;
 
 /// Which labels identify a group: only the `by` labels (the metric name too when named), or
 /// all but the `without` labels and the metric name.

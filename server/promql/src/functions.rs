@@ -13,10 +13,10 @@ use super::histogram::histogram_quantile;
 use super::plan::millis;
 use super::range_fns::{self as rf, Window};
 use super::{Element, QueryError, Value};
-use crate::model::hash::{FxBuild, FxHashSet};
-use crate::model::is_stale;
-use crate::model::{Labels, Sample, Series};
-use crate::store::Projection;
+use warroom_tsdb::model::hash::{FxBuild, FxHashSet};
+use warroom_tsdb::model::is_stale;
+use warroom_tsdb::model::{Labels, Sample, Series};
+use warroom_tsdb::store::Projection;
 
 /// Evaluates a function call at time `t`.
 pub(crate) fn call(ev: &Evaluator<'_>, c: &Call, t: i64) -> Result<Value, QueryError> {
@@ -245,7 +245,7 @@ fn absent(a: &Expr, is_empty: bool) -> Vec<Element> {
     let mut set: std::collections::BTreeMap<&str, Option<&str>> = Default::default();
     for m in matchers
         .iter()
-        .filter(|m| m.name != crate::model::METRIC_NAME)
+        .filter(|m| m.name != warroom_tsdb::model::METRIC_NAME)
     {
         let equal = m.op == promql_parser::label::MatchOp::Equal;
         if equal && has.insert(m.name.as_str()) {
@@ -409,7 +409,7 @@ pub(crate) fn keyed_over_selector(
         })
         .collect();
     if !keeps_name {
-        let mut seen = FxHashSet::with_capacity_and_hasher(keyed.len(), FxBuild::default());
+        let mut seen = FxHashSet::with_capacity_and_hasher(keyed.len(), FxBuild);
         if !keyed.iter().all(|(identity, _, _)| seen.insert(*identity)) {
             return Ok(None);
         }
@@ -419,10 +419,10 @@ pub(crate) fn keyed_over_selector(
 
 /// The hash of `labels` without the metric name: equal for label sets equal without it.
 fn hash_without_name(labels: &Labels) -> u64 {
-    let mut h = FxBuild::default().build_hasher();
+    let mut h = FxBuild.build_hasher();
     for l in labels
         .iter()
-        .filter(|l| l.name != crate::model::METRIC_NAME)
+        .filter(|l| l.name != warroom_tsdb::model::METRIC_NAME)
     {
         l.hash(&mut h);
     }

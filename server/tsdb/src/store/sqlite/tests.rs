@@ -186,55 +186,6 @@ async fn mapped_reads_equal_memstores_across_checkpointed_chunks_and_the_head() 
 }
 
 #[tokio::test]
-async fn range_functions_read_series_by_series_equal_the_step_by_step_evaluation() {
-    // Arrange: counters with resets and gauges, partly checkpointed to disk chunks.
-    let dir = TempDir::new().expect("tempdir");
-    let store = Arc::new(open(&dir).await);
-    let mut rng = Rng::new(4);
-    let mut list = Vec::new();
-    for node in 0..6 {
-        let mut v = 0.0;
-        let samples: Vec<(i64, f64)> = (0..400)
-            .map(|i| {
-                v = if node % 2 == 0 && rng.below(50) == 0 {
-                    rng.below(10) as f64
-                } else {
-                    v + rng.below(100) as f64 - if node % 2 == 0 { 0.0 } else { 50.0 }
-                };
-                (i * 15_000 + rng.below(2_000) as i64, v)
-            })
-            .collect();
-        list.push(series("m", &format!("n{node}"), &samples));
-    }
-    store.append(batch(None, list)).await.expect("append");
-    store.checkpoint().await.expect("checkpoint");
-    let engine = crate::query::Engine::new(store);
-
-    for f in [
-        "rate",
-        "increase",
-        "delta",
-        "max_over_time",
-        "resets",
-        "deriv",
-    ] {
-        for range in ["1m", "5m", "20m"] {
-            let q = format!("{f}(m[{range}])");
-            let times_one = format!("{q} * 1");
-
-            // Act: `* 1` makes the query an expression, which is evaluated step by step.
-            let by_series = engine.range(&q, 600_000, 5_900_000, 30_000).await;
-            let by_steps = engine.range(&times_one, 600_000, 5_900_000, 30_000).await;
-
-            // Assert
-            let (got, want) = (by_series.expect("range"), by_steps.expect("range"));
-            assert_eq!(got.len(), 6, "{q}");
-            assert_eq!(bits(&got), bits(&want), "{q}");
-        }
-    }
-}
-
-#[tokio::test]
 async fn a_restart_keeps_every_acked_sample_and_appends_continue_the_series() {
     // Arrange
     let dir = TempDir::new().expect("tempdir");

@@ -11,7 +11,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::eval::{Evaluator, check_unique};
 use super::{Element, QueryError, Value};
-use crate::model::{Label, Labels, METRIC_NAME};
+use warroom_tsdb::model::{Label, Labels, METRIC_NAME};
 
 /// Evaluates a binary expression at time `t`.
 pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Value, QueryError> {

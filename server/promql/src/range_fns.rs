@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use super::extrapolate::{Edges, extrapolate};
-use crate::model::Sample;
+use warroom_tsdb::model::Sample;
 
 /// Where the selected range starts and ends (ms) and how long it is (s), as `rate` needs them.
 #[derive(Clone, Copy, Debug)]

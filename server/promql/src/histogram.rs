@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::Element;
-use crate::model::{Label, Labels};
+use warroom_tsdb::model::{Label, Labels};
 
 /// The bucket label.
 const LE: &str = "le";

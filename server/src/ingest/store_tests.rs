@@ -1,16 +1,26 @@
-//! Tests of the writer against real SQLite files: series by id, stale ids, a failed one-call
-//! transaction, and groups committed while the previous one is applied.
+//! Tests of remote_write bodies decoded into the SQLite store's writer, against real SQLite
+//! files: series by id, stale ids, a failed one-call transaction, and groups committed while
+//! the previous one is applied.
 
 use prost::Message;
 use tempfile::TempDir;
 
-use super::super::SqliteStore;
-use super::super::testutil::bits;
 use crate::ingest::remote_write::{decode, decode_with};
-use crate::model::{MatchOp, Matcher};
+use crate::model::{MatchOp, Matcher, Series};
 use crate::prompb::{self, TimeSeries, WriteRequest};
 use crate::store::mem::MemStore;
+use crate::store::sqlite::SqliteStore;
 use crate::store::{MetricStore, Querier, StoreConfig, StoreError};
+
+/// Each series as its label text and `(t, value bits)` pairs, so NaN payloads compare exactly.
+fn bits(series: &[Series]) -> Vec<(String, Vec<(i64, u64)>)> {
+    (series.iter())
+        .map(|s| {
+            let samples = s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect();
+            (s.labels.to_string(), samples)
+        })
+        .collect()
+}
 
 async fn open(dir: &TempDir) -> SqliteStore {
     let pool = crate::db::open(&dir.path().join("warroom.db"))

@@ -388,7 +388,3 @@ fn apply(shared: &Shared, entries: &[Entry]) {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "writer_tests.rs"]
-mod tests;

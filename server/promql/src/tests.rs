@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{Labels, Sample, Series, WriteBatch};
-use crate::store::MetricStore;
-use crate::store::mem::MemStore;
+use warroom_tsdb::model::{Labels, Sample, Series, WriteBatch};
+use warroom_tsdb::store::MetricStore;
+use warroom_tsdb::store::mem::MemStore;
 
 const MIN: i64 = 60_000;
 
@@ -34,7 +34,7 @@ async fn instant(e: &Engine, q: &str, t: i64) -> Vec<(String, f64)> {
 }
 
 fn stale() -> f64 {
-    crate::model::stale_nan()
+    warroom_tsdb::model::stale_nan()
 }
 
 #[tokio::test]
