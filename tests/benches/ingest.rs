@@ -17,6 +17,10 @@
 //! default 90), `INGEST_PEER=0` (warroom alone: for runs long enough to include its periodic
 //! checkpoints, which the peer would take minutes to match; its figures are then not a
 //! comparison).
+//! Ingest beside a heavy query: `INGEST_QUERY=1` splits the steady rounds in two halves, the
+//! second sent while one thread runs `INGEST_QUERY_EXPR` (default
+//! `sum(rate({__name__=~".+"}[5m]))`, every series) back to back at the first half's last
+//! timestamp; the table then gives each half's latency and the queries' count and mean time.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -151,6 +155,8 @@ impl Server for Warroom {
 /// Sizing from the environment.
 struct Plan {
     sizes: Vec<usize>,
+    /// The query run in a loop beside the second half of the steady rounds, if any.
+    query: Option<String>,
     peer: bool,
     steady_samples: usize,
     batch: usize,
@@ -172,8 +178,13 @@ impl Plan {
             .filter_map(|s| s.trim().parse().ok())
             .collect();
         let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
+        let query = (env_or("INGEST_QUERY", 0) != 0).then(|| {
+            std::env::var("INGEST_QUERY_EXPR")
+                .unwrap_or_else(|_| r#"sum(rate({__name__=~".+"}[5m]))"#.into())
+        });
         Self {
             sizes,
+            query,
             peer: env_or("INGEST_PEER", 1) != 0,
             steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
             batch: env_or("INGEST_BATCH", 2_000),
@@ -193,10 +204,59 @@ impl Plan {
 /// One load phase: what the generator saw and the CPU the server spent meanwhile.
 struct Phase {
     report: Report,
+    /// The queries run beside it, if any.
+    queries: Option<Queries>,
     server_cpu: Duration,
     /// The server's largest RSS seen while the phase ran (read every 50 ms), whole and its
     /// anonymous part.
     rss_peak: Rss,
+}
+
+/// The queries a phase ran beside its load, back to back.
+#[derive(Clone, Copy, Default)]
+struct Queries {
+    answered: u64,
+    failed: u64,
+    /// Time spent in answered queries.
+    busy: Duration,
+}
+
+impl Queries {
+    fn mean_s(&self) -> f64 {
+        self.busy.as_secs_f64() / self.answered.max(1) as f64
+    }
+}
+
+/// A query to loop, where, and with which headers.
+struct QueryLoop<'a> {
+    addr: SocketAddr,
+    expr: &'a str,
+    at_s: f64,
+    headers: &'a [&'a str],
+}
+
+impl QueryLoop<'_> {
+    /// Runs the query back to back until `done`.
+    fn run(&self, done: &AtomicBool) -> Queries {
+        let mut q = Queries::default();
+        while !done.load(Ordering::Relaxed) {
+            let began = std::time::Instant::now();
+            match prometheus::query(self.addr, self.expr, self.at_s, self.headers) {
+                Ok(_) => {
+                    q.answered += 1;
+                    q.busy += began.elapsed();
+                }
+                Err(e) => {
+                    if q.failed == 0 {
+                        eprintln!("heavy query failed: {e:#}");
+                    }
+                    q.failed += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+        q
+    }
 }
 
 /// A resident set size, whole and its anonymous part (without the pages of the binary and its
@@ -234,6 +294,8 @@ struct Figures {
     series: usize,
     creation: Phase,
     steady: Phase,
+    /// The steady rounds' second half, sent beside a heavy query (with `INGEST_QUERY`).
+    loaded: Option<Phase>,
     /// Before any load.
     rss_idle: Rss,
     rss: Rss,
@@ -246,20 +308,24 @@ fn phase(
     server: &dyn Server,
     requests: &[warroom_tests::loadgen::Request],
     plan: &Plan,
+    beside: Option<&QueryLoop<'_>>,
 ) -> anyhow::Result<Phase> {
     let before = cpu_time(server.pid())?;
     let done = AtomicBool::new(false);
-    let (report, rss_peak) = std::thread::scope(|scope| {
+    let (report, rss_peak, queries) = std::thread::scope(|scope| {
         let pid = server.pid();
         let done = &done;
         let peak = scope.spawn(move || peak_rss(pid, done));
+        let queries = beside.map(|q| scope.spawn(move || q.run(done)));
         let report = send(&server.target(), requests, &plan.options);
         done.store(true, Ordering::Relaxed);
-        (report, peak.join().unwrap_or_default())
+        let queries = queries.map(|q| q.join().unwrap_or_default());
+        (report, peak.join().unwrap_or_default(), queries)
     });
     let server_cpu = cpu_time(server.pid())? - before;
     Ok(Phase {
         report: report?,
+        queries,
         server_cpu,
         rss_peak,
     })
@@ -286,16 +352,34 @@ fn measure(
     workload: &Workload,
     plan: &Plan,
 ) -> anyhow::Result<Figures> {
-    let rss_idle = Rss::of(server.pid())?;
-    let creation = phase(server, &encoded.rounds(0..1), plan)?;
-    let steady = phase(server, &encoded.rounds(1..workload.rounds), plan)?;
-    let rss = Rss::of(server.pid())?;
-    let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
     let bearer = server
         .target()
         .token
         .map(|t| format!("Authorization: Bearer {t}"));
     let headers: Vec<&str> = bearer.iter().map(String::as_str).collect();
+    let rss_idle = Rss::of(server.pid())?;
+    let creation = phase(server, &encoded.rounds(0..1), plan, None)?;
+    // With a heavy query, the steady rounds' second half is sent beside it.
+    let split = match plan.query {
+        Some(_) => 1 + (workload.rounds - 1) / 2,
+        None => workload.rounds,
+    };
+    let steady = phase(server, &encoded.rounds(1..split), plan, None)?;
+    let loaded = match &plan.query {
+        Some(expr) => {
+            let beside = QueryLoop {
+                addr: server.addr(),
+                expr,
+                at_s: workload.timestamp(split - 1) as f64 / 1000.0,
+                headers: &headers,
+            };
+            let rounds = encoded.rounds(split..workload.rounds);
+            Some(phase(server, &rounds, plan, Some(&beside))?)
+        }
+        None => None,
+    };
+    let rss = Rss::of(server.pid())?;
+    let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
     let seen = prometheus::query(
         server.addr(),
         r#"count({__name__=~".+"})"#,
@@ -311,6 +395,7 @@ fn measure(
         series: workload.series,
         creation,
         steady,
+        loaded,
         rss_idle,
         rss,
         series_seen: series_seen.as_ref().and_then(scalar),
@@ -344,13 +429,47 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Samples acknowledged in both phases.
+/// The phases of a run, in order.
+fn phases(f: &Figures) -> impl Iterator<Item = &Phase> {
+    [&f.creation, &f.steady].into_iter().chain(&f.loaded)
+}
+
+/// Samples acknowledged in all phases.
 fn acked(f: &Figures) -> f64 {
-    (f.creation.report.acked_samples + f.steady.report.acked_samples) as f64
+    phases(f).map(|p| p.report.acked_samples).sum::<u64>() as f64
 }
 
 /// A table row: its label and how to read its figure from a server's results.
 type Row = (&'static str, fn(&Figures) -> f64);
+
+/// `get` of the half sent beside a heavy query, NaN without one.
+fn loaded(f: &Figures, get: fn(&Phase) -> f64) -> f64 {
+    f.loaded.as_ref().map_or(f64::NAN, get)
+}
+
+/// The rows of a run with a heavy query: the loaded half beside the steady one.
+fn loaded_rows() -> [Row; 6] {
+    [
+        ("request latency p50 ms, beside a heavy query", |f| {
+            loaded(f, |p| ms(p.report.latency(0.5)))
+        }),
+        ("request latency p99 ms, beside a heavy query", |f| {
+            loaded(f, |p| ms(p.report.latency(0.99)))
+        }),
+        ("acked samples/s, beside a heavy query", |f| {
+            loaded(f, |p| p.report.samples_per_s())
+        }),
+        ("heavy queries answered", |f| {
+            loaded(f, |p| p.queries.unwrap_or_default().answered as f64)
+        }),
+        ("heavy queries failed", |f| {
+            loaded(f, |p| p.queries.unwrap_or_default().failed as f64)
+        }),
+        ("heavy query mean s", |f| {
+            loaded(f, |p| p.queries.unwrap_or_default().mean_s())
+        }),
+    ]
+}
 
 /// The table's rows: a label and how to read the figure from a server's results.
 fn rows() -> [Row; 20] {
@@ -375,7 +494,7 @@ fn rows() -> [Row; 20] {
         }),
         ("acked samples (all phases)", acked),
         ("failed requests (all phases)", |f| {
-            (f.creation.report.failed() + f.steady.report.failed()) as f64
+            phases(f).map(|p| p.report.failed()).sum::<u64>() as f64
         }),
         ("series seen by count({__name__=~\".+\"})", |f| {
             f.series_seen.unwrap_or(f64::NAN)
@@ -432,16 +551,21 @@ fn print_size(
     for (label, get) in rows() {
         row(label, prom.map(get), war.map(get));
     }
+    if [prom, war].iter().flatten().any(|f| f.loaded.is_some()) {
+        for (label, get) in loaded_rows() {
+            row(label, prom.map(get), war.map(get));
+        }
+    }
     for (name, f) in [("prometheus", prom), ("warroom", war)] {
         let Some(f) = f else { continue };
-        let reports = [&f.creation.report, &f.steady.report];
-        let errors = reports.map(|r| r.errors.clone());
+        let reports: Vec<&Report> = phases(f).map(|p| &p.report).collect();
+        let errors: Vec<_> = reports.iter().map(|r| r.errors.clone()).collect();
         let first: Vec<_> = reports
             .iter()
             .flat_map(|r| r.error_samples.clone())
             .collect();
         println!(
-            "{name}: {}, errors by status (round 0, steady) {errors:?} {first:?}",
+            "{name}: {}, errors by status (round 0, steady, beside the query) {errors:?} {first:?}",
             f.exit
         );
         let planned = (workload.series * workload.rounds as usize) as f64;
