@@ -74,9 +74,12 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
     let op = a.op.id();
     let unsupported = || QueryError::unsupported(format!("aggregation {}", a.op));
     if let Some(groups) = keyed_groups(ev, a, t)? {
+        // Grouping a step's whole input is the long part: the deadline is checked before folding.
+        ev.budget().check_time()?;
         return fold_op(op, groups, param.as_ref()).ok_or_else(unsupported);
     }
     let mut v = ev.vector(&a.expr, t)?;
+    ev.budget().check_time()?;
     if op == T_COUNT_VALUES {
         let label = match &param {
             Some(Value::String(s)) => s.clone(),
@@ -91,6 +94,7 @@ pub(crate) fn eval(ev: &Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Valu
         }
     }
     let groups = group_vector(v, &grouping);
+    ev.budget().check_time()?;
     fold_op(op, groups, param.as_ref()).ok_or_else(unsupported)
 }
 
