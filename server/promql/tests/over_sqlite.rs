@@ -8,16 +8,15 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use warroom_promql::{Engine, Value};
 use warroom_tsdb::model::{Labels, Sample, Series, WriteBatch};
-use warroom_tsdb::store::mem::MemStore;
 use warroom_tsdb::store::sqlite::SqliteStore;
 use warroom_tsdb::store::{MetricStore, StoreConfig};
 
-// The store's own test helpers (a seeded generator, bit-exact series), which name `crate::model`.
-use warroom_tsdb::model;
+// The store's own test helpers, which name the store's modules from its crate root.
+use warroom_tsdb::{db, model, store};
 #[path = "../../tsdb/src/store/sqlite/testutil.rs"]
 #[allow(dead_code)]
 mod testutil;
-use testutil::{Rng, bits};
+use testutil::{Rng, bits, stores};
 
 async fn open(dir: &TempDir) -> SqliteStore {
     let pool = warroom_tsdb::db::open(&dir.path().join("warroom.db"))
@@ -33,42 +32,6 @@ fn series(name: &str, node: &str, samples: &[(i64, f64)]) -> Series {
         labels: Labels::from_pairs([("__name__", name), ("node", node)]),
         samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
     }
-}
-
-/// `m1` for `i` in 0..12 and `m2` for `i` in 8..20, each with group `g`: `m1` and `m2` of
-/// `i` 8..11 differ only by name.
-fn fleet() -> WriteBatch {
-    let mut series = Vec::new();
-    for (name, from, to) in [("m1", 0, 12), ("m2", 8, 20)] {
-        for i in from..to {
-            let (i, g) = (i.to_string(), (i % 3).to_string());
-            series.push(Series {
-                labels: Labels::from_pairs([("__name__", name), ("i", &*i), ("g", &*g)]),
-                samples: (0..300)
-                    .map(|k| Sample {
-                        t: k * 15_000,
-                        v: (k * (k % 7 + 1)) as f64,
-                    })
-                    .collect(),
-            });
-        }
-    }
-    WriteBatch { id: None, series }
-}
-
-async fn stores(dir: &TempDir) -> (Arc<SqliteStore>, Arc<MemStore>) {
-    let pool = warroom_tsdb::db::open(&dir.path().join("warroom.db"))
-        .await
-        .expect("db");
-    let sqlite = SqliteStore::open(pool, StoreConfig::default())
-        .await
-        .expect("store");
-    let mem = MemStore::new();
-    sqlite.append(fleet()).await.expect("append");
-    mem.append(fleet()).await.expect("append");
-    // The first 240 samples of each series move to disk: windows before 3,600 s read it.
-    sqlite.checkpoint().await.expect("checkpoint");
-    (Arc::new(sqlite), Arc::new(mem))
 }
 
 #[tokio::test]

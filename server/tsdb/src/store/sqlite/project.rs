@@ -94,51 +94,11 @@ pub(super) fn distinct_without_name(index: &Index, ids: &[u32]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use tempfile::TempDir;
 
-    use super::super::SqliteStore;
-    use super::super::testutil::bits;
-    use crate::model::{Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
-    use crate::store::mem::MemStore;
-    use crate::store::{MetricStore, Projection, Querier, StoreConfig};
-
-    /// `m1` for `i` in 0..12 and `m2` for `i` in 8..20, each with group `g`: `m1` and `m2` of
-    /// `i` 8..11 differ only by name.
-    fn fleet() -> WriteBatch {
-        let mut series = Vec::new();
-        for (name, from, to) in [("m1", 0, 12), ("m2", 8, 20)] {
-            for i in from..to {
-                let (i, g) = (i.to_string(), (i % 3).to_string());
-                series.push(Series {
-                    labels: Labels::from_pairs([("__name__", name), ("i", &*i), ("g", &*g)]),
-                    samples: (0..300)
-                        .map(|k| Sample {
-                            t: k * 15_000,
-                            v: (k * (k % 7 + 1)) as f64,
-                        })
-                        .collect(),
-                });
-            }
-        }
-        WriteBatch { id: None, series }
-    }
-
-    async fn stores(dir: &TempDir) -> (Arc<SqliteStore>, Arc<MemStore>) {
-        let pool = crate::db::open(&dir.path().join("warroom.db"))
-            .await
-            .expect("db");
-        let sqlite = SqliteStore::open(pool, StoreConfig::default())
-            .await
-            .expect("store");
-        let mem = MemStore::new();
-        sqlite.append(fleet()).await.expect("append");
-        mem.append(fleet()).await.expect("append");
-        // The first 240 samples of each series move to disk: windows before 3,600 s read it.
-        sqlite.checkpoint().await.expect("checkpoint");
-        (Arc::new(sqlite), Arc::new(mem))
-    }
+    use super::super::testutil::{bits, stores};
+    use crate::model::{MatchOp, Matcher};
+    use crate::store::{Projection, Querier};
 
     fn by(names: &[&str], keep_name: bool) -> Projection {
         Projection::By {
