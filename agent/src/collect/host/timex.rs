@@ -104,108 +104,115 @@ fn read() -> std::io::Result<Reading> {
     })
 }
 
+/// `(name, help)` of each gauge, in the order of [`Reading::gauges`].
+const GAUGES: [(&str, &str); 13] = [
+    (
+        "node_timex_sync_status",
+        "Is clock synchronized to a reliable server (1 = yes, 0 = no).",
+    ),
+    (
+        "node_timex_offset_seconds",
+        "Time offset in between local system and reference clock.",
+    ),
+    (
+        "node_timex_frequency_adjustment_ratio",
+        "Local clock frequency adjustment.",
+    ),
+    ("node_timex_maxerror_seconds", "Maximum error in seconds."),
+    (
+        "node_timex_estimated_error_seconds",
+        "Estimated error in seconds.",
+    ),
+    ("node_timex_status", "Value of the status array bits."),
+    (
+        "node_timex_loop_time_constant",
+        "Phase-locked loop time constant.",
+    ),
+    ("node_timex_tick_seconds", "Seconds between clock ticks."),
+    (
+        "node_timex_pps_frequency_hertz",
+        "Pulse per second frequency.",
+    ),
+    ("node_timex_pps_jitter_seconds", "Pulse per second jitter."),
+    (
+        "node_timex_pps_shift_seconds",
+        "Pulse per second interval duration.",
+    ),
+    (
+        "node_timex_pps_stability_hertz",
+        "Pulse per second stability, average of recent frequency changes.",
+    ),
+    (
+        "node_timex_tai_offset_seconds",
+        "International Atomic Time (TAI) offset.",
+    ),
+];
+
+/// `(name, help)` of each counter, in the order of [`Reading::counters`].
+const COUNTERS: [(&str, &str); 5] = [
+    (
+        "node_timex_offset_overflow_total",
+        "Count of adjtimex() offset readings indicating kernel overflow (|offset| > 4s).",
+    ),
+    (
+        "node_timex_pps_jitter_total",
+        "Pulse per second count of jitter limit exceeded events.",
+    ),
+    (
+        "node_timex_pps_calibration_total",
+        "Pulse per second count of calibration intervals.",
+    ),
+    (
+        "node_timex_pps_error_total",
+        "Pulse per second count of calibration errors.",
+    ),
+    (
+        "node_timex_pps_stability_exceeded_total",
+        "Pulse per second count of stability limit exceeded events.",
+    ),
+];
+
+impl Reading {
+    /// The gauges in seconds, ratios and hertz, in the order of [`GAUGES`].
+    fn gauges(&self) -> [f64; 13] {
+        let synced = if self.state == TIME_ERROR { 0.0 } else { 1.0 };
+        [
+            synced,
+            self.offset_seconds(),
+            1.0 + self.freq / PPM16FRAC,
+            self.maxerror / 1e6,
+            self.esterror / 1e6,
+            f64::from(self.status),
+            self.constant,
+            self.tick / 1e6,
+            self.ppsfreq / PPM16FRAC,
+            self.jitter / self.divisor(),
+            self.shift,
+            self.stabil / PPM16FRAC,
+            self.tai,
+        ]
+    }
+
+    /// The counters, in the order of [`COUNTERS`]; `overflows` is the collector's own count.
+    fn counters(&self, overflows: u64) -> [f64; 5] {
+        let overflows = overflows as f64;
+        [
+            overflows,
+            self.jitcnt,
+            self.calcnt,
+            self.errcnt,
+            self.stbcnt,
+        ]
+    }
+}
+
 /// Writes every `node_timex_*` family of one reading; `overflows` counts the readings so far
 /// whose offset looked like the kernel's overflow artifact.
 pub fn write(t: &Reading, overflows: u64, out: &mut Buffer) {
-    let synced = if t.state == TIME_ERROR { 0.0 } else { 1.0 };
-    let gauges = [
-        (
-            "node_timex_sync_status",
-            "Is clock synchronized to a reliable server (1 = yes, 0 = no).",
-            synced,
-        ),
-        (
-            "node_timex_offset_seconds",
-            "Time offset in between local system and reference clock.",
-            t.offset_seconds(),
-        ),
-        (
-            "node_timex_frequency_adjustment_ratio",
-            "Local clock frequency adjustment.",
-            1.0 + t.freq / PPM16FRAC,
-        ),
-        (
-            "node_timex_maxerror_seconds",
-            "Maximum error in seconds.",
-            t.maxerror / 1e6,
-        ),
-        (
-            "node_timex_estimated_error_seconds",
-            "Estimated error in seconds.",
-            t.esterror / 1e6,
-        ),
-        (
-            "node_timex_status",
-            "Value of the status array bits.",
-            f64::from(t.status),
-        ),
-        (
-            "node_timex_loop_time_constant",
-            "Phase-locked loop time constant.",
-            t.constant,
-        ),
-        (
-            "node_timex_tick_seconds",
-            "Seconds between clock ticks.",
-            t.tick / 1e6,
-        ),
-        (
-            "node_timex_pps_frequency_hertz",
-            "Pulse per second frequency.",
-            t.ppsfreq / PPM16FRAC,
-        ),
-        (
-            "node_timex_pps_jitter_seconds",
-            "Pulse per second jitter.",
-            t.jitter / t.divisor(),
-        ),
-        (
-            "node_timex_pps_shift_seconds",
-            "Pulse per second interval duration.",
-            t.shift,
-        ),
-        (
-            "node_timex_pps_stability_hertz",
-            "Pulse per second stability, average of recent frequency changes.",
-            t.stabil / PPM16FRAC,
-        ),
-        (
-            "node_timex_tai_offset_seconds",
-            "International Atomic Time (TAI) offset.",
-            t.tai,
-        ),
-    ];
-    for (name, help, value) in gauges {
+    for ((name, help), value) in GAUGES.into_iter().zip(t.gauges()) {
         out.gauge(name, help).push(no_labels(), value);
     }
-    let counters = [
-        (
-            "node_timex_offset_overflow_total",
-            "Count of adjtimex() offset readings indicating kernel overflow (|offset| > 4s).",
-            overflows as f64,
-        ),
-        (
-            "node_timex_pps_jitter_total",
-            "Pulse per second count of jitter limit exceeded events.",
-            t.jitcnt,
-        ),
-        (
-            "node_timex_pps_calibration_total",
-            "Pulse per second count of calibration intervals.",
-            t.calcnt,
-        ),
-        (
-            "node_timex_pps_error_total",
-            "Pulse per second count of calibration errors.",
-            t.errcnt,
-        ),
-        (
-            "node_timex_pps_stability_exceeded_total",
-            "Pulse per second count of stability limit exceeded events.",
-            t.stbcnt,
-        ),
-    ];
-    for (name, help, value) in counters {
+    for ((name, help), value) in COUNTERS.into_iter().zip(t.counters(overflows)) {
         out.counter(name, help).push(no_labels(), value);
     }
 }
