@@ -5,7 +5,8 @@
 //! Modules:
 //! - [`config`]: the agent's settings from file, environment and flags.
 //! - [`metrics`]: the shared buffer of metric families every collector writes into.
-//! - [`collect`]: the collectors (host, cgroups/containers, pods, network, probes), one file each.
+//! - [`collect`]: the collectors (host, cgroups/containers, pods, network, probes, the agent's own
+//!   process), one file each.
 //! - [`render`]: the buffer as Prometheus text through a prometheus-client registry.
 //! - [`otlp`]: the buffer as an OTLP `ExportMetricsServiceRequest`.
 //! - [`ship`]: pushing batches to the server with a disk spool and a persisted sequence.

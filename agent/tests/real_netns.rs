@@ -1,6 +1,6 @@
-//! The per-pod network collector against a real network namespace: a veth pair between the
-//! host and a fresh netns, a process living inside it, and traffic that must show up as the
-//! pod's transmitted packets. Addresses are link-local (169.254.78.0/24) on the pair only, so no
+//! The network collectors against a real network namespace: a veth pair between the host and a
+//! fresh netns, a process living inside it, and traffic that must show up as the pod's
+//! transmitted packets, and datagrams to a closed port as the namespace's `Udp_NoPorts`. Addresses are link-local (169.254.78.0/24) on the pair only, so no
 //! packet leaves the machine and none collides with the host's own network. Needs root and
 //! iproute2 (`.ci/run` provides both); without them the test fails rather than skips.
 
@@ -10,7 +10,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use warroom_agent::collect::network::PodNet;
+use warroom_agent::collect::network::{Netstat, PodNet};
 use warroom_agent::collect::{Collector, ContainerRef, Cx, Inventory, Roots};
 use warroom_agent::labels;
 use warroom_agent::metrics::{Buffer, Value};
@@ -31,6 +31,7 @@ struct Netns {
     host_if: String,
     ns_if: String,
     host_addr: String,
+    ns_addr: String,
     sleeper: Option<Child>,
 }
 
@@ -47,14 +48,16 @@ impl Netns {
             host_if: format!("wrh{tag}"),
             ns_if: format!("wrn{tag}"),
             host_addr: format!("169.254.78.{}", block + 1),
+            ns_addr: format!("169.254.78.{}", block + 2),
             sleeper: None,
         };
-        netns.wire(&format!("169.254.78.{}/30", block + 2));
+        netns.wire();
         netns
     }
 
-    fn wire(&mut self, ns_cidr: &str) {
+    fn wire(&mut self) {
         let (ns, h, n) = (self.name.clone(), self.host_if.clone(), self.ns_if.clone());
+        let ns_cidr = &format!("{}/30", self.ns_addr);
         ip(&["netns", "add", &ns]);
         ip(&["link", "add", &h, "type", "veth", "peer", "name", &n]);
         ip(&["link", "set", &n, "netns", &ns]);
@@ -95,6 +98,17 @@ impl Netns {
             self.host_addr
         );
         ip(&["netns", "exec", &self.name, "bash", "-c", &script]);
+    }
+
+    /// Sends `n` UDP datagrams from the host to port 9 of the namespace's end, where nothing
+    /// listens.
+    fn send_udp_to_closed_port(&self, n: u32) {
+        let script = format!(
+            "for i in $(seq {n}); do echo warroom > /dev/udp/{}/9; done",
+            self.ns_addr
+        );
+        let status = Command::new("bash").args(["-c", &script]).status().unwrap();
+        assert!(status.success(), "sending to the namespace failed");
     }
 }
 
@@ -169,4 +183,34 @@ fn a_pods_transmitted_packets_rise_with_real_traffic_in_its_netns() {
         after >= before + 20.0,
         "transmit packets went from {before} to {after}"
     );
+}
+
+/// The namespace's `node_netstat_Udp_NoPorts` after one collection.
+fn udp_no_ports(collector: &mut Netstat) -> f64 {
+    let (mut out, mut inventory) = (Buffer::new(), Inventory::default());
+    let mut cx = Cx::new(&mut out, &mut inventory);
+    collector.collect(&mut cx).unwrap();
+    assert!(cx.take_partial().is_empty());
+    out.value("node_netstat_Udp_NoPorts", &[])
+        .expect("Udp_NoPorts is exported")
+}
+
+#[test]
+fn datagrams_to_a_closed_port_in_a_fresh_netns_count_as_its_udp_no_ports() {
+    // Arrange: the namespace's own /proc/net, seen through the process inside it.
+    let netns = Netns::create();
+    let roots = Roots {
+        proc: format!("/proc/{}", netns.pid()).into(),
+        ..Roots::default()
+    };
+    let mut collector = Netstat::new(roots);
+    let before = udp_no_ports(&mut collector);
+
+    // Act
+    netns.send_udp_to_closed_port(5);
+    let after = udp_no_ports(&mut collector);
+
+    // Assert: a fresh namespace starts from zero, so these are its counters, not the host's.
+    assert_eq!(before, 0.0);
+    assert!(after >= 5.0, "Udp_NoPorts went from {before} to {after}");
 }

@@ -9,6 +9,7 @@ pub mod kept;
 pub mod network;
 pub mod pods;
 pub mod probes;
+pub mod process;
 pub mod procfs;
 
 use std::path::{Path, PathBuf};
@@ -127,11 +128,17 @@ pub trait Collector: Send {
 }
 
 /// Every collector, in the order they run: host, then network (per-pod network reads what the
-/// container collector found, so containers come before it once they are collected).
+/// container collector found, so containers come before it once they are collected), then the
+/// agent's own process, whose CPU time then includes the pass. Without a readable process table
+/// the `process_*` metrics are left out and that is logged once.
 pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
     let mut collectors = host::all(roots);
     collectors.push(Box::new(cgroups::Cgroups::new(roots.clone())));
     collectors.extend(network::all(roots));
+    match process::Process::new() {
+        Ok(own) => collectors.push(Box::new(own)),
+        Err(e) => tracing::warn!("process_* metrics left out: {e}"),
+    }
     collectors
 }
 

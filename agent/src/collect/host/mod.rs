@@ -13,6 +13,7 @@
 //! - [`uname`]: `node_uname_info`, from the host's kernel files when `/proc` is mounted elsewhere.
 //! - [`os_release`]: `node_os_info` and `node_os_version` from os-release, read once.
 //! - [`uptime`]: uptime, the current time and file descriptors in use.
+//! - [`timex`]: the clock's offset, synchronisation and error bounds from `adjtimex(2)`.
 
 pub mod diskstats;
 pub mod filesystem;
@@ -23,6 +24,7 @@ pub mod pressure;
 pub mod softnet;
 pub mod stat;
 pub mod statfs;
+pub mod timex;
 pub mod uname;
 pub mod uptime;
 pub mod vmstat;
@@ -40,6 +42,7 @@ pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
         Box::new(filesystem::Filesystem::new(roots)),
         Box::new(pressure::Pressure::new(roots)),
         Box::new(uptime::Uptime::new(roots)),
+        Box::new(timex::Timex::new(roots)),
         Box::new(softnet::Softnet::new(roots)),
         Box::new(uname::Uname::new(roots)),
         Box::new(os_release::OsRelease::new(roots)),

@@ -6,11 +6,13 @@
 //! - [`netclass`]: `/sys/class/net/<iface>/` link state, MTU, speed and carrier changes.
 //! - [`netstat`]: `/proc/net/{snmp,netstat,snmp6}` as `node_netstat_<Proto>_<Field>`.
 //! - [`conntrack`]: `nf_conntrack_count` and `nf_conntrack_max`, when the module is loaded.
+//! - [`conntrack_stat`]: the tracker's per-CPU event counters (drops, insert failures), summed.
 //! - [`sockstat`]: `/proc/net/sockstat{,6}` as `node_sockstat_*`.
 //! - [`pod_net`]: each pod's network namespace, found through one process of its containers.
 //! - `pod_id`: which pod a container belongs to (labels and a dedupe key), for `pod_net`.
 
 pub mod conntrack;
+pub mod conntrack_stat;
 mod link_attrs;
 pub mod netclass;
 pub mod netdev;
@@ -20,6 +22,7 @@ pub mod pod_net;
 pub mod sockstat;
 
 pub use conntrack::Conntrack;
+pub use conntrack_stat::ConntrackStat;
 pub use netclass::NetClass;
 pub use netdev::NetDev;
 pub use netstat::Netstat;
@@ -38,6 +41,7 @@ pub fn all(roots: &Roots) -> Vec<Box<dyn Collector>> {
         Box::new(NetClass::new(roots.clone())),
         Box::new(Netstat::new(roots.clone())),
         Box::new(Conntrack::new(roots.clone())),
+        Box::new(ConntrackStat::new(roots.clone())),
         Box::new(Sockstat::new(roots.clone())),
         Box::new(PodNet::new(roots.clone())),
     ]
