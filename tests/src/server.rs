@@ -23,7 +23,7 @@ pub struct Server {
     pub read_token: String,
     /// Its data directory (inside `dir`).
     pub data_dir: PathBuf,
-    /// Its stderr so far, for failure messages.
+    /// Its stderr and stdout so far (for failure messages, and for what it must never print).
     pub log: Arc<Mutex<String>>,
     child: Child,
     dir: tempfile::TempDir,
@@ -71,9 +71,19 @@ fn start(
         .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
         .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start warroom serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let out_log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut log = out_log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
     let addr = read_address(&mut child, log);
     (child, addr)
 }
@@ -152,7 +162,7 @@ impl Server {
         }
     }
 
-    /// Its stderr so far.
+    /// Its stderr and stdout so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

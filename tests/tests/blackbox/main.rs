@@ -8,6 +8,7 @@ mod agent_output;
 mod agent_pod;
 mod agent_spool;
 mod alerts_e2e;
+mod alerts_shutdown;
 mod notify_saas;
 mod prometheus_forwards;
 mod prometheus_peer;
