@@ -10,6 +10,7 @@ mod agent_spool;
 mod alerts_e2e;
 mod alerts_shutdown;
 mod notify_saas;
+mod notify_secrets;
 mod prometheus_forwards;
 mod prometheus_peer;
 mod rules_check;
