@@ -7,8 +7,9 @@
 //! [`TaskTracker`] waits for them before the store and the database close. The sender waits
 //! for its sends in flight, a bounded time ([`sender::DRAIN`](crate::alerting::sender::DRAIN));
 //! one cut off stays pending in the outbox and goes after the next start. The store's writer
-//! (and its checkpoints) stops last, on [`SqliteStore::close`]: requests still being answered
-//! append until HTTP is done.
+//! starts no timed checkpoint once the token is cancelled, but takes appends until
+//! [`SqliteStore::close`] (its last checkpoint): requests still being answered append until
+//! HTTP is done.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,11 +41,12 @@ pub async fn run(
     let pool = db::open(&db_path)
         .await
         .with_context(|| format!("opening database {}", db_path.display()))?;
-    let store = SqliteStore::open(pool.clone(), config.storage.clone())
-        .await
-        .with_context(|| format!("opening the store in {}", db_path.display()))?;
-    let store = Arc::new(store);
     let token = CancellationToken::new();
+    let store =
+        SqliteStore::open_with_shutdown(pool.clone(), config.storage.clone(), token.clone())
+            .await
+            .with_context(|| format!("opening the store in {}", db_path.display()))?;
+    let store = Arc::new(store);
     tokio::spawn(cancel_on(shutdown, token.clone()));
     let tasks = TaskTracker::new();
     let served = serve(config, &pool, &store, &token, &tasks).await;

@@ -1,8 +1,12 @@
 //! Tests of the writer against real SQLite files: series by id, stale ids, a failed one-call
-//! transaction, and groups committed while the previous one is applied.
+//! transaction, groups committed while the previous one is applied, and timed checkpoints
+//! stopping on the shutdown signal.
+
+use std::time::Duration;
 
 use prost::Message;
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 
 use super::super::SqliteStore;
 use super::super::testutil::bits;
@@ -216,4 +220,59 @@ async fn concurrent_writers_of_one_series_store_each_timestamp_once_and_see_thei
     let times: Vec<i64> = stored[0].samples.iter().map(|s| s.t).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     assert_eq!(appended, times.len() as u64);
+}
+
+/// Records in the `wal` table: what no checkpoint has stored yet.
+async fn wal_rows(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM wal")
+        .fetch_one(pool)
+        .await
+        .expect("count wal")
+}
+
+/// A store checkpointing every 50 ms, with one sample appended, and its pool.
+async fn ticking_store(
+    dir: &TempDir,
+    shutdown: CancellationToken,
+) -> (SqliteStore, sqlx::SqlitePool) {
+    let pool = crate::db::open(&dir.path().join("warroom.db"))
+        .await
+        .expect("db");
+    let config = StoreConfig {
+        checkpoint_interval: Duration::from_millis(50),
+        ..StoreConfig::default()
+    };
+    let store = SqliteStore::open_with_shutdown(pool.clone(), config, shutdown)
+        .await
+        .expect("store");
+    let batch = decode(&body(&[(A, &[(1_000, 1.0)])]), 1 << 20, 100).expect("decode");
+    store.append(batch).await.expect("append");
+    (store, pool)
+}
+
+#[tokio::test]
+async fn timed_checkpoints_empty_the_wal_until_shutdown_is_signalled_and_close_still_does() {
+    // Arrange: one store running, one whose shutdown signal has come.
+    let (live_dir, ended_dir) = (
+        TempDir::new().expect("tempdir"),
+        TempDir::new().expect("tempdir"),
+    );
+    let ended = CancellationToken::new();
+    ended.cancel();
+    let (live, live_pool) = ticking_store(&live_dir, CancellationToken::new()).await;
+    let (stopping, stopping_pool) = ticking_store(&ended_dir, ended).await;
+
+    // Act: several checkpoint intervals pass.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // Assert
+    assert_eq!(wal_rows(&live_pool).await, 0, "the timer checkpointed");
+    assert_eq!(
+        wal_rows(&stopping_pool).await,
+        1,
+        "no timed checkpoint after the signal"
+    );
+    stopping.close().await.expect("close");
+    assert_eq!(wal_rows(&stopping_pool).await, 0, "close checkpointed");
+    live.close().await.expect("close");
 }
