@@ -146,6 +146,7 @@ fn data_files(dir: &Path) -> Vec<(String, String)> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             (
