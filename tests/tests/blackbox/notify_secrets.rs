@@ -1,16 +1,16 @@
 //! No notifier leaks a secret: with a Slack webhook URL (its path and query are the secret), a
 //! PagerDuty routing key and an SMTP password configured, and every receiver failing (connection
 //! refused, 503 pages that quote the request, SMTP refusing the login) so that errors are
-//! recorded, none of the secrets
-//! appears in the server's stdout or stderr, in the outbox's error text, in `/api/warroom/v1/*`
-//! and `/api/v2/silences` answers, in `/metrics`, or anywhere in its database files.
+//! recorded, none of the secrets appears in the server's stdout or stderr (at debug level), in
+//! the outbox's error text, in `/api/warroom/v1/*` and `/api/v2/silences` answers, in
+//! `/metrics`, or anywhere in its database files.
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use warroom_tests::alerting::{AlertingServer, spawn_alerting_server, wait_for};
+use warroom_tests::alerting::{AlertingServer, spawn_alerting_server_with_env, wait_for};
 use warroom_tests::http;
 use warroom_tests::outbox;
 use warroom_tests::saas::Saas;
@@ -167,7 +167,10 @@ fn no_notifier_leaks_a_webhook_url_routing_key_or_smtp_password_in_logs_errors_a
         saas.echo_requests();
     }
     let smtp = RefusingSmtp::start();
-    let mut s = spawn_alerting_server("groups: []\n", &alerting_yaml(&slack, &pd, &smtp));
+    // Debug logs: what an operator turns on when a receiver keeps failing.
+    let alerting = alerting_yaml(&slack, &pd, &smtp);
+    let debug = [("WARROOM_LOG", "debug")];
+    let mut s = spawn_alerting_server_with_env("groups: []\n", &alerting, &debug);
     let body = r#"[{"labels":{"alertname":"TargetDown","env":"target","severity":"page"},
         "annotations":{"summary":"target is down"}}]"#;
     // Act: fire, and wait for a failed attempt of every integration.
@@ -225,6 +228,10 @@ fn no_notifier_leaks_a_webhook_url_routing_key_or_smtp_password_in_logs_errors_a
     assert!(refused("everyone/pagerduty/1"), "{errors:?}");
     assert!(error_of("everyone/email/0").contains("smtp"), "{errors:?}");
     assert!(log.contains("everyone/email/0 failed"), "{log}");
+    assert!(
+        log.contains(" DEBUG "),
+        "the server logged at debug level:\n{log}"
+    );
     // ...and no secret shows anywhere.
     let mut places: Vec<(String, String)> = vec![("the server's output".into(), log)];
     places.extend(
