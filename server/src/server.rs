@@ -1,14 +1,24 @@
 //! [`run`]: opens the database and the store, serves the [`app`](crate::app::app) until the
 //! shutdown signal, lets in-flight requests finish (so every acknowledged batch is stored), then
 //! closes the store.
+//!
+//! One [`CancellationToken`] is the shutdown signal for everything: HTTP's graceful shutdown and
+//! every background loop (rules, dispatcher, sender, retention, SIGHUP) end on it, and one
+//! [`TaskTracker`] waits for them before the store and the database close. The sender waits
+//! for its sends in flight, a bounded time ([`sender::DRAIN`](crate::alerting::sender::DRAIN));
+//! one cut off stays pending in the outbox and goes after the next start. The store's writer
+//! starts no timed checkpoint once the token is cancelled, but takes appends until
+//! [`SqliteStore::close`] (its last checkpoint): requests still being answered append until
+//! HTTP is done.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::alerting::Alerting;
 use crate::app::{AppState, app};
@@ -31,20 +41,55 @@ pub async fn run(
     let pool = db::open(&db_path)
         .await
         .with_context(|| format!("opening database {}", db_path.display()))?;
-    let store = SqliteStore::open(pool.clone(), config.storage.clone())
-        .await
-        .with_context(|| format!("opening the store in {}", db_path.display()))?;
+    let token = CancellationToken::new();
+    let store =
+        SqliteStore::open_with_shutdown(pool.clone(), config.storage.clone(), token.clone())
+            .await
+            .with_context(|| format!("opening the store in {}", db_path.display()))?;
     let store = Arc::new(store);
-    let retention = tokio::spawn(retain_periodically(store.clone()));
+    tokio::spawn(cancel_on(shutdown, token.clone()));
+    let tasks = TaskTracker::new();
+    let served = serve(config, &pool, &store, &token, &tasks).await;
+    // Whatever ended the serving (the signal or an error), every loop stops on the token.
+    token.cancel();
+    tasks.close();
+    tasks.wait().await;
+    tracing::info!("background tasks stopped; closing the store");
+    let closed = store.close().await.context("closing the store");
+    drop(store);
+    pool.close().await;
+    served.and(closed)
+}
+
+/// Cancels `token` once `shutdown` resolves (or returns when the token is cancelled first).
+async fn cancel_on(shutdown: impl Future<Output = ()>, token: CancellationToken) {
+    tokio::select! {
+        () = shutdown => token.cancel(),
+        () = token.cancelled() => {}
+    }
+}
+
+/// Starts the background loops on `tasks` and serves HTTP until `token` is cancelled and the
+/// requests in flight are answered.
+async fn serve(
+    config: ServerConfig,
+    pool: &sqlx::SqlitePool,
+    store: &Arc<SqliteStore>,
+    token: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<()> {
+    tasks.spawn(retain_periodically(store.clone(), token.clone()));
     let alerting = Alerting::start(
         config.alerting.clone(),
         pool.clone(),
         store.clone(),
         store.clone(),
+        token,
+        tasks,
     )
     .await
     .context("starting alerting")?;
-    let hangup = tokio::spawn(reload_on_sighup(alerting.reload.clone()));
+    tasks.spawn(reload_on_sighup(alerting.reload.clone(), token.clone()));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -62,21 +107,15 @@ pub async fn run(
         alerts: Some(alerting.pipeline.clone()),
     };
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(token.clone().cancelled_owned())
         .await
         .context("serving HTTP")?;
-    tracing::info!("stopped taking requests; closing the store");
-    retention.abort();
-    hangup.abort();
-    alerting.stop();
-    store.close().await.context("closing the store")?;
-    drop(store);
-    pool.close().await;
+    tracing::info!("stopped taking requests");
     Ok(())
 }
 
-/// Rings `reload` on every SIGHUP.
-async fn reload_on_sighup(reload: Arc<Notify>) {
+/// Rings `reload` on every SIGHUP, until `token` is cancelled.
+async fn reload_on_sighup(reload: Arc<Notify>, token: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -85,16 +124,16 @@ async fn reload_on_sighup(reload: Arc<Notify>) {
             return;
         }
     };
-    while hup.recv().await.is_some() {
+    while let Some(Some(())) = token.run_until_cancelled(hup.recv()).await {
         reload.notify_one();
     }
 }
 
-/// Deletes data past the retention period once an hour (and once at start).
-async fn retain_periodically(store: Arc<SqliteStore>) {
+/// Deletes data past the retention period once an hour (and once at start), until `token` is
+/// cancelled.
+async fn retain_periodically(store: Arc<SqliteStore>, token: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
+    while token.run_until_cancelled(tick.tick()).await.is_some() {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

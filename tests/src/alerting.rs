@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::http;
-use crate::server::{Server, spawn_server_with};
+use crate::server::{Server, spawn_server_with_env};
 
 /// Routing keys of the two PagerDuty tiers.
 pub const TIER2_KEY: &str = "tier2-routing-key";
@@ -61,6 +61,15 @@ pub struct AlertingServer {
 /// Starts a server with `rules` as `rules/main.yaml` and `alerting` as its `alerting.yaml`,
 /// evaluating every second.
 pub fn spawn_alerting_server(rules: &str, alerting: &str) -> AlertingServer {
+    spawn_alerting_server_with_env(rules, alerting, &[])
+}
+
+/// As [`spawn_alerting_server`], with `env` added to the server's environment.
+pub fn spawn_alerting_server_with_env(
+    rules: &str,
+    alerting: &str,
+    env: &[(&str, &str)],
+) -> AlertingServer {
     let files = tempfile::tempdir().expect("temp dir");
     let rules_dir = files.path().join("rules");
     std::fs::create_dir(&rules_dir).expect("rules dir");
@@ -73,7 +82,7 @@ pub fn spawn_alerting_server(rules: &str, alerting: &str) -> AlertingServer {
         alerting_file.display().to_string()
     );
     AlertingServer {
-        server: spawn_server_with(&config),
+        server: spawn_server_with_env(&config, env),
         rules_dir,
         _files: files,
     }

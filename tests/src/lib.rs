@@ -7,6 +7,7 @@
 //! - [`bins`]: where the built binaries are and how to run them.
 //! - [`http`]: a tiny loopback HTTP client.
 //! - [`loadgen`]: a Prometheus remote_write load generator (realistic series, batched, snappy).
+//! - [`outbox`]: the server's outbox rows and attempts, read from its SQLite file.
 //! - [`process`]: a server process under test: readiness, graceful stop, bytes on disk.
 //! - [`procstat`]: CPU time and RSS of a process, as benchmarks measure them.
 //! - [`prometheus`]: Debian's Prometheus as a real peer process.
@@ -20,6 +21,7 @@ pub mod alerting;
 pub mod bins;
 pub mod http;
 pub mod loadgen;
+pub mod outbox;
 pub mod process;
 pub mod procstat;
 pub mod prometheus;

@@ -1,16 +1,17 @@
 //! Local stand-ins for Slack incoming webhooks and the PagerDuty Events API v2. They check the
 //! published payload shapes (answering as the services do when a payload is wrong), record every
 //! accepted message with its arrival time, and can be scripted to answer 429 (with
-//! `Retry-After`) or 5xx first.
+//! `Retry-After`) or 5xx first, or to hold requests (a slow answer) before answering. Scripted
+//! failures can quote the request back, as some error pages and proxies do.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -30,6 +31,8 @@ pub struct Arrival {
 #[derive(Default)]
 struct Log {
     script: VecDeque<Scripted>,
+    holds: VecDeque<Duration>,
+    echo: bool,
     accepted: Vec<Arrival>,
     requests: usize,
 }
@@ -77,6 +80,19 @@ impl Saas {
         self.lock().script.extend(answers.iter().copied());
     }
 
+    /// Holds the next requests, one per entry, that long before answering them (as scripted or
+    /// normally). A held request counts in [`Saas::requests`] at once and in
+    /// [`Saas::accepted`] only once answered.
+    pub fn hold(&self, holds: &[Duration]) {
+        self.lock().holds.extend(holds.iter().copied());
+    }
+
+    /// Makes scripted answers quote the request (`POST PATH?QUERY` and its body) in their body,
+    /// as an error page or a proxy in the way may.
+    pub fn echo_requests(&self) {
+        self.lock().echo = true;
+    }
+
     /// Messages accepted so far.
     pub fn accepted(&self) -> Vec<Arrival> {
         self.lock().accepted.clone()
@@ -97,17 +113,33 @@ impl Saas {
     }
 }
 
-/// Takes the next scripted answer, if any, counting the request.
-fn scripted(log: &Shared) -> Option<Response> {
+/// Counts the request and waits out its hold, if one is scripted.
+async fn arrive(log: &Shared) {
+    let hold = {
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        log.requests += 1;
+        log.holds.pop_front()
+    };
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+}
+
+/// Takes the next scripted answer to a request for `uri` with `body`, if any.
+fn scripted(log: &Shared, uri: &Uri, body: &str) -> Option<Response> {
     let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-    log.requests += 1;
     let (status, retry_after) = log.script.pop_front()?;
+    let text = if log.echo {
+        format!("scripted: cannot POST {uri}: {body}")
+    } else {
+        "scripted".to_owned()
+    };
     let mut headers = HeaderMap::new();
     if let Some(secs) = retry_after {
         headers.insert("retry-after", HeaderValue::from(secs));
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Some((status, headers, "scripted").into_response())
+    Some((status, headers, text).into_response())
 }
 
 fn accept(log: &Shared, body: Value) {
@@ -118,8 +150,9 @@ fn accept(log: &Shared, body: Value) {
     });
 }
 
-async fn slack(State(log): State<Shared>, body: String) -> Response {
-    if let Some(r) = scripted(&log) {
+async fn slack(State(log): State<Shared>, uri: Uri, body: String) -> Response {
+    arrive(&log).await;
+    if let Some(r) = scripted(&log, &uri, &body) {
         return r;
     }
     let Ok(body) = serde_json::from_str::<Value>(&body) else {
@@ -171,8 +204,9 @@ fn valid_block(block: &Value) -> bool {
     }
 }
 
-async fn pagerduty(State(log): State<Shared>, body: String) -> Response {
-    if let Some(r) = scripted(&log) {
+async fn pagerduty(State(log): State<Shared>, uri: Uri, body: String) -> Response {
+    arrive(&log).await;
+    if let Some(r) = scripted(&log, &uri, &body) {
         return r;
     }
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);

@@ -23,10 +23,11 @@ pub struct Server {
     pub read_token: String,
     /// Its data directory (inside `dir`).
     pub data_dir: PathBuf,
-    /// Its stderr so far, for failure messages.
+    /// Its stderr and stdout so far (for failure messages, and for what it must never print).
     pub log: Arc<Mutex<String>>,
     child: Child,
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 /// Starts a server with the default configuration.
@@ -36,6 +37,15 @@ pub fn spawn_server() -> Server {
 
 /// Starts a server with `config` as its `warroom.toml`.
 pub fn spawn_server_with(config: &str) -> Server {
+    spawn_server_with_env(config, &[])
+}
+
+/// Starts a server with `config` as its `warroom.toml` and `env` added to its environment
+/// (e.g. `WARROOM_LOG`), on restarts too.
+pub fn spawn_server_with_env(config: &str, env: &[(&str, &str)]) -> Server {
+    let env: Vec<(String, String)> = (env.iter())
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     let config_file = dir.path().join("warroom.toml");
@@ -43,7 +53,7 @@ pub fn spawn_server_with(config: &str) -> Server {
     let read_token = token(&data_dir, &["create", "test-reader", "--scope", "read"]);
     let token = token(&data_dir, &["create", "test-agent"]);
     let log = Arc::new(Mutex::new(String::new()));
-    let (child, addr) = start(&config_file, &data_dir, "127.0.0.1:0", log.clone());
+    let (child, addr) = start(&config_file, &data_dir, "127.0.0.1:0", log.clone(), &env);
     let server = Server {
         addr,
         token,
@@ -52,6 +62,7 @@ pub fn spawn_server_with(config: &str) -> Server {
         log,
         child,
         dir,
+        env,
     };
     server.wait_ready();
     server
@@ -63,6 +74,7 @@ fn start(
     data_dir: &Path,
     listen: &str,
     log: Arc<Mutex<String>>,
+    env: &[(String, String)],
 ) -> (Child, SocketAddr) {
     let mut child = Command::new(bin("warroom"))
         .arg("serve")
@@ -71,9 +83,20 @@ fn start(
         .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
         .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start warroom serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let out_log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut log = out_log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
     let addr = read_address(&mut child, log);
     (child, addr)
 }
@@ -152,7 +175,7 @@ impl Server {
         }
     }
 
-    /// Its stderr so far.
+    /// Its stderr and stdout so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -168,7 +191,13 @@ impl Server {
     pub fn restart(&mut self) {
         let config = self.dir.path().join("warroom.toml");
         let listen = self.addr.to_string();
-        let (child, addr) = start(&config, &self.data_dir, &listen, self.log.clone());
+        let (child, addr) = start(
+            &config,
+            &self.data_dir,
+            &listen,
+            self.log.clone(),
+            &self.env,
+        );
         self.child = child;
         assert_eq!(addr, self.addr, "the restarted server listens where it did");
         self.wait_ready();

@@ -15,6 +15,8 @@ pub struct Email {
     /// Sender.
     pub from: Mailbox,
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The login's password, blanked out of errors (a server's reply may quote what it got).
+    password: Option<Secret>,
 }
 
 impl Email {
@@ -50,13 +52,16 @@ impl Email {
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
         };
         builder = builder.port(port);
+        let mut secret = None;
         if let Some((user, password)) = auth {
             builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
+            secret = Some(password);
         }
         Ok(Self {
             to,
             from,
             transport: builder.build(),
+            password: secret,
         })
     }
 
@@ -110,15 +115,21 @@ pub fn body(n: &Notification) -> String {
 impl Notifier for Email {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let message = self.message(n)?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(NotifyError::Permanent {
-                reason: format!("smtp: {e}"),
-            }),
-            Err(e) => Err(NotifyError::Retry {
+        let error = match self.transport.send(message).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let mut reason = format!("smtp: {error}");
+        if let Some(password) = &self.password {
+            reason = password.blank_in(&reason);
+        }
+        if error.is_permanent() {
+            Err(NotifyError::Permanent { reason })
+        } else {
+            Err(NotifyError::Retry {
                 after: None,
-                reason: format!("smtp: {e}"),
-            }),
+                reason,
+            })
         }
     }
 }

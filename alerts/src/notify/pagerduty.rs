@@ -95,7 +95,7 @@ pub struct PagerDuty {
 impl Notifier for PagerDuty {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let body = event(n, self.routing_key.expose(), SystemTime::now());
-        post_json(&self.client, &self.url, &body, ANSWERS).await
+        post_json(&self.client, &self.url, &body, ANSWERS, &self.routing_key).await
     }
 }
 

@@ -19,6 +19,26 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `text` with the secret replaced by `[redacted]`. For a URL, its user, password, path
+    /// and query are blanked on their own too: an error page or a proxy answering a request
+    /// may quote any of them.
+    pub fn blank_in(&self, text: &str) -> String {
+        let mut parts = vec![self.0.clone()];
+        if let Ok(url) = reqwest::Url::parse(&self.0) {
+            let path = url.path();
+            let query = url.query().unwrap_or_default();
+            parts.push(format!("{path}?{query}"));
+            parts.extend([path, query, url.username()].map(str::to_owned));
+            parts.extend(url.password().map(str::to_owned));
+        }
+        // Longest first, so a part is never left half blanked by a shorter one inside it.
+        parts.retain(|p| p.len() > 1);
+        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        parts.iter().fold(text.to_owned(), |text, part| {
+            text.replace(part.as_str(), "[redacted]")
+        })
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -69,6 +89,27 @@ impl SecretSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_secret_is_blanked_whole_and_by_its_path_query_and_credentials() {
+        let s = Secret::new("https://bot:pa55@hooks.example/services/T1/B2/X3?token=t0k");
+        let text = "POST /services/T1/B2/X3?token=t0k; path /services/T1/B2/X3; query token=t0k; \
+                    user bot, password pa55; whole https://bot:pa55@hooks.example/services/T1/B2/X3?token=t0k";
+        let blanked = s.blank_in(text);
+        for piece in ["T1", "B2", "X3", "t0k", "pa55", "bot"] {
+            assert!(!blanked.contains(piece), "{piece} in {blanked}");
+        }
+    }
+
+    #[test]
+    fn a_plain_secret_is_blanked_wherever_it_is_quoted() {
+        let key = Secret::new("R0UTINGKEY");
+        assert_eq!(
+            key.blank_in(r#"{"routing_key":"R0UTINGKEY"} R0UTINGKEY"#),
+            r#"{"routing_key":"[redacted]"} [redacted]"#
+        );
+        assert_eq!(key.blank_in("nothing here"), "nothing here");
+    }
 
     #[test]
     fn a_secret_never_prints_and_loads_from_a_file_first_line() {

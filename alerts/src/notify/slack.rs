@@ -62,6 +62,7 @@ impl Notifier for Slack {
             self.webhook_url.expose(),
             &payload(n),
             ANSWERS,
+            &self.webhook_url,
         )
         .await
     }

@@ -61,7 +61,8 @@ pub struct Webhook {
 #[async_trait::async_trait]
 impl Notifier for Webhook {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
-        post_json(&self.client, self.url.expose(), &payload(n), ANSWERS).await
+        let url = self.url.expose();
+        post_json(&self.client, url, &payload(n), ANSWERS, &self.url).await
     }
 }
 

@@ -24,7 +24,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::SqlitePool;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::query::Engine;
 use crate::store::{MetricStore, Querier};
@@ -41,17 +42,20 @@ pub struct Alerting {
     pub ingested: Arc<Notify>,
     /// Ring to reload the rule files and `alerting.yaml` (SIGHUP).
     pub reload: Arc<Notify>,
-    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Alerting {
     /// Loads the files (refusing to start on a bad one, naming every error) and starts the
-    /// rules, dispatch and sender loops.
+    /// rules, dispatch and sender loops on `tasks`; they end once `shutdown` is cancelled (the
+    /// sender after its sends in flight, see [`sender::DRAIN`]; the outbox keeps what was not
+    /// sent for the next start).
     pub async fn start(
         settings: AlertingSettings,
         db: SqlitePool,
         store: Arc<dyn MetricStore>,
         querier: Arc<dyn Querier>,
+        shutdown: &CancellationToken,
+        tasks: &TaskTracker,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .build()
@@ -81,23 +85,13 @@ impl Alerting {
             ingested: ingested.clone(),
             reload: reload.clone(),
         };
-        let tasks = vec![
-            tokio::spawn(runner.run(bells)),
-            tokio::spawn(runner::dispatch(pipeline.clone())),
-            tokio::spawn(sender::run(pipeline.clone())),
-        ];
+        tasks.spawn(runner.run(bells, shutdown.clone()));
+        tasks.spawn(runner::dispatch(pipeline.clone(), shutdown.clone()));
+        tasks.spawn(sender::run(pipeline.clone(), shutdown.clone()));
         Ok(Self {
             pipeline,
             ingested,
             reload,
-            tasks,
         })
-    }
-
-    /// Stops the loops (the outbox keeps what was not sent for the next start).
-    pub fn stop(&self) {
-        for t in &self.tasks {
-            t.abort();
-        }
     }
 }

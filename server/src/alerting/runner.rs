@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use warroom_alerts::eval::GroupEvaluator;
 use warroom_alerts::notify::AlertView;
 use warroom_alerts::rules::{Rule, RuleGroup};
@@ -81,16 +82,17 @@ impl Runner {
         runner
     }
 
-    /// Runs forever.
-    pub async fn run(mut self, bells: Bells) {
+    /// Runs until `shutdown` is cancelled (an evaluation under way finishes first).
+    pub async fn run(mut self, bells: Bells, shutdown: CancellationToken) {
         let mut file_check = tokio::time::interval(FILE_CHECK);
         file_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        while !shutdown.is_cancelled() {
             self.evaluate_due().await;
             let next = self.groups.iter().map(|g| g.next).min();
             let next = next.unwrap_or_else(|| Instant::now() + FILE_CHECK);
             let on_ingest = self.groups.iter().any(|g| g.on_ingest);
             tokio::select! {
+                () = shutdown.cancelled() => {}
                 () = tokio::time::sleep_until(next) => {}
                 () = bells.ingested.notified(), if on_ingest => self.ingest_due(),
                 () = bells.reload.notified() => self.reload("SIGHUP").await,
@@ -207,9 +209,9 @@ fn routed(alerts: Vec<(AlertState, AlertView)>) -> impl Iterator<Item = AlertVie
 }
 
 /// The dispatcher loop: ticks the pipeline whenever something is due (escalation tiers, group
-/// intervals, silences ending).
-pub async fn dispatch(pipeline: Arc<Pipeline>) {
-    loop {
+/// intervals, silences ending), until `shutdown` is cancelled.
+pub async fn dispatch(pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
         let now = SystemTime::now();
         let wake = match pipeline.step(now).await {
             Ok(wake) => wake,
@@ -218,6 +220,9 @@ pub async fn dispatch(pipeline: Arc<Pipeline>) {
                 None
             }
         };
-        tokio::time::sleep(super::pipeline::sleep_for(wake, SystemTime::now())).await;
+        let pause = super::pipeline::sleep_for(wake, SystemTime::now());
+        shutdown
+            .run_until_cancelled(tokio::time::sleep(pause))
+            .await;
     }
 }

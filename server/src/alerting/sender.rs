@@ -2,15 +2,21 @@
 //! `acknowledge` never overtakes its `trigger`), one in flight per integration, Slack at most one
 //! a second, each attempt's outcome stored before the next is tried. Different integrations send
 //! concurrently, so a PagerDuty outage does not hold up Slack.
+//!
+//! On shutdown no new attempt starts, and those in flight get [`DRAIN`] to finish and be
+//! recorded. One still going then is cut off unrecorded: its row stays pending, as it was, and
+//! is sent again after the next start (at least once: the service may have had it already).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use warroom_alerts::notify::NotifyError;
 use warroom_alerts::outbox::{AttemptOutcome, rate_gate};
 
-use super::integrations::Service;
+use super::integrations::{Integration, Service};
 use super::pipeline::Pipeline;
 use super::records::{self, StoredDelivery};
 
@@ -20,6 +26,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const SLACK_GAP: Duration = Duration::from_secs(1);
 /// Longest sleep between looks at the outbox.
 const IDLE: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the sends in flight before cutting them off.
+pub const DRAIN: Duration = Duration::from_secs(5);
 
 /// Integrations with an attempt in flight, and when each last sent.
 #[derive(Default)]
@@ -28,18 +36,50 @@ struct Lanes {
     last_sent: HashMap<String, SystemTime>,
 }
 
-/// Runs forever: sends what is due, sleeps until the next row is due or the outbox changes.
-pub async fn run(pipeline: Arc<Pipeline>) {
+/// Sends in flight, and the switch that cuts them off.
+#[derive(Default)]
+struct InFlight {
+    sends: TaskTracker,
+    cut: CancellationToken,
+}
+
+/// Sends what is due and sleeps until the next row is due or the outbox changes, until
+/// `shutdown` is cancelled; then waits for the sends in flight, at most [`DRAIN`].
+pub async fn run(pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
     let lanes = Arc::new(Mutex::new(Lanes::default()));
-    loop {
-        let wait = match send_due(&pipeline, &lanes).await {
+    let in_flight = InFlight::default();
+    while !shutdown.is_cancelled() {
+        let wait = match send_due(&pipeline, &lanes, &in_flight).await {
             Ok(wait) => wait,
             Err(e) => {
                 tracing::error!("outbox: {e}");
                 IDLE
             }
         };
-        let _ = tokio::time::timeout(wait, pipeline.outbox_changed.notified()).await;
+        let changed = tokio::time::timeout(wait, pipeline.outbox_changed.notified());
+        let _ = shutdown.run_until_cancelled(changed).await;
+    }
+    drain(in_flight).await;
+}
+
+/// Waits up to [`DRAIN`] for the sends in flight, then cuts off the rest.
+async fn drain(in_flight: InFlight) {
+    let InFlight { sends, cut } = in_flight;
+    sends.close();
+    if sends.is_empty() {
+        return;
+    }
+    tracing::info!(
+        "waiting up to {DRAIN:?} for {} notification(s) in flight",
+        sends.len()
+    );
+    if tokio::time::timeout(DRAIN, sends.wait()).await.is_err() {
+        tracing::warn!(
+            "{} notification(s) still in flight after {DRAIN:?}: cut off, they stay pending",
+            sends.len()
+        );
+        cut.cancel();
+        sends.wait().await;
     }
 }
 
@@ -48,6 +88,7 @@ pub async fn run(pipeline: Arc<Pipeline>) {
 async fn send_due(
     pipeline: &Arc<Pipeline>,
     lanes: &Arc<Mutex<Lanes>>,
+    in_flight: &InFlight,
 ) -> Result<Duration, records::RecordError> {
     let rows = records::pending(pipeline.db()).await?;
     let routing = pipeline.routing().await;
@@ -81,26 +122,43 @@ async fn send_due(
         l.busy.insert(row.integration.clone());
         l.last_sent.insert(row.integration.clone(), now);
         drop(l);
-        let (pipeline, lanes) = (pipeline.clone(), lanes.clone());
-        tokio::spawn(async move {
-            let key = row.integration.clone();
-            let result =
-                tokio::time::timeout(SEND_TIMEOUT, integration.notifier.notify(&row.notification))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(NotifyError::Retry {
-                            after: None,
-                            reason: format!("no answer within {SEND_TIMEOUT:?}"),
-                        })
-                    });
-            finish(&pipeline, row, result).await;
-            let mut l = lanes.lock().unwrap_or_else(|p| p.into_inner());
-            l.busy.remove(&key);
-            drop(l);
-            pipeline.outbox_changed.notify_one();
-        });
+        let cut = in_flight.cut.clone();
+        let attempt = attempt(pipeline.clone(), lanes.clone(), integration, row, cut);
+        in_flight.sends.spawn(attempt);
     }
     Ok(wait)
+}
+
+/// One attempt: sends, records the outcome and frees the lane. Cut off by `cut`, it records
+/// nothing and the row stays pending.
+async fn attempt(
+    pipeline: Arc<Pipeline>,
+    lanes: Arc<Mutex<Lanes>>,
+    integration: Arc<Integration>,
+    row: StoredDelivery,
+    cut: CancellationToken,
+) {
+    let key = row.integration.clone();
+    let send = tokio::time::timeout(SEND_TIMEOUT, integration.notifier.notify(&row.notification));
+    match cut.run_until_cancelled(send).await {
+        Some(result) => {
+            let result = result.unwrap_or_else(|_| {
+                Err(NotifyError::Retry {
+                    after: None,
+                    reason: format!("no answer within {SEND_TIMEOUT:?}"),
+                })
+            });
+            finish(&pipeline, row, result).await;
+        }
+        None => tracing::warn!(
+            "outbox row {} to {key} cut off by shutdown: it is sent after the next start",
+            row.id
+        ),
+    }
+    let mut l = lanes.lock().unwrap_or_else(|p| p.into_inner());
+    l.busy.remove(&key);
+    drop(l);
+    pipeline.outbox_changed.notify_one();
 }
 
 /// Records an attempt's result on the row.
@@ -135,5 +193,48 @@ fn jitter() -> f64 {
     match getrandom::fill(&mut bytes) {
         Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
         Err(_) => 0.5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tokio::time::{Instant, sleep};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_waits_for_a_quick_send_and_cuts_off_a_slow_one_at_the_bound() {
+        // Arrange: one send done in 1s, one that would take a minute.
+        let in_flight = InFlight::default();
+        let quick_done = Arc::new(AtomicBool::new(false));
+        let slow_cut = Arc::new(AtomicBool::new(false));
+        let done = quick_done.clone();
+        in_flight.sends.spawn(async move {
+            sleep(Duration::from_secs(1)).await;
+            done.store(true, Ordering::SeqCst);
+        });
+        let (cut, was_cut) = (in_flight.cut.clone(), slow_cut.clone());
+        in_flight.sends.spawn(async move {
+            let slow = sleep(Duration::from_secs(60));
+            if cut.run_until_cancelled(slow).await.is_none() {
+                was_cut.store(true, Ordering::SeqCst);
+            }
+        });
+        // Act
+        let start = Instant::now();
+        drain(in_flight).await;
+        // Assert
+        assert!(quick_done.load(Ordering::SeqCst), "the quick send finished");
+        assert!(slow_cut.load(Ordering::SeqCst), "the slow send was cut off");
+        assert_eq!(start.elapsed(), DRAIN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_with_nothing_in_flight_does_not_wait() {
+        let start = Instant::now();
+        drain(InFlight::default()).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

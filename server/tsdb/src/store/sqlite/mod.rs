@@ -75,6 +75,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     KnownSamples, MapSamples, MetricStore, Projected, Projection, Querier, Reduce, Reduced,
@@ -168,6 +169,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Loads the store from `pool` (opened by [`crate::db::open`]) and starts its writer task.
     pub async fn open(pool: SqlitePool, config: StoreConfig) -> Result<Self, StoreError> {
+        Self::open_with_shutdown(pool, config, CancellationToken::new()).await
+    }
+
+    /// As [`SqliteStore::open`]; once `shutdown` is cancelled the writer starts no more timed
+    /// checkpoints (the one [`SqliteStore::close`] makes follows soon) but takes appends until
+    /// closed.
+    pub async fn open_with_shutdown(
+        pool: SqlitePool,
+        config: StoreConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let path = load::database_path(&pool).await?;
         let state = load::load(&pool).await?;
         let shared = Arc::new(Shared {
@@ -177,7 +189,7 @@ impl SqliteStore {
             path,
         });
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer::run(shared.clone(), rx));
+        tokio::spawn(writer::run(shared.clone(), rx, shutdown));
         Ok(Self { shared, tx })
     }
 

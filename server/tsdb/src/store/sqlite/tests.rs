@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 
 use super::SqliteStore;
 use super::testutil::{Rng, bits};
@@ -686,4 +687,59 @@ async fn open_chunks_in_the_bigger_rows_of_older_databases_are_read_whole_until_
     assert_eq!(alone[0].samples.len(), 100, "read alone");
     assert_eq!(rows, [0, 16, 32], "rewritten in rows of 16");
     assert!(got.iter().all(|s| s.samples.len() == 101));
+}
+
+/// Records in the `wal` table: what no checkpoint has stored yet.
+async fn wal_rows(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM wal")
+        .fetch_one(pool)
+        .await
+        .expect("count wal")
+}
+
+/// A store checkpointing every 50 ms, with one sample appended, and its pool.
+async fn ticking_store(
+    dir: &TempDir,
+    shutdown: CancellationToken,
+) -> (SqliteStore, sqlx::SqlitePool) {
+    let pool = crate::db::open(&dir.path().join("warroom.db"))
+        .await
+        .expect("db");
+    let config = StoreConfig {
+        checkpoint_interval: Duration::from_millis(50),
+        ..StoreConfig::default()
+    };
+    let store = SqliteStore::open_with_shutdown(pool.clone(), config, shutdown)
+        .await
+        .expect("store");
+    let one = series("m", "n1", &[(1_000, 1.0)]);
+    store.append(batch(None, vec![one])).await.expect("append");
+    (store, pool)
+}
+
+#[tokio::test]
+async fn timed_checkpoints_empty_the_wal_until_shutdown_is_signalled_and_close_still_does() {
+    // Arrange: one store running, one whose shutdown signal has come.
+    let (live_dir, ended_dir) = (
+        TempDir::new().expect("tempdir"),
+        TempDir::new().expect("tempdir"),
+    );
+    let ended = CancellationToken::new();
+    ended.cancel();
+    let (live, live_pool) = ticking_store(&live_dir, CancellationToken::new()).await;
+    let (stopping, stopping_pool) = ticking_store(&ended_dir, ended).await;
+
+    // Act: several checkpoint intervals pass.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    // Assert
+    assert_eq!(wal_rows(&live_pool).await, 0, "the timer checkpointed");
+    assert_eq!(
+        wal_rows(&stopping_pool).await,
+        1,
+        "no timed checkpoint after the signal"
+    );
+    stopping.close().await.expect("close");
+    assert_eq!(wal_rows(&stopping_pool).await, 0, "close checkpointed");
+    live.close().await.expect("close");
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{Background, checkpoint, log_failure};
 use super::head::OpenChunk;
@@ -41,8 +42,13 @@ impl Append {
     }
 }
 
-/// Runs until [`Command::Close`] or until every sender is gone.
-pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
+/// Runs until [`Command::Close`] or until every sender is gone; no timed checkpoint starts
+/// once `shutdown` is cancelled.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Command>,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(shared.config.checkpoint_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -58,9 +64,9 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Command>) {
         }
         let first = tokio::select! {
             cmd = rx.recv() => match cmd { Some(cmd) => cmd, None => break },
-            _ = ticker.tick() => {
+            _ = ticker.tick(), if !shutdown.is_cancelled() => {
                 finish(&shared, pending.take());
-                if background.start(&shared).await {
+                if !shutdown.is_cancelled() && background.start(&shared).await {
                     wal_bytes = 0;
                 }
                 continue;
