@@ -18,9 +18,11 @@
 //! checkpoints, which the peer would take minutes to match; its figures are then not a
 //! comparison).
 //! Ingest beside a heavy query: `INGEST_QUERY=1` splits the steady rounds in two halves, the
-//! second sent while one thread runs `INGEST_QUERY_EXPR` (default
-//! `sum(rate({__name__=~".+"}[5m]))`, every series) back to back at the first half's last
-//! timestamp; the table then gives each half's latency and the queries' count and mean time.
+//! second sent while one thread runs `INGEST_QUERY_EXPR` back to back at the first half's last
+//! timestamp (default: `sum(rate(m[5m]))` of every metric `m` of the fleet, added up: every
+//! series is read; one `rate` over `{__name__=~".+"}` would be refused, since it drops the names
+//! and leaves label sets alike); the table then gives each half's latency and the queries' count
+//! and mean time.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -153,6 +155,7 @@ impl Server for Warroom {
 }
 
 /// Sizing from the environment.
+#[derive(Clone)]
 struct Plan {
     sizes: Vec<usize>,
     /// The query run in a loop beside the second half of the steady rounds, if any.
@@ -179,8 +182,7 @@ impl Plan {
             .collect();
         let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
         let query = (env_or("INGEST_QUERY", 0) != 0).then(|| {
-            std::env::var("INGEST_QUERY_EXPR")
-                .unwrap_or_else(|_| r#"sum(rate({__name__=~".+"}[5m]))"#.into())
+            std::env::var("INGEST_QUERY_EXPR").unwrap_or_default()
         });
         Self {
             sizes,
@@ -580,8 +582,33 @@ fn print_size(
     }
 }
 
+/// `sum(rate(m[5m]))` of every metric name `m` of `fleet`, added up: a rate over every series.
+fn rate_of_every_series(fleet: &Fleet) -> String {
+    let names: std::collections::BTreeSet<String> = (fleet.series(0..fleet.len()).into_iter())
+        .filter_map(|d| d.labels.into_iter().find(|l| l.name == "__name__"))
+        .map(|l| l.value)
+        .collect();
+    let sums: Vec<String> = (names.iter())
+        .map(|n| format!("sum(rate({n}[5m]))"))
+        .collect();
+    sums.join(" + ")
+}
+
 fn run_size(series: usize, plan: &Plan, warroom: Option<&Path>) -> anyhow::Result<bool> {
     let fleet = Fleet::new(series);
+    let defaulted;
+    let plan = match plan.query.as_deref() {
+        Some("") => {
+            let query = rate_of_every_series(&fleet);
+            println!("heavy query: {query}");
+            defaulted = Plan {
+                query: Some(query),
+                ..plan.clone()
+            };
+            &defaulted
+        }
+        _ => plan,
+    };
     let workload = Workload::ending_now(series, plan.batch, plan.steady_rounds(series) + 1);
     let encoded = encode(&fleet, &workload, 2);
     let total = (series * workload.rounds as usize) as f64;
