@@ -181,9 +181,8 @@ impl Plan {
             .filter_map(|s| s.trim().parse().ok())
             .collect();
         let deadline = Duration::from_secs(env_or("INGEST_DEADLINE_S", 90));
-        let query = (env_or("INGEST_QUERY", 0) != 0).then(|| {
-            std::env::var("INGEST_QUERY_EXPR").unwrap_or_default()
-        });
+        let query = (env_or("INGEST_QUERY", 0) != 0)
+            .then(|| std::env::var("INGEST_QUERY_EXPR").unwrap_or_default());
         Self {
             sizes,
             query,

@@ -18,6 +18,7 @@
 //! - [`float`]: floats printed as Prometheus prints them.
 //! - [`limits`]: the query timeout, the most samples a query may hold, the most queries at once.
 //! - [`depth`]: the bound on how deeply a query nests, checked before parsing.
+//! - [`priority`]: query threads yield the CPU to ingest and health (a higher nice value).
 
 mod aggregate;
 mod binary;
@@ -31,6 +32,7 @@ mod functions;
 mod histogram;
 mod limits;
 mod plan;
+mod priority;
 mod range_fns;
 
 pub use float::{format_float, write_float};
@@ -159,8 +161,8 @@ impl Engine {
         .await
     }
 
-    /// Runs `work` on a blocking thread once a turn is free, within the timeout (the wait
-    /// included) and the sample limit.
+    /// Runs `work` on a thread of its own, below ingest's priority, once a turn is free,
+    /// within the timeout (the wait included) and the sample limit.
     async fn bounded<T: Send + 'static>(
         &self,
         work: impl FnOnce(Engine, Budget) -> BoxFuture<Result<T, QueryError>> + Send + 'static,
@@ -181,13 +183,19 @@ impl Engine {
         .map_err(|_| QueryError::timeout())?;
         let budget = Budget::new(deadline, self.limits.max_samples);
         let (engine, runtime) = (self.clone(), tokio::runtime::Handle::current());
-        let task = tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            runtime.block_on(work(engine, budget))
-        });
-        match tokio::time::timeout_at(until(deadline, ABANDON_AFTER), task).await {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("query".into())
+            .spawn(move || {
+                let _turn = turn;
+                priority::yield_to_ingest();
+                // The receiver is gone only when the query was abandoned at its deadline.
+                let _ = answer.send(runtime.block_on(work(engine, budget)));
+            })
+            .map_err(|e| QueryError::exec(format!("no thread to run the query on: {e}")))?;
+        match tokio::time::timeout_at(until(deadline, ABANDON_AFTER), answered).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => Err(QueryError::exec(format!("query evaluation failed: {e}"))),
+            Ok(Err(_)) => Err(QueryError::exec("query evaluation ended without an answer")),
             Err(_) => Err(QueryError::timeout()),
         }
     }
