@@ -214,7 +214,7 @@ fn use_alerts(parsed: Result<Vec<ExternalAlert>, String>) -> Result<(), TestCase
 }
 
 proptest! {
-    #![proptest_config(harness::config(1_000))]
+    #![proptest_config(harness::config(4_000))]
     #[test]
     fn alertmanager_v2_alert_bodies_are_parsed_or_refused(
         body in bodies(prop::collection::vec(alert(), 0..4).prop_map(Value::Array).boxed())
@@ -253,7 +253,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(3_000))]
+    #![proptest_config(harness::config(10_000))]
     #[test]
     fn times_are_read_or_refused_and_every_time_read_can_be_printed(text in time_text()) {
         if let Ok(Some(t)) = parse_time(&text) {

@@ -4,8 +4,9 @@
 //! past the limits it was given.
 //!
 //! Each property runs `PROPTEST_CASES` cases (or its own CI default, chosen so the whole
-//! campaign takes about two minutes in a debug `cargo test` on two cores); a longer run:
-//! `PROPTEST_CASES=100000 cargo test --release -p warroom-server --test fuzz`.
+//! campaign takes under two minutes in a debug `cargo test` on two cores); a longer run:
+//! `PROPTEST_CASES=100000 cargo test --release -p warroom-server --test fuzz -- --skip thousands`
+//! (and the `thousands` properties with fewer cases; see the README).
 //!
 //! Modules:
 //! - [`harness`]: the case budget, the per-thread allocation meter and the hang watchdog.

@@ -306,7 +306,7 @@ fn gzip(raw: &[u8]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(harness::config(3_000))]
+    #![proptest_config(harness::config(10_000))]
     #[test]
     fn random_bytes_are_decoded_or_refused(raw in prop::collection::vec(any::<u8>(), 0..2_048)) {
         check(&raw)?;
@@ -314,7 +314,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(500))]
+    #![proptest_config(harness::config(2_000))]
     #[test]
     fn mutated_encodings_of_valid_requests_are_decoded_or_refused(
         raw in request(4, 4).prop_map(|r| r.encode_to_vec()).prop_flat_map(mutate::bytes)
@@ -345,7 +345,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(16))]
+    #![proptest_config(harness::config(32))]
     #[test]
     fn requests_with_thousands_of_labels_or_points_stay_within_the_sample_limit(
         req in prop_oneof![

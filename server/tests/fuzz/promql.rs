@@ -404,7 +404,7 @@ fn step() -> impl Strategy<Value = i64> {
 }
 
 proptest! {
-    #![proptest_config(harness::config(500))]
+    #![proptest_config(harness::config(2_000))]
     #[test]
     fn generated_expressions_evaluate_or_fail_within_the_limits(
         query in expr(), at in time(), steps in 0..40i64, step in step()
@@ -422,7 +422,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(100))]
+    #![proptest_config(harness::config(300))]
     #[test]
     fn expressions_nested_or_repeated_thousands_deep_are_refused_or_evaluated(
         depth in prop_oneof![1..20_000usize, NESTING_BOUND - 100..NESTING_BOUND + 2],

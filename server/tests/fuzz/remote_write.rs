@@ -207,7 +207,7 @@ fn huge_claim() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(harness::config(2_000))]
+    #![proptest_config(harness::config(8_000))]
     #[test]
     fn random_bytes_are_decoded_or_refused(body in prop::collection::vec(any::<u8>(), 0..2_048)) {
         check(&body)?;
@@ -220,7 +220,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(600))]
+    #![proptest_config(harness::config(2_500))]
     #[test]
     fn valid_snappy_of_random_protobuf_is_decoded_or_refused(
         raw in prop_oneof![random_protobuf(), prop::collection::vec(any::<u8>(), 0..1_024)]
@@ -247,7 +247,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(harness::config(16))]
+    #![proptest_config(harness::config(32))]
     #[test]
     fn requests_with_thousands_of_series_labels_or_samples_stay_within_the_limits(
         raw in prop_oneof![

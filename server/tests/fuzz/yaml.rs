@@ -269,7 +269,7 @@ static CLIENT: std::sync::LazyLock<reqwest::Client> =
     std::sync::LazyLock::new(reqwest::Client::new);
 
 proptest! {
-    #![proptest_config(harness::config(1_000))]
+    #![proptest_config(harness::config(2_000))]
     #[test]
     fn mutated_rule_files_load_or_are_refused(text in mutate::text(RULES, TOKENS)) {
         check_rules(&text)?;
