@@ -79,6 +79,18 @@ fn dense_labels() -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(&raw).unwrap()
 }
 
+/// A sample whose timestamp varint runs to 11 bytes (it overflowed a shift once).
+fn long_varint_sample() -> Vec<u8> {
+    let mut sample = vec![0x09];
+    sample.extend(1.0f64.to_le_bytes());
+    sample.push(0x10);
+    sample.extend([0x80; 10]);
+    sample.push(0x01);
+    let series = [&[0x12, sample.len() as u8][..], &sample].concat();
+    let raw = [&[0x0a, series.len() as u8][..], &series].concat();
+    snap::raw::Encoder::new().compress_vec(&raw).unwrap()
+}
+
 fn alert_at(starts_at: &str) -> Vec<u8> {
     format!(r#"[{{"labels":{{"alertname":"Fuzz"}},"startsAt":"{starts_at}"}}]"#).into_bytes()
 }
@@ -114,6 +126,7 @@ fn the_fuzz_campaigns_nastiest_bodies_get_a_4xx_and_the_server_stays_up() {
         ("remote_write claiming 16 EB", "/api/v1/write", vec![PROTOBUF], snappy_claiming(u64::MAX >> 1)),
         ("remote_write claiming 4 GB", "/api/v1/write", vec![PROTOBUF], snappy_claiming(u32::MAX.into())),
         ("remote_write dense labels", "/api/v1/write", vec![PROTOBUF], dense_labels()),
+        ("remote_write 11-byte timestamp", "/api/v1/write", vec![PROTOBUF], long_varint_sample()),
         ("v2 alerts nested JSON", "/api/v2/alerts", vec![JSON], deep_json.clone()),
         ("v2 alert offset overflow", "/api/v2/alerts", vec![JSON], alert_at("2026-11-21T12:00:00+9999999999999999:00")),
         ("v2 alert before 1970", "/api/v2/alerts", vec![JSON], alert_at("1970-01-01T00:00:00+01:00")),
