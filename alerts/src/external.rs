@@ -2,7 +2,7 @@
 //! `/api/v2/alerts`, and the webhook v4 payload an Alertmanager posts to `/hooks/alertmanager`.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -157,32 +157,42 @@ pub fn parse_silence(body: &[u8], id: String, now: SystemTime) -> Result<Silence
     })
 }
 
-/// RFC 3339; Go's zero time (`0001-01-01T00:00:00Z`) means unset.
+/// The first second past 9999-12-31T23:59:59Z, which RFC 3339 (and humantime, which prints the
+/// times back in responses and notifications) cannot write.
+const UNPRINTABLE_SECS: u64 = 253_402_300_800;
+
+/// RFC 3339; Go's zero time (`0001-01-01T00:00:00Z`) means unset. A time before 1970 or past
+/// 9999 is refused: no response or notification could print it back.
 pub fn parse_time(text: &str) -> Result<Option<SystemTime>, String> {
     if text.is_empty() || text.starts_with("0001-01-01") {
         return Ok(None);
     }
-    humantime::parse_rfc3339_weak(text)
+    let t = humantime::parse_rfc3339_weak(text)
         .or_else(|_| parse_with_offset(text))
-        .map(Some)
-        .map_err(|_| format!("invalid time {text:?}"))
+        .map_err(|_| format!("invalid time {text:?}"))?;
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(since) if since.as_secs() < UNPRINTABLE_SECS => Ok(Some(t)),
+        _ => Err(format!("time {text:?} is not between 1970 and 9999")),
+    }
 }
 
-/// humantime reads `Z` only; Prometheus may send `+02:00` offsets.
+/// humantime reads `Z` only; Prometheus may send `+02:00` offsets (within a day, as RFC 3339
+/// has them).
 fn parse_with_offset(text: &str) -> Result<SystemTime, ()> {
     let at = text.rfind(['+', '-']).filter(|&i| i > 10).ok_or(())?;
     let (local, offset) = text.split_at(at);
-    let sign = if offset.starts_with('-') { 1i64 } else { -1 };
     let (h, m) = offset[1..].split_once(':').ok_or(())?;
-    let secs =
-        sign * (h.parse::<i64>().map_err(|_| ())? * 3600 + m.parse::<i64>().map_err(|_| ())? * 60);
+    let (h, m): (u64, u64) = (h.parse().map_err(|_| ())?, m.parse().map_err(|_| ())?);
+    if h > 23 || m > 59 {
+        return Err(());
+    }
+    let shift = Duration::from_secs(h * 3600 + m * 60);
     let base = humantime::parse_rfc3339_weak(local).map_err(|_| ())?;
-    let shift = std::time::Duration::from_secs(secs.unsigned_abs());
-    Ok(if secs >= 0 {
-        base + shift
-    } else {
-        base - shift
-    })
+    match offset.starts_with('-') {
+        true => base.checked_add(shift),
+        false => base.checked_sub(shift),
+    }
+    .ok_or(())
 }
 
 #[cfg(test)]
@@ -261,5 +271,34 @@ mod tests {
                 .unwrap_err()
                 .starts_with("invalid alerts body")
         );
+    }
+
+    #[test]
+    fn times_that_cannot_be_printed_back_are_refused_not_a_panic_later() {
+        // Found by the fuzz campaign: each parsed, then panicked where it was printed as
+        // RFC 3339 (a silences listing, a notification), or overflowed while parsing.
+        for text in [
+            "1970-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "2026-11-21T12:00:00+9999999999999999:00",
+            "2026-11-21T12:00:00+2562047788015215:00",
+            "2026-11-21T12:00:00+24:00",
+            "2026-11-21T12:00:00+01:60",
+        ] {
+            assert!(parse_time(text).is_err(), "{text}");
+        }
+        let latest = parse_time("9999-12-31T23:59:59.999Z").unwrap().unwrap();
+        assert_eq!(crate::notify::rfc3339(latest), "9999-12-31T23:59:59.999Z");
+        let earliest = parse_time("1970-01-01T01:00:00+01:00").unwrap().unwrap();
+        assert_eq!(earliest, SystemTime::UNIX_EPOCH);
+    }
+
+    #[test]
+    fn a_silence_ending_past_9999_is_refused() {
+        let body = br#"{"matchers":[{"name":"a","value":"b"}],"endsAt":"9999-12-31T23:59:59-01:00","createdBy":"x"}"#;
+
+        let err = parse_silence(body, "s".into(), SystemTime::now()).unwrap_err();
+
+        assert!(err.contains("between 1970 and 9999"), "{err}");
     }
 }

@@ -226,8 +226,9 @@ fn short_sample(message: &[u8]) -> Option<Sample> {
     };
     let (last, more) = varint.split_last()?;
     let ok = *last < 0x80 && more.len() < 9 && more.iter().all(|b| *b >= 0x80);
+    ok.then_some(())?;
     let t = (varint.iter().enumerate()).fold(0u64, |t, (i, b)| t | u64::from(b & 0x7f) << (7 * i));
-    ok.then_some(Sample {
+    Some(Sample {
         t: t as i64,
         v: f64::from_bits(u64::from_le_bytes(*value)),
     })
@@ -292,6 +293,24 @@ mod tests {
     fn body(timeseries: Vec<TimeSeries>) -> Vec<u8> {
         let raw = WriteRequest { timeseries }.encode_to_vec();
         snap::raw::Encoder::new().compress_vec(&raw).unwrap()
+    }
+
+    #[test]
+    fn a_timestamp_varint_longer_than_ten_bytes_is_malformed_not_a_shift_overflow() {
+        // Found by the fuzz campaign: the short sample path shifted each byte into place before
+        // checking the varint's length, which overflows (and panics in a debug build) past 9.
+        let mut sample = vec![0x09];
+        sample.extend(1.0f64.to_le_bytes());
+        sample.push(0x10);
+        sample.extend([0x80; 10]);
+        sample.push(0x01);
+        let series = [&[0x12, sample.len() as u8][..], &sample].concat();
+        let raw = [&[0x0a, series.len() as u8][..], &series].concat();
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        let err = decode(&body, 1 << 20, 100).unwrap_err();
+
+        assert!(matches!(err, IngestError::Malformed(_)), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod prometheus_peer;
 mod rules_check;
 mod server_auth;
 mod server_e2e;
+mod server_hostile_bodies;
 mod server_ingest;
 mod server_kill9;
 mod server_metrics;
