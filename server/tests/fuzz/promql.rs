@@ -27,19 +27,9 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 /// The engine's bound on nesting brackets and operators (`query::depth::MAX_NESTING`).
 const NESTING_BOUND: usize = 1_000;
 
-/// The stack of the threads queries run on. A release build (the server's) evaluates a query
-/// nested to `MAX_NESTING` on the default 2 MiB, as this campaign checks under `--release`; a
-/// debug build's frames are about four times larger and overflow 2 MiB at about 450 levels.
-const STACK: usize = if cfg!(debug_assertions) {
-    8 << 20
-} else {
-    2 << 20
-};
-
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .thread_stack_size(STACK)
         .enable_all()
         .build()
         .unwrap()
