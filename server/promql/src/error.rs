@@ -22,7 +22,17 @@ pub enum QueryError {
     TooManySamples,
     /// Reading series from the store failed (HTTP 503; the detail is logged, not sent).
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for QueryError {
+    /// A read that passed the query's sample limit is the query's fault, as Prometheus says.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::TooManySamples(_) => Self::TooManySamples,
+            other => Self::Store(other),
+        }
+    }
 }
 
 impl QueryError {

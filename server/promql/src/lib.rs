@@ -214,7 +214,10 @@ impl Engine {
         end: i64,
         budget: &Budget,
     ) -> Result<plan::Fetched, QueryError> {
+        // The store counts what it decodes against the limit, so a selector over far too much
+        // fails as soon as it passes it rather than once all of it is in memory.
         let fetch = plan::fetch(self.querier.as_ref(), expr, start, end);
+        let fetch = warroom_tsdb::store::limit::within(self.limits.max_samples, fetch);
         let data = within(budget, fetch).await?;
         limits::check_samples(data.samples(), self.limits.max_samples)?;
         Ok(data)

@@ -6,7 +6,9 @@
 //! - [`Querier`] reads series back for the PromQL engine and the metadata API.
 //! - [`mem::MemStore`] keeps everything in memory: the fake for tests of the layers above.
 //! - [`sqlite::SqliteStore`] keeps them in SQLite as compressed chunks: the real store.
+//! - [`limit`]: the most samples a query's reads may decode, counted as they decode.
 
+pub mod limit;
 pub mod mem;
 pub mod sqlite;
 
@@ -68,6 +70,9 @@ pub enum StoreError {
     /// nothing of the batch was applied and sending it again succeeds.
     #[error("{0} series ids are no longer known")]
     StaleIds(usize),
+    /// A read within a [`limit::within`] passed its limit of samples.
+    #[error("a read passed its limit of {0} samples")]
+    TooManySamples(usize),
 }
 
 /// Sizes the server reports on its own `/metrics`.

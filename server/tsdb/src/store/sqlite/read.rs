@@ -12,6 +12,7 @@ use super::project::{self, Projector};
 use super::{Shared, State, open_chunks};
 use crate::model::{Labels, Matcher, Sample, Series};
 use crate::parallel;
+use crate::store::limit::{self, SampleLimit};
 use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreError};
 
 /// Series a thread reads from the head, at the least, when a read is split across cores
@@ -68,8 +69,9 @@ pub async fn select(
     start: i64,
     end: i64,
 ) -> Result<Vec<Series>, StoreError> {
-    let pending = from_head(shared, matchers, start, end)?;
-    let series = complete(shared, pending, start, end).await?;
+    let limit = limit::current();
+    let pending = from_head(shared, matchers, start, end, limit.as_deref())?;
+    let series = complete(shared, pending, start, end, limit.as_deref()).await?;
     Ok(series.into_iter().flatten().collect())
 }
 
@@ -82,17 +84,17 @@ pub async fn select_projected(
     end: i64,
     projection: &Projection,
 ) -> Result<Projected, StoreError> {
+    let limit = limit::current();
     let (pending, distinct_without_name) = {
         let state = shared.read();
         let projector = Projector::new(&state.index, projection);
-        let pending = head_labelled(&state, matchers, start, end, |index, id| {
-            projector.labels(index, id)
-        })?;
+        let labels = |index: &Index, id| projector.labels(index, id);
+        let pending = head_labelled(&state, matchers, start, end, limit.as_deref(), labels)?;
         let ids: Vec<u32> = pending.iter().map(|p| p.id).collect();
         let distinct = project::distinct_without_name(&state.index, &ids);
         (pending, distinct)
     };
-    let series = complete(shared, pending, start, end).await?;
+    let series = complete(shared, pending, start, end, limit.as_deref()).await?;
     Ok(Projected {
         series: series.into_iter().flatten().collect(),
         distinct_without_name,
@@ -116,7 +118,8 @@ pub async fn select_reduced(
         let projector = Projector::new(&state.index, projection);
         let labels = |index: &Index, id| projector.labels(index, id);
         let order = matching_by_id(state, matchers, start, end);
-        let (placed, older) = head_or_older(state, &order, start, end, labels, |id, scratch| {
+        let span = (start, end);
+        let (placed, older) = head_or_older(state, &order, span, None, labels, |id, scratch| {
             let h = &state.head[id as usize];
             if h.min_t() > start {
                 return Ok(None);
@@ -155,8 +158,8 @@ type FromHead<T> = Result<Option<Option<T>>, StoreError>;
 fn head_or_older<T: Send>(
     state: &State,
     order: &[(u32, usize)],
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
+    limit: Option<&SampleLimit>,
     labels: impl Fn(&Index, u32) -> Labels + Sync,
     answer: impl Fn(u32, &mut Vec<Sample>) -> FromHead<T> + Sync,
 ) -> Result<(Vec<(usize, Option<T>)>, Vec<(usize, Pending)>), StoreError> {
@@ -169,7 +172,9 @@ fn head_or_older<T: Send>(
                 continue;
             }
             let labels = labels(&state.index, id);
-            older.push((pos, pending(state, id, labels, start, end, &mut scratch)?));
+            let p = pending(state, id, labels, start, end, &mut scratch)?;
+            limit.map_or(Ok(()), |l| l.take(p.head.len()))?;
+            older.push((pos, p));
             placed.push((pos, None));
         }
         Ok::<_, StoreError>((placed, older))
@@ -197,7 +202,7 @@ async fn with_older<T>(
     let (at, pending): (Vec<usize>, Vec<Pending>) = older.into_iter().unzip();
     for (slot, series) in at
         .into_iter()
-        .zip(complete(shared, pending, start, end).await?)
+        .zip(complete(shared, pending, start, end, None).await?)
     {
         slots[slot] = series.and_then(&finish);
     }
@@ -218,7 +223,7 @@ pub async fn select_newest(
         let state = &*state;
         let labels = |index: &Index, id| index.labels(id).unwrap_or_default();
         let order = matching_by_id(state, matchers, start, end);
-        head_or_older(state, &order, start, end, labels, |id, _| {
+        head_or_older(state, &order, (start, end), None, labels, |id, _| {
             Ok(match state.head[id as usize].last() {
                 Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
                     labels: labels(&state.index, id),
@@ -246,9 +251,15 @@ async fn complete(
     mut pending: Vec<Pending>,
     start: i64,
     end: i64,
+    limit: Option<&SampleLimit>,
 ) -> Result<Vec<Option<Series>>, StoreError> {
     let decoded = with_chunks(shared, &pending, start, end, |p, chunks, _| {
-        older_samples(p, chunks, start, end)
+        let older = older_samples(p, chunks, start, end).map_err(Decoding::Chunk)?;
+        let read = older.as_ref().map_or(0, Vec::len);
+        limit
+            .map_or(Ok(()), |l| l.take(read))
+            .map_err(Decoding::Limit)?;
+        Ok(older)
     })
     .await?;
     let mut out = Vec::with_capacity(pending.len());
@@ -278,10 +289,10 @@ pub async fn select_mapped(
     end: i64,
     map: &MapSamples<'_>,
 ) -> Result<Vec<Series>, StoreError> {
-    let pending = from_head(shared, matchers, start, end)?;
+    let pending = from_head(shared, matchers, start, end, None)?;
     let mapped = with_chunks(shared, &pending, start, end, |p, chunks, scratch| {
         scratch.clear();
-        decode_older(p, chunks, start, end, scratch)?;
+        decode_older(p, chunks, start, end, scratch).map_err(Decoding::Chunk)?;
         scratch.extend_from_slice(&p.head);
         Ok(map(scratch))
     })
@@ -307,7 +318,7 @@ async fn with_chunks<T: Send>(
     pending: &[Pending],
     start: i64,
     end: i64,
-    each: impl Fn(&Pending, &Rows, &mut Vec<Sample>) -> Result<T, chunk::ChunkError> + Sync,
+    each: impl Fn(&Pending, &Rows, &mut Vec<Sample>) -> Result<T, Decoding> + Sync,
 ) -> Result<Vec<T>, StoreError> {
     let need_disk = |open: bool| -> Vec<u32> {
         (pending.iter())
@@ -337,9 +348,20 @@ async fn with_chunks<T: Send>(
     });
     let mut out = Vec::with_capacity(pending.len());
     for part in parts {
-        out.extend(part.map_err(|(id, e)| corrupt_chunk(whole_labels(&shared.read(), id), e))?);
+        out.extend(part.map_err(|(id, e)| match e {
+            Decoding::Chunk(e) => corrupt_chunk(whole_labels(&shared.read(), id), e),
+            Decoding::Limit(e) => e,
+        })?);
     }
     Ok(out)
+}
+
+/// Why one series' disk chunks gave no answer.
+enum Decoding {
+    /// A chunk would not decode.
+    Chunk(chunk::ChunkError),
+    /// The read passed its [`SampleLimit`].
+    Limit(StoreError),
 }
 
 /// The samples of `p`'s disk `chunks` older than its head within `[start, end]`; `None`
@@ -389,8 +411,9 @@ pub(super) fn from_head(
     matchers: &[Matcher],
     start: i64,
     end: i64,
+    limit: Option<&SampleLimit>,
 ) -> Result<Vec<Pending>, StoreError> {
-    head_labelled(&shared.read(), matchers, start, end, |index, id| {
+    head_labelled(&shared.read(), matchers, start, end, limit, |index, id| {
         index.labels(id).unwrap_or_default()
     })
 }
@@ -402,10 +425,11 @@ fn head_labelled(
     matchers: &[Matcher],
     start: i64,
     end: i64,
+    limit: Option<&SampleLimit>,
     labels: impl Fn(&Index, u32) -> Labels + Sync,
 ) -> Result<Vec<Pending>, StoreError> {
     let order = matching_by_id(state, matchers, start, end);
-    let (_, older) = head_or_older(state, &order, start, end, labels, |_, _| {
+    let (_, older) = head_or_older(state, &order, (start, end), limit, labels, |_, _| {
         Ok(None::<Option<()>>)
     })?;
     Ok(in_positions(older))

@@ -25,7 +25,7 @@ pub async fn select_rollup(
         rollup::bucket_start(start, res_ms),
         rollup::bucket_start(end, res_ms).saturating_add(res_ms - 1),
     );
-    let pending = from_head(shared, matchers, lo, hi)?;
+    let pending = from_head(shared, matchers, lo, hi, None)?;
     let ids: Vec<u32> = pending
         .iter()
         .filter(|p| p.head_min_t > lo)

@@ -7,10 +7,11 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
 use super::SqliteStore;
-use super::testutil::{Rng, bits};
+use super::testutil::{Rng, bits, stores};
 use crate::model::{BatchId, Labels, MatchOp, Matcher, Sample, Series, WriteBatch};
+use crate::store::limit;
 use crate::store::mem::MemStore;
-use crate::store::{MetricStore, Querier, StoreConfig, StoreError};
+use crate::store::{MetricStore, Projection, Querier, StoreConfig, StoreError};
 
 async fn open(dir: &TempDir) -> SqliteStore {
     open_with(dir, StoreConfig::default()).await
@@ -742,4 +743,36 @@ async fn timed_checkpoints_empty_the_wal_until_shutdown_is_signalled_and_close_s
     stopping.close().await.expect("close");
     assert_eq!(wal_rows(&stopping_pool).await, 0, "close checkpointed");
     live.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn reads_within_a_sample_limit_fail_once_they_decode_past_it_from_disk_or_head() {
+    // Arrange: 24 series of 300 samples, the first 240 of each checkpointed to disk.
+    let dir = TempDir::new().expect("tempdir");
+    let (sqlite, _) = stores(&dir).await;
+    let all = all();
+    let whole = 24 * 300;
+    let by_g = Projection::By {
+        names: vec!["g".into()],
+        keep_name: false,
+    };
+
+    // Act
+    let fits = limit::within(whole, sqlite.select(&all, 0, i64::MAX)).await;
+    let past_on_disk = limit::within(whole - 1, sqlite.select(&all, 0, i64::MAX)).await;
+    // Only the head's last 60 samples of each series: 1,440 in all.
+    let past_in_head = limit::within(1_000, sqlite.select(&all, 3_600_000, i64::MAX)).await;
+    let projected = limit::within(100, sqlite.select_projected(&all, 0, i64::MAX, &by_g)).await;
+    let unlimited = sqlite.select(&all, 0, i64::MAX).await;
+
+    // Assert
+    let fits = fits.expect("within the limit");
+    assert_eq!(fits.iter().map(|s| s.samples.len()).sum::<usize>(), whole);
+    assert!(matches!(past_on_disk, Err(StoreError::TooManySamples(m)) if m == whole - 1));
+    assert!(matches!(
+        past_in_head,
+        Err(StoreError::TooManySamples(1_000))
+    ));
+    assert!(matches!(projected, Err(StoreError::TooManySamples(100))));
+    assert_eq!(unlimited.expect("no limit").len(), 24);
 }
