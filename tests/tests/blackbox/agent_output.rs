@@ -6,35 +6,14 @@ use std::time::{Duration, Instant};
 
 use warroom_tests::bins::{agent_once, bin, sample};
 use warroom_tests::http;
-
-/// Runs `promtool check metrics` on `text`; returns (exit code, findings).
-fn promtool(text: &str) -> (i32, String) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (.ci/run installs the prometheus package)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let findings =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), findings)
-}
+use warroom_tests::promtool::check_metrics;
 
 #[test]
 fn once_output_passes_promtool_with_only_node_exporters_own_camel_case_findings() {
     let out = agent_once(&["--env", "source", "--node", "n1", "--cluster", "c1"]);
     let text = String::from_utf8(out.stdout).unwrap();
 
-    let (code, findings) = promtool(&text);
+    let (code, findings) = check_metrics(&text);
 
     assert_ne!(code, 1, "promtool found errors:\n{findings}");
     // camelCase is node_exporter's own (`node_memory_MemTotal_bytes`); on any other name it is not.

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod agent_metrics;
 mod agent_output;
 mod agent_pod;
 mod agent_spool;

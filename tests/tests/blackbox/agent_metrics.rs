@@ -1,21 +1,22 @@
 //! The real agent's `/metrics` after real collections of this machine, judged by `promtool check
 //! metrics` (Debian's prometheus package; `.ci/run` installs it): no errors, and lint findings
-//! only about node_exporter's own names, which the agent keeps so existing rules go on working.
+//! only about node_exporter's own names, which the agent keeps so existing rules go on working;
+//! and the clock, conntrack, UDP and process families each with HELP, TYPE and a sample.
 
-// Helpers of a test binary panic on purpose: a failed setup step must fail the test loudly.
-#![allow(clippy::unwrap_used)]
-
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use warroom_tests::bins::bin;
+use warroom_tests::http;
+use warroom_tests::promtool::check_metrics;
 
 /// The agent binary, serving `/metrics`; killed when dropped, even after a panic.
 struct Agent(Child);
 
 impl Agent {
     fn start(addr: SocketAddr) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_warroom-agent"))
+        let child = Command::new(bin("warroom-agent"))
             .args(["--env", "source", "--node", "n1", "--cluster", "c1"])
             .args(["--interval", "1s", "--listen", &addr.to_string()])
             .stdout(Stdio::null())
@@ -33,25 +34,6 @@ impl Drop for Agent {
     }
 }
 
-/// A loopback address nothing listens on.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-/// The body of `GET /metrics`, or `None` while the agent is not answering yet.
-fn scrape(addr: SocketAddr) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    let request = "GET /metrics HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
-}
-
 /// The value of the unlabelled-but-constant-labelled sample `name` in `text`.
 fn value(text: &str, name: &str) -> Option<f64> {
     let prefix = format!("{name}{{node=\"n1\",cluster=\"c1\",env=\"source\"}} ");
@@ -64,34 +46,17 @@ fn value(text: &str, name: &str) -> Option<f64> {
 fn scrape_after_collections(addr: SocketAddr) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let body = scrape(addr).unwrap_or_default();
+        let body = http::get(addr, "/metrics", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
+            .unwrap_or_default();
         if value(&body, "warroom_agent_collections_total").is_some_and(|n| n >= 2.0) {
             return body;
         }
         assert!(Instant::now() < deadline, "no second collection:\n{body}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// Runs `promtool check metrics` on `text`: (exit code, findings on stdout and stderr).
-fn promtool(text: &str) -> (i32, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (.ci/run installs the prometheus package)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let findings =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), findings)
 }
 
 /// True for a finding node_exporter itself draws, on one of its own names: camelCase from the
@@ -105,11 +70,11 @@ fn is_node_exporters_own(finding: &str) -> bool {
 
 #[test]
 fn metrics_pass_promtool_with_findings_only_on_node_exporters_own_names() {
-    let addr = free_addr();
+    let addr = http::free_addr();
     let _agent = Agent::start(addr);
     let text = scrape_after_collections(addr);
 
-    let (code, findings) = promtool(&text);
+    let (code, findings) = check_metrics(&text);
 
     assert_ne!(code, 1, "promtool found errors:\n{findings}");
     let other: Vec<&str> = findings
@@ -124,7 +89,7 @@ fn metrics_pass_promtool_with_findings_only_on_node_exporters_own_names() {
 
 #[test]
 fn metrics_hold_the_clock_conntrack_udp_and_process_families_with_help_and_type() {
-    let addr = free_addr();
+    let addr = http::free_addr();
     let _agent = Agent::start(addr);
     let text = scrape_after_collections(addr);
 
