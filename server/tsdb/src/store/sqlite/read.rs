@@ -20,6 +20,10 @@ use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreErro
 /// their few series too, so that every read test covers the split.
 const PARALLEL_PART: usize = if cfg!(test) { 4 } else { 8192 };
 
+/// Series a head read decodes under one hold of the read lock (fewer in tests, so that they
+/// cross slices).
+const LOCK_SLICE: usize = if cfg!(test) { 3 } else { 256 };
+
 /// A series' stored rows `(min_t, data)`, in time order.
 type Rows = [(i64, Vec<u8>)];
 
@@ -85,15 +89,11 @@ pub async fn select_projected(
     projection: &Projection,
 ) -> Result<Projected, StoreError> {
     let limit = limit::current();
-    let (pending, distinct_without_name) = {
-        let state = shared.read();
-        let projector = Projector::new(&state.index, projection);
-        let labels = |index: &Index, id| projector.labels(index, id);
-        let pending = head_labelled(&state, matchers, start, end, limit.as_deref(), labels)?;
-        let ids: Vec<u32> = pending.iter().map(|p| p.id).collect();
-        let distinct = project::distinct_without_name(&state.index, &ids);
-        (pending, distinct)
-    };
+    let projector = Projector::new(&shared.read().index, projection);
+    let labels = |index: &Index, id| projector.labels(index, id);
+    let pending = head_labelled(shared, matchers, start, end, limit.as_deref(), labels)?;
+    let ids: Vec<u32> = pending.iter().map(|p| p.id).collect();
+    let distinct_without_name = project::distinct_without_name(&shared.read().index, &ids);
     let series = complete(shared, pending, start, end, limit.as_deref()).await?;
     Ok(Projected {
         series: series.into_iter().flatten().collect(),
@@ -112,30 +112,29 @@ pub async fn select_reduced(
     projection: &Projection,
     reduce: &Reduce<'_>,
 ) -> Result<Reduced, StoreError> {
-    let (placed, older, distinct_without_name) = {
+    let (order, projector) = {
         let state = shared.read();
-        let state = &*state;
-        let projector = Projector::new(&state.index, projection);
-        let labels = |index: &Index, id| projector.labels(index, id);
-        let order = matching_by_id(state, matchers, start, end);
+        let order = matching_by_id(&state, matchers, start, end);
+        (order, Projector::new(&state.index, projection))
+    };
+    let labels = |index: &Index, id| projector.labels(index, id);
+    let (placed, older, distinct_without_name) = {
         let span = (start, end);
-        let (placed, older) = head_or_older(state, &order, span, None, labels, |id, scratch| {
-            let h = &state.head[id as usize];
-            if h.min_t() > start {
-                return Ok(None);
-            }
-            scratch.clear();
-            h.samples_in(start, end, scratch)
-                .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
-            let value = (!scratch.is_empty()).then(|| reduce(scratch)).flatten();
-            Ok(Some(value.map(|v| (labels(&state.index, id), v))))
-        })?;
+        let (placed, older) =
+            head_or_older(shared, &order, span, None, labels, |state, id, scratch| {
+                let h = &state.head[id as usize];
+                if h.min_t() > start {
+                    return Ok(None);
+                }
+                scratch.clear();
+                h.samples_in(start, end, scratch)
+                    .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
+                let value = (!scratch.is_empty()).then(|| reduce(scratch)).flatten();
+                Ok(Some(value.map(|v| (labels(&state.index, id), v))))
+            })?;
         let ids: Vec<u32> = order.iter().map(|&(id, _)| id).collect();
-        (
-            placed,
-            older,
-            project::distinct_without_name(&state.index, &ids),
-        )
+        let distinct = project::distinct_without_name(&shared.read().index, &ids);
+        (placed, older, distinct)
     };
     let values = with_older(shared, placed, older, start, end, |s| {
         Some((s.labels, reduce(&s.samples)?))
@@ -152,30 +151,36 @@ pub async fn select_reduced(
 type FromHead<T> = Result<Option<Option<T>>, StoreError>;
 
 /// The series of `order` read from the head, split across cores: each answered by `answer`
-/// (given its id and a scratch buffer) at its position, or, when `answer` declines, made
-/// [`Pending`] with `labels` for [`with_older`] (with no answer in its place yet).
+/// (given the state, its id and a scratch buffer) at its position, or, when `answer`
+/// declines, made [`Pending`] with `labels` for [`with_older`] (with no answer in its place
+/// yet). The read lock is taken for [`LOCK_SLICE`] series at a time, so the writer's applies
+/// get their turn between slices while a read of many series decodes (ids are never reused
+/// while the process runs: a series retention forgets meanwhile reads as empty).
 #[allow(clippy::type_complexity)]
 fn head_or_older<T: Send>(
-    state: &State,
+    shared: &Shared,
     order: &[(u32, usize)],
     (start, end): (i64, i64),
     limit: Option<&SampleLimit>,
     labels: impl Fn(&Index, u32) -> Labels + Sync,
-    answer: impl Fn(u32, &mut Vec<Sample>) -> FromHead<T> + Sync,
+    answer: impl Fn(&State, u32, &mut Vec<Sample>) -> FromHead<T> + Sync,
 ) -> Result<(Vec<(usize, Option<T>)>, Vec<(usize, Pending)>), StoreError> {
     let parts = parallel::by_parts(order, PARALLEL_PART, |part| {
         let mut scratch = Vec::new();
         let (mut placed, mut older) = (Vec::with_capacity(part.len()), Vec::new());
-        for &(id, pos) in part {
-            if let Some(answer) = answer(id, &mut scratch)? {
-                placed.push((pos, answer));
-                continue;
+        for slice in part.chunks(LOCK_SLICE) {
+            let state = shared.read();
+            for &(id, pos) in slice {
+                if let Some(answer) = answer(&state, id, &mut scratch)? {
+                    placed.push((pos, answer));
+                    continue;
+                }
+                let labels = labels(&state.index, id);
+                let p = pending(&state, id, labels, start, end, &mut scratch)?;
+                limit.map_or(Ok(()), |l| l.take(p.head.len()))?;
+                older.push((pos, p));
+                placed.push((pos, None));
             }
-            let labels = labels(&state.index, id);
-            let p = pending(state, id, labels, start, end, &mut scratch)?;
-            limit.map_or(Ok(()), |l| l.take(p.head.len()))?;
-            older.push((pos, p));
-            placed.push((pos, None));
         }
         Ok::<_, StoreError>((placed, older))
     });
@@ -219,22 +224,27 @@ pub async fn select_newest(
     end: i64,
 ) -> Result<Vec<Series>, StoreError> {
     let (placed, older) = {
-        let state = shared.read();
-        let state = &*state;
         let labels = |index: &Index, id| index.labels(id).unwrap_or_default();
-        let order = matching_by_id(state, matchers, start, end);
-        head_or_older(state, &order, (start, end), None, labels, |id, _| {
-            Ok(match state.head[id as usize].last() {
-                Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
-                    labels: labels(&state.index, id),
-                    samples: vec![Sample {
-                        t,
-                        v: f64::from_bits(bits),
-                    }],
-                })),
-                _ => None,
-            })
-        })?
+        let order = matching_by_id(&shared.read(), matchers, start, end);
+        head_or_older(
+            shared,
+            &order,
+            (start, end),
+            None,
+            labels,
+            |state, id, _| {
+                Ok(match state.head[id as usize].last() {
+                    Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
+                        labels: labels(&state.index, id),
+                        samples: vec![Sample {
+                            t,
+                            v: f64::from_bits(bits),
+                        }],
+                    })),
+                    _ => None,
+                })
+            },
+        )?
     };
     with_older(shared, placed, older, start, end, |mut s| {
         let newest = s.samples.len().saturating_sub(1);
@@ -413,7 +423,7 @@ pub(super) fn from_head(
     end: i64,
     limit: Option<&SampleLimit>,
 ) -> Result<Vec<Pending>, StoreError> {
-    head_labelled(&shared.read(), matchers, start, end, limit, |index, id| {
+    head_labelled(shared, matchers, start, end, limit, |index, id| {
         index.labels(id).unwrap_or_default()
     })
 }
@@ -421,15 +431,15 @@ pub(super) fn from_head(
 /// [`from_head`] with each series labelled by `labels` (read in id order, answered in label
 /// order: [`matching_by_id`]).
 fn head_labelled(
-    state: &State,
+    shared: &Shared,
     matchers: &[Matcher],
     start: i64,
     end: i64,
     limit: Option<&SampleLimit>,
     labels: impl Fn(&Index, u32) -> Labels + Sync,
 ) -> Result<Vec<Pending>, StoreError> {
-    let order = matching_by_id(state, matchers, start, end);
-    let (_, older) = head_or_older(state, &order, (start, end), limit, labels, |_, _| {
+    let order = matching_by_id(&shared.read(), matchers, start, end);
+    let (_, older) = head_or_older(shared, &order, (start, end), limit, labels, |_, _, _| {
         Ok(None::<Option<()>>)
     })?;
     Ok(in_positions(older))
