@@ -15,6 +15,8 @@ pub struct Email {
     /// Sender.
     pub from: Mailbox,
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The smarthost as configured (`host:port`), named in errors.
+    smarthost: String,
     /// The login's password, blanked out of errors (a server's reply may quote what it got).
     password: Option<Secret>,
 }
@@ -61,6 +63,7 @@ impl Email {
             to,
             from,
             transport: builder.build(),
+            smarthost: smarthost.to_owned(),
             password: secret,
         })
     }
@@ -119,7 +122,7 @@ impl Notifier for Email {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        let mut reason = format!("smtp: {error}");
+        let mut reason = format!("smtp {}: {error}", self.smarthost);
         if let Some(password) = &self.password {
             reason = password.blank_in(&reason);
         }
@@ -166,5 +169,31 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("host:port"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_smarthost_that_refuses_the_connection_is_named_in_the_retry() {
+        // Arrange: a loopback port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let smarthost = format!("127.0.0.1:{port}");
+        let email = Email::new("a@example.com", "w@example.com", &smarthost, None, false).unwrap();
+
+        // Act
+        let sent = email.notify(&group(Kind::Firing)).await;
+
+        // Assert
+        match sent {
+            Err(NotifyError::Retry { reason, .. }) => {
+                assert!(
+                    reason.starts_with(&format!("smtp {smarthost}: ")),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
     }
 }
