@@ -36,25 +36,36 @@ fn rows_of(s: &AlertingServer, integration: &str) -> Vec<outbox::Row> {
 
 const SLACK: &str = "slack-warroom/slack/0";
 
-#[test]
-fn a_send_in_flight_at_sigterm_is_awaited_and_recorded_delivered_before_the_exit() {
-    // Arrange: Slack answers after 2s, within the drain bound.
+/// A server whose Slack send of one fired alert is in flight, Slack holding it for `hold`.
+fn slack_send_in_flight(hold: Duration) -> (Saas, AlertingServer) {
     let slack = Saas::slack().unwrap();
     let pd = Saas::pagerduty().unwrap();
-    slack.hold(&[Duration::from_secs(2)]);
-    let mut s = server(&slack, &pd, "1h");
+    slack.hold(&[hold]);
+    let s = server(&slack, &pd, "1h");
     fire(&s);
     wait_for("the Slack send in flight", Duration::from_secs(10), || {
         (slack.requests() == 1).then_some(())
     });
-    // Act
-    let status = s.server.terminate(Duration::from_secs(20));
-    // Assert
+    (slack, s)
+}
+
+/// Asserts the server exited cleanly on SIGTERM (`status` is what `terminate` saw).
+fn assert_clean_exit(status: Option<std::process::ExitStatus>, s: &AlertingServer) {
     assert!(
         status.is_some_and(|st| st.success()),
         "clean exit on SIGTERM\n{}",
         s.server.log_text()
     );
+}
+
+#[test]
+fn a_send_in_flight_at_sigterm_is_awaited_and_recorded_delivered_before_the_exit() {
+    // Arrange: Slack answers after 2s, within the drain bound.
+    let (slack, mut s) = slack_send_in_flight(Duration::from_secs(2));
+    // Act
+    let status = s.server.terminate(Duration::from_secs(20));
+    // Assert
+    assert_clean_exit(status, &s);
     assert_eq!(slack.accepted().len(), 1, "the held message was answered");
     let rows = rows_of(&s, SLACK);
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -65,21 +76,10 @@ fn a_send_in_flight_at_sigterm_is_awaited_and_recorded_delivered_before_the_exit
 #[test]
 fn a_send_cut_off_by_sigterm_is_delivered_after_the_restart_and_its_row_ends_delivered() {
     // Arrange: Slack holds the first request far past the drain bound.
-    let slack = Saas::slack().unwrap();
-    let pd = Saas::pagerduty().unwrap();
-    slack.hold(&[Duration::from_secs(600)]);
-    let mut s = server(&slack, &pd, "1h");
-    fire(&s);
-    wait_for("the Slack send in flight", Duration::from_secs(10), || {
-        (slack.requests() == 1).then_some(())
-    });
+    let (slack, mut s) = slack_send_in_flight(Duration::from_secs(600));
     // Act: stop while the send is held, then start again on the same database.
     let status = s.server.terminate(Duration::from_secs(20));
-    assert!(
-        status.is_some_and(|st| st.success()),
-        "clean exit on SIGTERM\n{}",
-        s.server.log_text()
-    );
+    assert_clean_exit(status, &s);
     assert!(slack.accepted().is_empty(), "nothing was answered yet");
     let rows = rows_of(&s, SLACK);
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -150,11 +150,7 @@ fn sigterm_with_a_held_send_and_a_retry_pending_exits_within_the_drain_bound() {
     let status = s.server.terminate(Duration::from_secs(30));
     let took = start.elapsed();
     // Assert
-    assert!(
-        status.is_some_and(|st| st.success()),
-        "clean exit on SIGTERM\n{}",
-        s.server.log_text()
-    );
+    assert_clean_exit(status, &s);
     assert!(
         took < DRAIN + Duration::from_secs(3),
         "exited {took:?} after SIGTERM, past the {DRAIN:?} bound\n{}",
