@@ -67,6 +67,13 @@ impl PromDuration {
         if !digits.is_empty() && digits.chars().all(|c| c == '0') && units.contains(&unit) {
             return Ok(PromDuration(Duration::ZERO));
         }
+        // A bare number is float seconds; promql-parser converts it with a conversion that
+        // panics on a negative, NaN or too large a number (found by the fuzz campaign).
+        if let Ok(secs) = text.parse::<f64>() {
+            return Duration::try_from_secs_f64(secs)
+                .map(PromDuration)
+                .map_err(|e| format!("invalid duration {text:?}: {e}"));
+        }
         promql_parser::util::parse_duration(text)
             .map(PromDuration)
             .map_err(|e| format!("invalid duration {text:?}: {e}"))
@@ -83,6 +90,18 @@ impl<'de> Deserialize<'de> for PromDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_not_a_number_or_huge_float_seconds_are_errors_not_panics() {
+        for text in ["-1", "-0.5", "NaN", "inf", "1e300"] {
+            let got = PromDuration::parse(text);
+            assert!(got.is_err(), "{text}: {got:?}");
+        }
+        assert_eq!(
+            PromDuration::parse("1.5"),
+            Ok(PromDuration(Duration::from_millis(1_500)))
+        );
+    }
 
     #[test]
     fn prometheus_durations_parse_including_days_and_compound_forms() {
