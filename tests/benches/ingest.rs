@@ -17,12 +17,14 @@
 //! default 90), `INGEST_PEER=0` (warroom alone: for runs long enough to include its periodic
 //! checkpoints, which the peer would take minutes to match; its figures are then not a
 //! comparison).
-//! Ingest beside a heavy query: `INGEST_QUERY=1` splits the steady rounds in two halves, the
-//! second sent while one thread runs `INGEST_QUERY_EXPR` back to back at the first half's last
-//! timestamp (default: `sum(rate(m[5m]))` of every metric `m` of the fleet, added up: every
+//! Ingest beside a heavy query: `INGEST_QUERY=1` cuts the steady rounds into blocks of
+//! `INGEST_QUERY_BLOCK` rounds (default: a tenth of them), sent alternately alone and while one
+//! thread runs `INGEST_QUERY_EXPR` back to back at the timestamp of the round before the block,
+//! so that both halves meet the same chunk cuts and checkpoints (two plain halves did not: the
+//! later one met more of them and was slower with a query of nothing) (default: `sum(rate(m[5m]))` of every metric `m` of the fleet, added up: every
 //! series is read; one `rate` over `{__name__=~".+"}` would be refused, since it drops the names
 //! and leaves label sets alike); the table then gives each half's latency and the queries' count
-//! and mean time.
+//! and mean time, and "steady" is the half sent alone.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -158,8 +160,10 @@ impl Server for Warroom {
 #[derive(Clone)]
 struct Plan {
     sizes: Vec<usize>,
-    /// The query run in a loop beside the second half of the steady rounds, if any.
+    /// The query run in a loop beside every other block of the steady rounds, if any.
     query: Option<String>,
+    /// Steady rounds per block with `query` (0: a tenth of them).
+    query_block: u32,
     peer: bool,
     steady_samples: usize,
     batch: usize,
@@ -186,6 +190,7 @@ impl Plan {
         Self {
             sizes,
             query,
+            query_block: env_or("INGEST_QUERY_BLOCK", 0),
             peer: env_or("INGEST_PEER", 1) != 0,
             steady_samples: env_or("INGEST_SAMPLES", 2_000_000),
             batch: env_or("INGEST_BATCH", 2_000),
@@ -285,6 +290,21 @@ impl Rss {
 }
 
 impl Phase {
+    /// Adds `other`, a phase run after this one, to it.
+    fn absorb(&mut self, other: Phase) {
+        self.report.absorb(other.report);
+        self.queries = match (self.queries, other.queries) {
+            (Some(a), Some(b)) => Some(Queries {
+                answered: a.answered + b.answered,
+                failed: a.failed + b.failed,
+                busy: a.busy + b.busy,
+            }),
+            (a, b) => a.or(b),
+        };
+        self.server_cpu += other.server_cpu;
+        self.rss_peak = self.rss_peak.max(other.rss_peak);
+    }
+
     fn cpu_per_million(&self) -> f64 {
         self.server_cpu.as_secs_f64() * 1e6 / (self.report.acked_samples.max(1) as f64)
     }
@@ -360,24 +380,15 @@ fn measure(
     let headers: Vec<&str> = bearer.iter().map(String::as_str).collect();
     let rss_idle = Rss::of(server.pid())?;
     let creation = phase(server, &encoded.rounds(0..1), plan, None)?;
-    // With a heavy query, the steady rounds' second half is sent beside it.
-    let split = match plan.query {
-        Some(_) => 1 + (workload.rounds - 1) / 2,
-        None => workload.rounds,
-    };
-    let steady = phase(server, &encoded.rounds(1..split), plan, None)?;
-    let loaded = match &plan.query {
+    let (steady, loaded) = match &plan.query {
+        None => (
+            phase(server, &encoded.rounds(1..workload.rounds), plan, None)?,
+            None,
+        ),
         Some(expr) => {
-            let beside = QueryLoop {
-                addr: server.addr(),
-                expr,
-                at_s: workload.timestamp(split - 1) as f64 / 1000.0,
-                headers: &headers,
-            };
-            let rounds = encoded.rounds(split..workload.rounds);
-            Some(phase(server, &rounds, plan, Some(&beside))?)
+            let (steady, loaded) = alternating(server, encoded, workload, plan, expr, &headers)?;
+            (steady, Some(loaded))
         }
-        None => None,
     };
     let rss = Rss::of(server.pid())?;
     let last_s = workload.timestamp(workload.rounds - 1) as f64 / 1000.0;
@@ -403,6 +414,48 @@ fn measure(
         disk_stopped,
         exit,
     })
+}
+
+/// The steady rounds in blocks sent alternately alone and beside `expr` run back to back: the
+/// blocks sent alone, then those sent beside it, each as one phase.
+fn alternating(
+    server: &dyn Server,
+    encoded: &Encoded,
+    workload: &Workload,
+    plan: &Plan,
+    expr: &str,
+    headers: &[&str],
+) -> anyhow::Result<(Phase, Phase)> {
+    let steady = workload.rounds - 1;
+    let block = match plan.query_block {
+        0 => (steady / 10).max(1),
+        n => n,
+    };
+    let (mut alone, mut beside): (Option<Phase>, Option<Phase>) = (None, None);
+    for (n, at) in (1..workload.rounds).step_by(block as usize).enumerate() {
+        let rounds = encoded.rounds(at..(at + block).min(workload.rounds));
+        let (query, into) = match n % 2 {
+            0 => (None, &mut alone),
+            _ => {
+                let query = QueryLoop {
+                    addr: server.addr(),
+                    expr,
+                    at_s: workload.timestamp(at - 1) as f64 / 1000.0,
+                    headers,
+                };
+                (Some(query), &mut beside)
+            }
+        };
+        let measured = phase(server, &rounds, plan, query.as_ref())?;
+        match into {
+            Some(p) => p.absorb(measured),
+            None => *into = Some(measured),
+        }
+    }
+    match (alone, beside) {
+        (Some(alone), Some(beside)) => Ok((alone, beside)),
+        _ => bail!("{steady} steady rounds make fewer than two blocks of {block}"),
+    }
 }
 
 /// A table row: a label, Prometheus's figure (if it ran), warroom's (if it ran), the ratio.

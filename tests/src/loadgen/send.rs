@@ -81,6 +81,16 @@ impl Report {
         self.errors.values().sum()
     }
 
+    /// Adds `other`, a run sent after this one, to it: its requests, errors, latencies (kept
+    /// sorted), time and CPU, as if both had been one run without the pause between them.
+    pub fn absorb(&mut self, other: Report) {
+        self.elapsed += other.elapsed;
+        self.cpu += other.cpu;
+        self.merge(other);
+        self.latencies.sort();
+        self.acked.sort_by_key(|a| (a.round, a.series.start));
+    }
+
     fn merge(&mut self, other: Report) {
         self.acked.extend(other.acked);
         self.acked_samples += other.acked_samples;
