@@ -191,7 +191,7 @@ enum OnDisk {
 /// One series' in-memory state. Its size is most of what a series costs the head, so the
 /// newest sample and the first time are kept without `Option`'s padding (flags beside
 /// `on_disk` say whether they are known) and the sealed chunks as a boxed slice.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct HeadSeries {
     open: ChunkEncoder,
     /// Newest sample's time and value bits, in the head or on disk (when `has_last`).

@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use sqlx::Row;
 
 use super::chunk;
-use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS};
+use super::chunk::ChunkError;
+use super::head::{CHUNK_SAMPLES, CHUNK_SPAN_MS, HeadSeries};
 use super::index::Index;
 use super::load::corrupt_chunk;
 use super::project::{self, Projector};
@@ -20,9 +21,9 @@ use crate::store::{MapSamples, Projected, Projection, Reduce, Reduced, StoreErro
 /// their few series too, so that every read test covers the split.
 const PARALLEL_PART: usize = if cfg!(test) { 4 } else { 8192 };
 
-/// Series a head read decodes under one hold of the read lock (fewer in tests, so that they
-/// cross slices).
-const LOCK_SLICE: usize = if cfg!(test) { 3 } else { 256 };
+/// Series a head read copies under one hold of the read lock (fewer in tests, so that they
+/// cross slices): the writer waits at most for these copies.
+const LOCK_SLICE: usize = if cfg!(test) { 3 } else { 64 };
 
 /// A series' stored rows `(min_t, data)`, in time order.
 type Rows = [(i64, Vec<u8>)];
@@ -120,18 +121,24 @@ pub async fn select_reduced(
     let labels = |index: &Index, id| projector.labels(index, id);
     let (placed, older, distinct_without_name) = {
         let span = (start, end);
-        let (placed, older) =
-            head_or_older(shared, &order, span, None, labels, |state, id, scratch| {
-                let h = &state.head[id as usize];
-                if h.min_t() > start {
-                    return Ok(None);
-                }
+        let take = |h: &HeadSeries| match h.min_t() > start {
+            true => Take::Older,
+            false => Take::Answer(h.clone()),
+        };
+        let (placed, older) = head_or_older(
+            shared,
+            &order,
+            span,
+            None,
+            labels,
+            take,
+            |h, labels, scratch| {
                 scratch.clear();
-                h.samples_in(start, end, scratch)
-                    .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
+                h.samples_in(start, end, scratch)?;
                 let value = (!scratch.is_empty()).then(|| reduce(scratch)).flatten();
-                Ok(Some(value.map(|v| (labels(&state.index, id), v))))
-            })?;
+                Ok(value.map(|v| (labels, v)))
+            },
+        )?;
         let ids: Vec<u32> = order.iter().map(|&(id, _)| id).collect();
         let distinct = project::distinct_without_name(&shared.read().index, &ids);
         (placed, older, distinct)
@@ -146,40 +153,60 @@ pub async fn select_reduced(
     })
 }
 
-/// What a read answers for one series from the head alone: `Some(answer)` (`None` inside for
-/// a series without one), or `None` when its samples in range reach back to disk.
-type FromHead<T> = Result<Option<Option<T>>, StoreError>;
+/// What a read takes of one series' head under the read lock: what answers it from the head
+/// alone (as little as that needs: the newest sample, or a copy of the chunks), or `Older`
+/// when its samples in range reach back to disk (the chunks are then copied for [`Pending`]).
+enum Take<S> {
+    Answer(S),
+    Older,
+}
 
-/// The series of `order` read from the head, split across cores: each answered by `answer`
-/// (given the state, its id and a scratch buffer) at its position, or, when `answer`
-/// declines, made [`Pending`] with `labels` for [`with_older`] (with no answer in its place
-/// yet). The read lock is taken for [`LOCK_SLICE`] series at a time, so the writer's applies
-/// get their turn between slices while a read of many series decodes (ids are never reused
-/// while the process runs: a series retention forgets meanwhile reads as empty).
+/// The series of `order` read from the head, split across cores. Under the read lock, for
+/// [`LOCK_SLICE`] series at a time, only copies are made: each series' `labels` and what
+/// `take` keeps of its head. The decoding then runs with the lock released, so the writer's
+/// applies never wait on a read's decoding (nor on a query thread that the scheduler, at its
+/// lower priority, set aside while it held the lock: that doubled ingest's p99 beside a heavy
+/// query). Each series is answered by `answer` at its position, or, when it reaches back
+/// to disk, made [`Pending`] (with no answer in its place yet) for [`with_older`]. Ids are
+/// never reused while the process runs: a series retention forgets meanwhile reads as empty.
 #[allow(clippy::type_complexity)]
-fn head_or_older<T: Send>(
+fn head_or_older<S: Send, T: Send>(
     shared: &Shared,
     order: &[(u32, usize)],
     (start, end): (i64, i64),
     limit: Option<&SampleLimit>,
     labels: impl Fn(&Index, u32) -> Labels + Sync,
-    answer: impl Fn(&State, u32, &mut Vec<Sample>) -> FromHead<T> + Sync,
+    take: impl Fn(&HeadSeries) -> Take<S> + Sync,
+    answer: impl Fn(S, Labels, &mut Vec<Sample>) -> Result<Option<T>, ChunkError> + Sync,
 ) -> Result<(Vec<(usize, Option<T>)>, Vec<(usize, Pending)>), StoreError> {
     let parts = parallel::by_parts(order, PARALLEL_PART, |part| {
         let mut scratch = Vec::new();
         let (mut placed, mut older) = (Vec::with_capacity(part.len()), Vec::new());
+        let mut copies = Vec::with_capacity(LOCK_SLICE.min(part.len()));
         for slice in part.chunks(LOCK_SLICE) {
+            copies.clear();
             let state = shared.read();
-            for &(id, pos) in slice {
-                if let Some(answer) = answer(&state, id, &mut scratch)? {
-                    placed.push((pos, answer));
-                    continue;
+            copies.extend(slice.iter().map(|&(id, pos)| {
+                let h = &state.head[id as usize];
+                let taken = match take(h) {
+                    Take::Answer(s) => Ok(s),
+                    Take::Older => Err(h.clone()),
+                };
+                (id, pos, labels(&state.index, id), taken)
+            }));
+            drop(state);
+            for (id, pos, labels, taken) in copies.drain(..) {
+                let corrupt = |e| corrupt_chunk(whole_labels(&shared.read(), id), e);
+                match taken {
+                    Ok(s) => placed.push((pos, answer(s, labels, &mut scratch).map_err(corrupt)?)),
+                    Err(h) => {
+                        let p =
+                            pending(&h, id, labels, start, end, &mut scratch).map_err(corrupt)?;
+                        limit.map_or(Ok(()), |l| l.take(p.head.len()))?;
+                        older.push((pos, p));
+                        placed.push((pos, None));
+                    }
                 }
-                let labels = labels(&state.index, id);
-                let p = pending(&state, id, labels, start, end, &mut scratch)?;
-                limit.map_or(Ok(()), |l| l.take(p.head.len()))?;
-                older.push((pos, p));
-                placed.push((pos, None));
             }
         }
         Ok::<_, StoreError>((placed, older))
@@ -226,23 +253,25 @@ pub async fn select_newest(
     let (placed, older) = {
         let labels = |index: &Index, id| index.labels(id).unwrap_or_default();
         let order = matching_by_id(&shared.read(), matchers, start, end);
+        let take = |h: &HeadSeries| match h.last() {
+            Some((t, bits)) if t <= end => Take::Answer((t, bits)),
+            _ => Take::Older,
+        };
         head_or_older(
             shared,
             &order,
             (start, end),
             None,
             labels,
-            |state, id, _| {
-                Ok(match state.head[id as usize].last() {
-                    Some((t, bits)) if t <= end => Some((t >= start).then(|| Series {
-                        labels: labels(&state.index, id),
-                        samples: vec![Sample {
-                            t,
-                            v: f64::from_bits(bits),
-                        }],
-                    })),
-                    _ => None,
-                })
+            take,
+            |(t, bits), labels, _| {
+                Ok((t >= start).then(|| Series {
+                    labels,
+                    samples: vec![Sample {
+                        t,
+                        v: f64::from_bits(bits),
+                    }],
+                }))
             },
         )?
     };
@@ -439,26 +468,24 @@ fn head_labelled(
     labels: impl Fn(&Index, u32) -> Labels + Sync,
 ) -> Result<Vec<Pending>, StoreError> {
     let order = matching_by_id(&shared.read(), matchers, start, end);
-    let (_, older) = head_or_older(shared, &order, (start, end), limit, labels, |_, _, _| {
-        Ok(None::<Option<()>>)
-    })?;
+    let older = |_: &HeadSeries| Take::<()>::Older;
+    let never = |(), _, _: &mut Vec<Sample>| Ok(None::<()>);
+    let (_, older) = head_or_older(shared, &order, (start, end), limit, labels, older, never)?;
     Ok(in_positions(older))
 }
 
 /// Series `id` with the head's samples in `[start, end]`, decoded into `scratch` first so that
 /// the series' own vector is allocated once at its size rather than grown by doubling.
 fn pending(
-    state: &State,
+    h: &HeadSeries,
     id: u32,
     labels: Labels,
     start: i64,
     end: i64,
     scratch: &mut Vec<Sample>,
-) -> Result<Pending, StoreError> {
-    let h = &state.head[id as usize];
+) -> Result<Pending, ChunkError> {
     scratch.clear();
-    h.samples_in(start, end, scratch)
-        .map_err(|e| corrupt_chunk(whole_labels(state, id), e))?;
+    h.samples_in(start, end, scratch)?;
     Ok(Pending {
         id,
         labels,
