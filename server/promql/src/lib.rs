@@ -93,8 +93,9 @@ impl Value {
     }
 }
 
-/// Evaluates PromQL against one [`Querier`]. Each query runs on a blocking thread, not an async
-/// worker, within its [`QueryLimits`]: at most `max_concurrency` at once (the rest wait their
+/// Evaluates PromQL against one [`Querier`]. Each query runs on a thread of its own, not an
+/// async worker, below ingest's priority (unless [`Engine::at_full_priority`]), within its
+/// [`QueryLimits`]: at most `max_concurrency` at once (the rest wait their
 /// turn within their timeout), and a query still running at its deadline is answered with the
 /// timeout error at once while its thread stops at the evaluator's next check.
 #[derive(Clone)]
@@ -102,6 +103,8 @@ pub struct Engine {
     querier: Arc<dyn Querier>,
     limits: QueryLimits,
     turns: Arc<Semaphore>,
+    /// Whether its query threads run below ingest ([`priority`]).
+    yields: bool,
 }
 
 /// The stack of a query's thread: parsing, planning and evaluating recurse once per level of
@@ -126,7 +129,16 @@ impl Engine {
             querier,
             limits,
             turns,
+            yields: true,
         }
+    }
+
+    /// The same engine with its query threads at the caller's priority instead of below
+    /// ingest's: for rule evaluation, whose alerts page people and must not wait on a busy
+    /// ingest as an ad hoc query may.
+    pub fn at_full_priority(mut self) -> Self {
+        self.yields = false;
+        self
     }
 
     /// The same engine, sharing its turns, with a timeout no longer than `timeout` (the
@@ -188,13 +200,16 @@ impl Engine {
         .map_err(|_| QueryError::timeout())?;
         let budget = Budget::new(deadline, self.limits.max_samples);
         let (engine, runtime) = (self.clone(), tokio::runtime::Handle::current());
+        let yields = self.yields;
         let (answer, answered) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("query".into())
             .stack_size(QUERY_STACK_BYTES)
             .spawn(move || {
                 let _turn = turn;
-                priority::yield_to_ingest();
+                if yields {
+                    priority::yield_to_ingest();
+                }
                 // The receiver is gone only when the query was abandoned at its deadline.
                 let _ = answer.send(runtime.block_on(work(engine, budget)));
             })

@@ -4,7 +4,7 @@
 //! turn first and a heavy query takes what is left, instead of sharing the cores evenly.
 
 /// The nice value added to a query thread's: as `nice -n 10` would.
-pub const QUERY_NICENESS: i32 = 10;
+pub const QUERY_NICENESS: i32 = 19;
 
 /// Lowers the calling thread's priority by [`QUERY_NICENESS`]. On Linux the nice value
 /// belongs to the thread (`setpriority(PRIO_PROCESS, 0)` names the calling thread), so the
@@ -78,5 +78,20 @@ mod tests {
         let seen = store.0.lock().unwrap().clone();
         assert_eq!(seen, [(caller + QUERY_NICENESS).min(19)]);
         assert_eq!(rustix::process::getpriority_process(None).unwrap(), caller);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_engine_at_full_priority_reads_at_the_callers_priority() {
+        // Arrange
+        let store = Arc::new(Noting::default());
+        let engine = Engine::new(store.clone()).at_full_priority();
+        let caller = rustix::process::getpriority_process(None).unwrap();
+
+        // Act
+        let answer = engine.instant("up", 1_000).await;
+
+        // Assert
+        assert!(answer.is_ok(), "{answer:?}");
+        assert_eq!(store.0.lock().unwrap().clone(), [caller]);
     }
 }

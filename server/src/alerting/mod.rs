@@ -71,7 +71,7 @@ impl Alerting {
             .await
             .context("loading the alert pipeline's state")?;
         let runner = Runner::new(
-            EngineQuery(Engine::new(querier)),
+            EngineQuery(Engine::new(querier).at_full_priority()),
             StoreSink(store),
             pipeline.clone(),
             settings,
