@@ -101,12 +101,35 @@ struct Parsed<'a> {
     samples: Vec<Sample>,
     /// Per series, the end of its pairs and of its samples.
     ends: Vec<(usize, usize)>,
+    /// Most bytes the three above may take ([`held_budget`]).
+    held_max: usize,
 }
 
+/// Bytes the decoded structures of a body of `raw` bytes may take: [`HELD_PER_BODY_BYTE`]
+/// times its size, and at least [`HELD_MIN`]. A real request takes about one and a half times
+/// its size (labels of 10–40 bytes on the wire are 32 bytes here, a sample of about 11 is 16);
+/// a body of two-byte empty labels or series would take 16 times its size, and later the label
+/// sets made of them as much again: 33 times a decompressed body of up to 128 MiB before this.
+fn held_budget(raw: usize) -> usize {
+    raw.saturating_mul(HELD_PER_BODY_BYTE).max(HELD_MIN)
+}
+
+/// See [`held_budget`].
+const HELD_PER_BODY_BYTE: usize = 4;
+/// See [`held_budget`].
+const HELD_MIN: usize = 64 << 10;
+/// What one series costs besides its labels and samples: its `ends` entry, and the label-set
+/// reference and id a lookup makes for it ([`Parsed::sets`]).
+const HELD_PER_SERIES: usize = size_of::<(usize, usize)>() + 2 * size_of::<usize>();
+
 impl<'a> Parsed<'a> {
-    /// Reads every `prometheus.TimeSeries` of a `WriteRequest` within the sample budget.
+    /// Reads every `prometheus.TimeSeries` of a `WriteRequest` within the sample budget, and
+    /// with what it holds of them within [`held_budget`].
     fn read(raw: &'a [u8], max_samples: usize) -> Result<Self, IngestError> {
-        let mut parsed = Parsed::default();
+        let mut parsed = Parsed {
+            held_max: held_budget(raw.len()),
+            ..Parsed::default()
+        };
         let mut budget = SampleBudget::new(max_samples);
         let mut request = Reader::new(raw);
         while let Some((field, value)) = request.next_field().map_err(malformed)? {
@@ -119,10 +142,34 @@ impl<'a> Parsed<'a> {
         Ok(parsed)
     }
 
+    /// Bytes the labels, samples and series read so far take.
+    fn held(&self) -> usize {
+        self.pairs.len() * size_of::<(&[u8], &[u8])>()
+            + self.samples.len() * size_of::<Sample>()
+            + self.ends.len() * HELD_PER_SERIES
+    }
+
+    /// Refuses the request once what it holds passes [`held_budget`].
+    fn within_held(&self) -> Result<(), IngestError> {
+        if self.held() <= self.held_max {
+            return Ok(());
+        }
+        Err(IngestError::TooLarge(format!(
+            "the labels and samples of this request would take more than {} bytes \
+             ({HELD_PER_BODY_BYTE} times its decompressed size): after {} series, {} labels \
+             and {} samples",
+            self.held_max,
+            self.ends.len(),
+            self.pairs.len(),
+            self.samples.len()
+        )))
+    }
+
     /// Reads a `prometheus.TimeSeries` message.
     fn read_series(&mut self, message: &'a [u8]) -> Result<(), IngestError> {
         let mut fields = Reader::new(message);
         while let Some((field, value)) = fields.next_field().map_err(malformed)? {
+            self.within_held()?;
             match field {
                 1 => self
                     .pairs
@@ -134,7 +181,7 @@ impl<'a> Parsed<'a> {
             }
         }
         self.ends.push((self.pairs.len(), self.samples.len()));
-        Ok(())
+        self.within_held()
     }
 
     /// Each series' labels and samples, in request order.
@@ -311,6 +358,79 @@ mod tests {
         let err = decode(&body, 1 << 20, 100).unwrap_err();
 
         assert!(matches!(err, IngestError::Malformed(_)), "{err}");
+    }
+
+    /// `count` copies of the protobuf field `message` (field number and wire type in `key`).
+    fn repeated(key: u8, message: &[u8], count: usize) -> Vec<u8> {
+        let one = [&[key, message.len() as u8][..], message].concat();
+        one.repeat(count)
+    }
+
+    #[test]
+    fn a_series_of_a_million_empty_labels_is_too_large_not_32_megabytes_of_pairs() {
+        // Arrange: one series, its only sample, then a million two-byte empty labels.
+        let mut series = repeated(0x12, &[], 1);
+        series.extend(repeated(0x0a, &[], 1_000_000));
+        let mut raw = vec![0x0a];
+        prost::encoding::encode_varint(series.len() as u64, &mut raw);
+        raw.extend(series);
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        // Act
+        let err = decode(&body, 64 << 20, 1_000_000).unwrap_err();
+
+        // Assert
+        assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("4 times its decompressed size"), "{text}");
+        assert!(text.contains("after 0 series"), "{text}");
+    }
+
+    #[test]
+    fn a_million_empty_series_are_too_large() {
+        // Arrange: a request of nothing but two-byte empty `TimeSeries`.
+        let raw = repeated(0x0a, &[], 1_000_000);
+        let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
+
+        // Act
+        let err = decode(&body, 64 << 20, 1_000_000).unwrap_err();
+
+        // Assert
+        assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+    }
+
+    #[test]
+    fn a_request_of_real_label_sets_holds_well_within_its_budget() {
+        // Arrange: 2,000 series of a node's metrics, one sample each, as an agent sends them.
+        let timeseries: Vec<_> = (0..2_000)
+            .map(|i| {
+                let pod = format!("checkout-7d9f8c6b5-{i:05}");
+                series(
+                    &[
+                        ("__name__", "container_cpu_usage_seconds_total"),
+                        ("env", "target"),
+                        ("node", "gke-prod-default-pool-1a2b"),
+                        ("namespace", "shop"),
+                        ("pod", &pod),
+                        ("container", "app"),
+                    ],
+                    &[(1_700_000_000_000 + i, i as f64)],
+                )
+            })
+            .collect();
+        let raw = WriteRequest { timeseries }.encode_to_vec();
+
+        // Act
+        let parsed = Parsed::read(&raw, 1_000_000).unwrap();
+
+        // Assert: under half the budget, so real traffic never meets it.
+        assert_eq!(parsed.ends.len(), 2_000);
+        assert!(
+            parsed.held() * 2 <= held_budget(raw.len()),
+            "{} bytes held for a body of {}",
+            parsed.held(),
+            raw.len()
+        );
     }
 
     #[test]
