@@ -6,6 +6,7 @@
 //!   and the sample budget that stops a decoder as soon as a request carries too many samples.
 
 pub mod otlp;
+mod otlp_size;
 pub mod remote_write;
 pub mod wire;
 
@@ -66,6 +67,20 @@ impl SampleBudget {
     }
 }
 
+/// Labels the distinct label sets of a request whose decompressed body is `raw` bytes may
+/// hold between them: one per [`BODY_BYTES_PER_LABEL`] bytes of it (16 bytes of memory each,
+/// so 8 per byte of the body), and at least [`LABELS_MIN`]. An agent's OTLP request of gauges
+/// with a pod's ten resource attributes holds about one per four bytes; a remote_write request
+/// one per 25.
+pub fn label_budget(raw: usize) -> usize {
+    (raw / BODY_BYTES_PER_LABEL).max(LABELS_MIN)
+}
+
+/// See [`label_budget`].
+const BODY_BYTES_PER_LABEL: usize = 2;
+/// See [`label_budget`].
+const LABELS_MIN: usize = 1 << 16;
+
 /// No earlier series in a [`BatchBuilder`] chain.
 const NONE: usize = usize::MAX;
 
@@ -78,6 +93,9 @@ pub struct BatchBuilder {
     earlier: Vec<usize>,
     series: Vec<Series>,
     budget: SampleBudget,
+    /// Labels its distinct label sets may still hold ([`label_budget`]), and the most.
+    labels_left: usize,
+    labels_max: usize,
     /// Label sets come from the symbol table ([`crate::model::intern`]): equal strings are
     /// the same pointer, so sets hash and compare by address.
     interned: bool,
@@ -91,6 +109,8 @@ impl BatchBuilder {
             earlier: Vec::new(),
             series: Vec::new(),
             budget: SampleBudget::new(max_samples),
+            labels_left: usize::MAX,
+            labels_max: usize::MAX,
             interned: false,
         }
     }
@@ -103,8 +123,19 @@ impl BatchBuilder {
             earlier: Vec::with_capacity(series),
             series: Vec::with_capacity(series),
             budget: SampleBudget::new(max_samples),
+            labels_left: usize::MAX,
+            labels_max: usize::MAX,
             interned: true,
         }
+    }
+
+    /// The same batch, its distinct label sets holding at most `max` labels between them:
+    /// a request's samples are bounded by the sample budget, and this bounds the label sets
+    /// they are filed under (an OTLP resource's attributes join every point's set, and a
+    /// histogram point's attributes every bucket's).
+    pub fn within_labels(mut self, max: usize) -> Self {
+        (self.labels_left, self.labels_max) = (max, max);
+        self
     }
 
     /// Adds one sample to the series `labels`.
@@ -124,6 +155,14 @@ impl BatchBuilder {
             i = self.earlier[i];
         }
         if i == NONE {
+            self.labels_left = (self.labels_left.checked_sub(labels.len())).ok_or_else(|| {
+                IngestError::TooLarge(format!(
+                    "the label sets of this request hold more than {} labels (one per \
+                     {BODY_BYTES_PER_LABEL} bytes of its decompressed body), at {} series",
+                    self.labels_max,
+                    self.series.len()
+                ))
+            })?;
             i = self.series.len();
             self.earlier
                 .push(self.newest.insert(hash, i).unwrap_or(NONE));

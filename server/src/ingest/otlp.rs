@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::{BatchBuilder, Decoded, IngestError};
+use super::{BatchBuilder, Decoded, IngestError, label_budget, otlp_size};
 use crate::model::intern::with_interner;
 use crate::model::{AppendReport, BatchId, Label, Labels, METRIC_NAME, Sample};
 
@@ -29,13 +29,15 @@ pub const SEQ_ATTR: &str = "warroom.batch.seq";
 /// OTLP's "no recorded value" data point flag: Prometheus' staleness marker.
 const NO_RECORDED_VALUE: u32 = 1;
 
-/// Decodes an uncompressed `ExportMetricsServiceRequest` of at most `max_samples` samples.
+/// Decodes an uncompressed `ExportMetricsServiceRequest` of at most `max_samples` samples,
+/// refused first if prost would allocate too much for it ([`otlp_size`]).
 pub fn decode(raw: &[u8], max_samples: usize) -> Result<Decoded, IngestError> {
+    otlp_size::within_decoded_budget(raw)?;
     let req = ExportMetricsServiceRequest::decode(raw).map_err(|e| {
         IngestError::Malformed(format!("not an OTLP ExportMetricsServiceRequest: {e}"))
     })?;
     let mut out = Builder {
-        batch: BatchBuilder::interned(max_samples, 0),
+        batch: BatchBuilder::interned(max_samples, 0).within_labels(label_budget(raw.len())),
         unsupported: 0,
     };
     let mut id = None;

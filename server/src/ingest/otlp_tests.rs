@@ -301,3 +301,150 @@ fn label_sets_use_the_symbol_table_strings_and_repeated_points_gather_in_one_ser
         );
     }
 }
+
+#[test]
+fn a_resource_whose_many_attributes_join_every_points_label_set_is_too_large() {
+    // Arrange: 2,000 resource attributes, and 2,000 gauge points told apart by one attribute:
+    // 4 million labels in the label sets from a body of about 100 KB.
+    let mut req = agent_request(Vec::new(), 1);
+    let resource = req.resource_metrics[0].resource.as_mut().unwrap();
+    resource
+        .attributes
+        .extend((0..2_000).map(|i| s(&format!("a{i}"), "v")));
+    let points = (0..2_000)
+        .map(|i| number(vec![s("i", &i.to_string())], 1.0))
+        .collect();
+    req.resource_metrics[0].scope_metrics[0].metrics = vec![metric(
+        "m",
+        metric::Data::Gauge(Gauge {
+            data_points: points,
+        }),
+    )];
+    let raw = req.encode_to_vec();
+
+    // Act
+    let err = decode(&raw, 1_000_000).unwrap_err();
+
+    // Assert
+    assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("label sets of this request hold more than"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_agents_request_of_gauges_is_well_within_its_label_budget() {
+    // Arrange: the agent's resource and 2,000 gauges of one point each with two attributes,
+    // as a node with many pods sends them.
+    let metrics = (0..2_000)
+        .map(|i| {
+            let attrs = vec![s("pod", &format!("checkout-{i:05}")), s("container", "app")];
+            let points = vec![number(attrs, i as f64)];
+            metric(
+                "container_memory_working_set_bytes",
+                metric::Data::Gauge(Gauge {
+                    data_points: points,
+                }),
+            )
+        })
+        .collect();
+    let raw = agent_request(metrics, 1).encode_to_vec();
+
+    // Act
+    let d = decode(&raw, 1_000_000).unwrap();
+
+    // Assert: under half the budget.
+    let labels: usize = d.batch.series.iter().map(|s| s.labels.len()).sum();
+    assert_eq!(d.batch.series.len(), 2_000);
+    assert!(
+        labels * 2 <= super::super::label_budget(raw.len()),
+        "{labels} labels from {} bytes",
+        raw.len()
+    );
+}
+
+#[test]
+fn a_body_of_empty_resource_metrics_is_too_large_before_prost_allocates_them() {
+    // Arrange: two-byte empty `ResourceMetrics`, 104 bytes each once decoded.
+    let raw = [0x0a, 0x00].repeat(1 << 20);
+
+    // Act
+    let err = decode(&raw, 1_000_000).unwrap_err();
+
+    // Assert
+    assert!(matches!(err, IngestError::TooLarge(_)), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("10 times its decompressed size"), "{text}");
+}
+
+#[test]
+fn nested_attribute_values_are_counted_and_too_deep_ones_are_malformed() {
+    // Arrange: a resource attribute whose value is an array inside an array, 200 deep.
+    let mut value = AnyValue {
+        value: Some(any_value::Value::StringValue("leaf".into())),
+    };
+    for _ in 0..200 {
+        let array = opentelemetry_proto::tonic::common::v1::ArrayValue {
+            values: vec![value],
+        };
+        value = AnyValue {
+            value: Some(any_value::Value::ArrayValue(array)),
+        };
+    }
+    let mut req = agent_request(Vec::new(), 1);
+    let resource = req.resource_metrics[0].resource.as_mut().unwrap();
+    resource.attributes.push(KeyValue {
+        key: "deep".into(),
+        value: Some(value),
+        ..Default::default()
+    });
+
+    // Act
+    let err = decode(&req.encode_to_vec(), 1_000).unwrap_err();
+
+    // Assert
+    assert!(matches!(err, IngestError::Malformed(_)), "{err}");
+    assert!(err.to_string().contains("nested over 64 deep"), "{err}");
+}
+
+#[test]
+fn the_agents_requests_are_well_within_the_decoded_budget() {
+    // Arrange: gauges with pod attributes, counters and histograms, as a node sends them.
+    let mut metrics: Vec<Metric> = (0..1_000)
+        .map(|i| {
+            let attrs = vec![s("pod", &format!("checkout-{i:05}")), s("container", "app")];
+            let points = vec![number(attrs, i as f64)];
+            metric(
+                "container_memory_working_set_bytes",
+                metric::Data::Gauge(Gauge {
+                    data_points: points,
+                }),
+            )
+        })
+        .collect();
+    metrics.extend((0..200).map(|i| {
+        let attrs = vec![s("device", &format!("eth{i}"))];
+        counter(
+            "node_network_receive_bytes_total",
+            vec![number(attrs, 1e9)],
+            AggregationTemporality::Cumulative,
+        )
+    }));
+    metrics
+        .extend((0..100).map(|_| histogram(vec![0.001, 0.01, 0.1, 1.0], vec![1, 2, 3, 4, 5], 15)));
+    let raw = agent_request(metrics, 1).encode_to_vec();
+
+    // Act
+    let decoded = otlp_size::decoded_bytes(&raw).unwrap();
+
+    // Assert: under half the budget's ratio, so real traffic never meets it.
+    let per_body_byte = decoded as f64 / raw.len() as f64;
+    assert!(
+        per_body_byte * 2.0 <= otlp_size::DECODED_PER_BODY_BYTE as f64,
+        "{decoded} bytes decoded for a body of {}: {per_body_byte:.2} per byte",
+        raw.len()
+    );
+    assert!(decode(&raw, 1_000_000).is_ok());
+}

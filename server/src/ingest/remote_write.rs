@@ -10,7 +10,9 @@
 use std::cell::RefCell;
 
 use super::wire::{Reader, WireError};
-use super::{BatchBuilder, Decoded, IngestError, SampleBudget, too_large_decompressed};
+use super::{
+    BatchBuilder, Decoded, IngestError, SampleBudget, label_budget, too_large_decompressed,
+};
 use crate::model::intern::with_interner;
 use crate::model::{Label, Labels, METRIC_NAME, Sample, WriteBatch};
 use crate::store::{KnownSamples, SeriesLookup, WireLabels};
@@ -69,7 +71,8 @@ fn decode_raw(
     };
     ids.resize(request.ends.len(), None);
     let unknown = ids.iter().filter(|id| id.is_none()).count();
-    let mut batch = BatchBuilder::interned(max_samples, unknown);
+    let mut batch =
+        BatchBuilder::interned(max_samples, unknown).within_labels(label_budget(raw.len()));
     let mut known = KnownSamples {
         generation,
         samples: Vec::with_capacity(request.samples.len()),

@@ -45,6 +45,72 @@ fn deep_otlp(depth: usize) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// `raw` gzipped.
+fn gzipped(raw: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(raw).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Two-byte empty `ResourceMetrics` up to the decompressed limit: 104 bytes each in prost.
+fn empty_resource_metrics() -> Vec<u8> {
+    gzipped(&b"\x0a\x00".repeat(MAX_DECOMPRESSED / 2 - 16))
+}
+
+/// A resource of 2,000 attributes and 20,000 points told apart by one attribute: each point's
+/// label set takes the resource's, 40 million labels from a body of a few hundred KB.
+fn resource_on_every_point() -> Vec<u8> {
+    use opentelemetry_proto::tonic::metrics::v1::{Gauge, Metric, NumberDataPoint, metric};
+    let text = |key: String, value: &str| KeyValue {
+        key,
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    };
+    let points = (0..20_000)
+        .map(|i| NumberDataPoint {
+            attributes: vec![text("i".into(), &i.to_string())],
+            time_unix_nano: 1_700_000_000_000_000_000,
+            value: Some(
+                opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(1.0),
+            ),
+            ..Default::default()
+        })
+        .collect();
+    let gauge = Metric {
+        name: "m".into(),
+        data: Some(metric::Data::Gauge(Gauge {
+            data_points: points,
+        })),
+        ..Default::default()
+    };
+    gzipped(
+        &ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: (0..2_000).map(|i| text(format!("a{i}"), "v")).collect(),
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![gauge],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec(),
+    )
+}
+
+/// The largest resident set process `pid` has had (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
 fn gzip_bomb() -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![0u8; 8 * MAX_DECOMPRESSED]).unwrap();
@@ -123,6 +189,8 @@ fn the_fuzz_campaigns_nastiest_bodies_get_a_4xx_and_the_server_stays_up() {
         ("otlp random bytes", "/v1/metrics", vec![PROTOBUF], b"\x0a\xff\xff\xff\xff\x0f".to_vec()),
         ("otlp nested 200 deep", "/v1/metrics", vec![PROTOBUF], deep_otlp(200)),
         ("otlp gzip bomb", "/v1/metrics", vec![PROTOBUF, "Content-Encoding: gzip"], gzip_bomb()),
+        ("otlp empty resource metrics", "/v1/metrics", vec![PROTOBUF, "Content-Encoding: gzip"], empty_resource_metrics()),
+        ("otlp resource on every point", "/v1/metrics", vec![PROTOBUF, "Content-Encoding: gzip"], resource_on_every_point()),
         ("remote_write claiming 16 EB", "/api/v1/write", vec![PROTOBUF], snappy_claiming(u64::MAX >> 1)),
         ("remote_write claiming 4 GB", "/api/v1/write", vec![PROTOBUF], snappy_claiming(u32::MAX.into())),
         ("remote_write dense labels", "/api/v1/write", vec![PROTOBUF], dense_labels()),
@@ -161,4 +229,48 @@ fn the_fuzz_campaigns_nastiest_bodies_get_a_4xx_and_the_server_stays_up() {
     let refused = http::get(server.addr, &query, &[&server.reader()]).unwrap();
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_up(&server, "every body");
+}
+
+#[test]
+fn bodies_that_decode_to_many_times_their_size_are_413_before_the_server_holds_it() {
+    // Arrange
+    let server = spawn_server_with(&format!(
+        "[limits]\nmax_decompressed_bytes = {MAX_DECOMPRESSED}\n"
+    ));
+    let auth = Server::bearer(&server.token);
+    let gzip = vec![PROTOBUF, "Content-Encoding: gzip", &auth];
+    let snappy = vec![PROTOBUF, &auth];
+    let cases = [
+        (
+            "otlp empty resource metrics",
+            "/v1/metrics",
+            &gzip,
+            empty_resource_metrics(),
+        ),
+        (
+            "otlp resource on every point",
+            "/v1/metrics",
+            &gzip,
+            resource_on_every_point(),
+        ),
+        (
+            "remote_write dense labels",
+            "/api/v1/write",
+            &snappy,
+            dense_labels(),
+        ),
+    ];
+
+    for (what, path, headers, body) in cases {
+        // Act
+        let response = http::post(server.addr, path, headers, &body).unwrap();
+
+        // Assert
+        assert_eq!(response.status, 413, "{what}: {}", response.body);
+        assert_up(&server, what);
+    }
+    // Before these were bounded, the first alone took 436 MB (4 million 104-byte structs) and
+    // the second 40 million labels. What stays is the decompressed body and its copies.
+    let peak = peak_rss(server.pid());
+    assert!(peak < 256 << 20, "the server peaked at {} MB", peak >> 20);
 }
