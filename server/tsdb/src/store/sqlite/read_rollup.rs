@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::load::corrupt_chunk;
-use super::read::from_head;
+use super::read::{FETCH_SERIES, Pending, from_head};
 use super::rollup::{self, Bucket, Resolution, RollupSeries};
 use super::{Shared, chunk};
 use crate::model::Matcher;
@@ -26,6 +26,25 @@ pub async fn select_rollup(
         rollup::bucket_start(end, res_ms).saturating_add(res_ms - 1),
     );
     let pending = from_head(shared, matchers, lo, hi, None)?;
+    let mut out = Vec::with_capacity(pending.len());
+    let mut pending = pending.into_iter().peekable();
+    while pending.peek().is_some() {
+        let batch: Vec<Pending> = pending.by_ref().take(FETCH_SERIES).collect();
+        out.extend(batch_rollup(shared, batch, (start, end), (lo, hi), res).await?);
+    }
+    Ok(out)
+}
+
+/// [`select_rollup`] of one batch of pending series, `[lo, hi]` being `[start, end]` widened
+/// to whole buckets: its rows are fetched and decoded before the next batch's are fetched.
+async fn batch_rollup(
+    shared: &Shared,
+    pending: Vec<Pending>,
+    (start, end): (i64, i64),
+    (lo, hi): (i64, i64),
+    res: Resolution,
+) -> Result<Vec<RollupSeries>, StoreError> {
+    let res_ms = res.millis();
     let ids: Vec<u32> = pending
         .iter()
         .filter(|p| p.head_min_t > lo)
