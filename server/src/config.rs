@@ -34,6 +34,33 @@ pub struct ServerConfig {
     /// Who may read the APIs without a token (`[api]`).
     #[serde(default)]
     pub api: ApiConfig,
+    /// How long stopping may wait on work in flight (`[shutdown]`).
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+/// The `[shutdown]` section: on Ctrl-C or SIGTERM, how long the work in flight gets before it
+/// is cut off. Nothing acknowledged is lost either way: a request cut off was not answered
+/// (its sender retries it), and a notification cut off stays pending in the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// For the HTTP requests in flight to be answered ("25s": inside Kubernetes' default
+    /// grace period of 30 s, with the store's last checkpoint after it).
+    #[serde(with = "humantime_serde")]
+    pub requests: Duration,
+    /// For the notifications being sent, and a rule evaluation under way, to finish ("5s").
+    #[serde(with = "humantime_serde")]
+    pub sends: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            requests: Duration::from_secs(25),
+            sends: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The `[limits]` section: what one ingest request may weigh, so no sender can exhaust memory.
@@ -218,6 +245,8 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "api.anonymous_read",
         Kind::Bool,
     ),
+    ("WARROOM_SHUTDOWN_REQUESTS", "shutdown.requests", Kind::Text),
+    ("WARROOM_SHUTDOWN_SENDS", "shutdown.sends", Kind::Text),
 ];
 
 /// Variables with the `WARROOM_` prefix that are not server settings.
@@ -402,6 +431,30 @@ mod tests {
 
         assert_eq!(cfg.limits.query_timeout, Duration::from_secs(5));
         assert_eq!(cfg.limits.query_max_samples, 1000);
+    }
+
+    #[test]
+    fn shutdown_grace_periods_come_from_the_file_and_the_environment_and_default_to_25_and_5_s() {
+        let (_f, path) = file("[shutdown]\nrequests = \"40s\"\n");
+        let env = env_overrides(
+            [("WARROOM_SHUTDOWN_SENDS", "1s")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into_iter(),
+        )
+        .unwrap();
+        let (_bad, bad_path) = file("[shutdown]\nsend = \"1s\"\n");
+
+        let default = load(None, vec![], vec![]).unwrap();
+        let cfg = load(Some(&path), env, Vec::new()).unwrap();
+        let bad = load(Some(&bad_path), vec![], vec![])
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(default.shutdown.requests, Duration::from_secs(25));
+        assert_eq!(default.shutdown.sends, Duration::from_secs(5));
+        assert_eq!(cfg.shutdown.requests, Duration::from_secs(40));
+        assert_eq!(cfg.shutdown.sends, Duration::from_secs(1));
+        assert!(bad.contains("unknown field `send`"), "{bad}");
     }
 
     #[test]

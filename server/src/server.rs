@@ -4,14 +4,16 @@
 //!
 //! One [`CancellationToken`] is the shutdown signal for everything: HTTP's graceful shutdown and
 //! every background loop (rules, dispatcher, sender, retention, SIGHUP) end on it, and one
-//! [`TaskTracker`] waits for them before the store and the database close. The sender waits
-//! for its sends in flight, a bounded time ([`sender::DRAIN`](crate::alerting::sender::DRAIN));
-//! one cut off stays pending in the outbox and goes after the next start. The store's writer
+//! [`TaskTracker`] waits for them before the store and the database close. Each wait on work
+//! in flight is bounded (`[shutdown]`, [`ShutdownConfig`](crate::config::ShutdownConfig)):
+//! HTTP's requests get `requests` (one cut off was never answered, so its sender retries it);
+//! the sender's sends in flight and an evaluation under way get `sends` (a notification cut
+//! off stays pending in the outbox and goes after the next start). The store's writer
 //! starts no timed checkpoint once the token is cancelled, but takes appends until
 //! [`SqliteStore::close`] (its last checkpoint): requests still being answered append until
 //! HTTP is done.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -85,6 +87,7 @@ async fn serve(
         store.clone(),
         store.clone(),
         token,
+        config.shutdown.sends,
         tasks,
     )
     .await
@@ -106,10 +109,21 @@ async fn serve(
         ingested: alerting.ingested.clone(),
         alerts: Some(alerting.pipeline.clone()),
     };
-    axum::serve(listener, app(state))
+    let serving = axum::serve(listener, app(state))
         .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await
-        .context("serving HTTP")?;
+        .into_future();
+    let grace = config.shutdown.requests;
+    let past_grace = async {
+        token.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serving => served.context("serving HTTP")?,
+        () = past_grace => tracing::warn!(
+            "requests still in flight {grace:?} after the shutdown signal were cut off \
+             unanswered (their senders retry them)"
+        ),
+    }
     tracing::info!("stopped taking requests");
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod store_io;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::SqlitePool;
@@ -47,14 +48,15 @@ pub struct Alerting {
 impl Alerting {
     /// Loads the files (refusing to start on a bad one, naming every error) and starts the
     /// rules, dispatch and sender loops on `tasks`; they end once `shutdown` is cancelled (the
-    /// sender after its sends in flight, see [`sender::DRAIN`]; the outbox keeps what was not
-    /// sent for the next start).
+    /// sender after its sends in flight, and the rules after an evaluation under way, each
+    /// given up to `drain`; the outbox keeps what was not sent for the next start).
     pub async fn start(
         settings: AlertingSettings,
         db: SqlitePool,
         store: Arc<dyn MetricStore>,
         querier: Arc<dyn Querier>,
         shutdown: &CancellationToken,
+        drain: Duration,
         tasks: &TaskTracker,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
@@ -85,9 +87,9 @@ impl Alerting {
             ingested: ingested.clone(),
             reload: reload.clone(),
         };
-        tasks.spawn(runner.run(bells, shutdown.clone()));
+        tasks.spawn(runner.run(bells, shutdown.clone(), drain));
         tasks.spawn(runner::dispatch(pipeline.clone(), shutdown.clone()));
-        tasks.spawn(sender::run(pipeline.clone(), shutdown.clone()));
+        tasks.spawn(sender::run(pipeline.clone(), shutdown.clone(), drain));
         Ok(Self {
             pipeline,
             ingested,

@@ -82,12 +82,25 @@ impl Runner {
         runner
     }
 
-    /// Runs until `shutdown` is cancelled (an evaluation under way finishes first).
-    pub async fn run(mut self, bells: Bells, shutdown: CancellationToken) {
+    /// Runs until `shutdown` is cancelled. An evaluation under way gets up to `drain` more to
+    /// finish; past it, it is dropped where it waits, as if the server had stopped between
+    /// two rules (each rule's outcome is stored on its own, and the next start evaluates
+    /// again), rather than holding shutdown for as long as its query may run.
+    pub async fn run(mut self, bells: Bells, shutdown: CancellationToken, drain: Duration) {
         let mut file_check = tokio::time::interval(FILE_CHECK);
         file_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !shutdown.is_cancelled() {
-            self.evaluate_due().await;
+            let past_drain = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(drain).await;
+            };
+            tokio::select! {
+                () = self.evaluate_due() => {}
+                () = past_drain => {
+                    tracing::warn!("a rule evaluation still under way {drain:?} after the shutdown signal was cut off");
+                    return;
+                }
+            }
             let next = self.groups.iter().map(|g| g.next).min();
             let next = next.unwrap_or_else(|| Instant::now() + FILE_CHECK);
             let on_ingest = self.groups.iter().any(|g| g.on_ingest);

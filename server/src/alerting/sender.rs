@@ -3,7 +3,7 @@
 //! a second, each attempt's outcome stored before the next is tried. Different integrations send
 //! concurrently, so a PagerDuty outage does not hold up Slack.
 //!
-//! On shutdown no new attempt starts, and those in flight get [`DRAIN`] to finish and be
+//! On shutdown no new attempt starts, and those in flight get `[shutdown] sends` to finish and be
 //! recorded. One still going then is cut off unrecorded: its row stays pending, as it was, and
 //! is sent again after the next start (at least once: the service may have had it already).
 
@@ -26,8 +26,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const SLACK_GAP: Duration = Duration::from_secs(1);
 /// Longest sleep between looks at the outbox.
 const IDLE: Duration = Duration::from_secs(5);
-/// How long shutdown waits for the sends in flight before cutting them off.
-pub const DRAIN: Duration = Duration::from_secs(5);
 
 /// Integrations with an attempt in flight, and when each last sent.
 #[derive(Default)]
@@ -44,8 +42,9 @@ struct InFlight {
 }
 
 /// Sends what is due and sleeps until the next row is due or the outbox changes, until
-/// `shutdown` is cancelled; then waits for the sends in flight, at most [`DRAIN`].
-pub async fn run(pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
+/// `shutdown` is cancelled; then waits for the sends in flight, at most `drain`
+/// (`[shutdown] sends`).
+pub async fn run(pipeline: Arc<Pipeline>, shutdown: CancellationToken, drain: Duration) {
     let lanes = Arc::new(Mutex::new(Lanes::default()));
     let in_flight = InFlight::default();
     while !shutdown.is_cancelled() {
@@ -59,23 +58,23 @@ pub async fn run(pipeline: Arc<Pipeline>, shutdown: CancellationToken) {
         let changed = tokio::time::timeout(wait, pipeline.outbox_changed.notified());
         let _ = shutdown.run_until_cancelled(changed).await;
     }
-    drain(in_flight).await;
+    wait_for(in_flight, drain).await;
 }
 
-/// Waits up to [`DRAIN`] for the sends in flight, then cuts off the rest.
-async fn drain(in_flight: InFlight) {
+/// Waits up to `drain` for the sends in flight, then cuts off the rest.
+async fn wait_for(in_flight: InFlight, drain: Duration) {
     let InFlight { sends, cut } = in_flight;
     sends.close();
     if sends.is_empty() {
         return;
     }
     tracing::info!(
-        "waiting up to {DRAIN:?} for {} notification(s) in flight",
+        "waiting up to {drain:?} for {} notification(s) in flight",
         sends.len()
     );
-    if tokio::time::timeout(DRAIN, sends.wait()).await.is_err() {
+    if tokio::time::timeout(drain, sends.wait()).await.is_err() {
         tracing::warn!(
-            "{} notification(s) still in flight after {DRAIN:?}: cut off, they stay pending",
+            "{} notification(s) still in flight after {drain:?}: cut off, they stay pending",
             sends.len()
         );
         cut.cancel();
@@ -224,17 +223,17 @@ mod tests {
         });
         // Act
         let start = Instant::now();
-        drain(in_flight).await;
+        wait_for(in_flight, Duration::from_secs(5)).await;
         // Assert
         assert!(quick_done.load(Ordering::SeqCst), "the quick send finished");
         assert!(slow_cut.load(Ordering::SeqCst), "the slow send was cut off");
-        assert_eq!(start.elapsed(), DRAIN);
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_with_nothing_in_flight_does_not_wait() {
         let start = Instant::now();
-        drain(InFlight::default()).await;
+        wait_for(InFlight::default(), Duration::from_secs(5)).await;
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }

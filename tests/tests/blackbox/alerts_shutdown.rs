@@ -9,7 +9,7 @@ use warroom_tests::alerting::{AlertingServer, alerting_yaml, spawn_alerting_serv
 use warroom_tests::outbox;
 use warroom_tests::saas::Saas;
 
-/// How long the server waits for sends in flight at shutdown (`sender::DRAIN`).
+/// How long the server waits for sends in flight at shutdown (`[shutdown] sends`, default).
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Slack at once, PagerDuty after `pagerduty_after`; no rules (alerts come over the API).

@@ -23,3 +23,4 @@ mod server_kill9;
 mod server_metrics;
 mod server_otlp_shapes;
 mod server_query_bounds;
+mod server_shutdown_bounds;
