@@ -24,6 +24,7 @@
 pub mod alerting;
 pub mod app;
 pub mod config;
+pub mod cutover;
 pub mod db;
 pub mod error;
 pub mod ingest;

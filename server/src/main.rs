@@ -1,7 +1,7 @@
 //! `warroom`: parses the command line, starts tracing, and runs the server (`serve`) until Ctrl-C
 //! or SIGTERM, or manages API tokens (`token create|revoke|list`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -37,6 +37,21 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Work with the cutover plan.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Check a plan file: prints FILE:LINE:COL: what is wrong for each error and exits 1, or a
+    /// one-line summary and exits 0.
+    Check {
+        /// The plan (`plan.yaml`).
+        file: PathBuf,
     },
 }
 
@@ -165,8 +180,28 @@ fn start(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rules {
             command: RulesCommand::Check { files },
         } => return Ok(check_rules(&files)),
+        Command::Plan {
+            command: PlanCommand::Check { file },
+        } => return Ok(check_plan(&file)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `warroom plan check FILE`: every error on its own line and exit 1, or the plan's summary.
+fn check_plan(file: &Path) -> ExitCode {
+    match warroom_server::cutover::check::check_file(file) {
+        Ok(plan) => {
+            let summary = warroom_server::cutover::check::summary(&plan);
+            println!("{}: {summary}", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                println!("{e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `warroom rules check FILE...`: every error on its own line, exit 1 if there was any.

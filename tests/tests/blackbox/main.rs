@@ -12,6 +12,7 @@ mod alerts_e2e;
 mod alerts_shutdown;
 mod notify_saas;
 mod notify_secrets;
+mod plan_check;
 mod prometheus_forwards;
 mod prometheus_peer;
 mod rules_check;

@@ -1,0 +1,13 @@
+//! The cutover: the commander's plan, run inside the server and judged by the metrics it stores.
+//!
+//! - [`plan`]: `plan.yaml`'s shape (environments, services, phases and gates, runbook).
+//! - [`check`]: what a plan must satisfy beyond its shape, each error as `FILE:LINE:COL: reason`
+//!   (`warroom plan check`).
+//! - [`locate`]: the line and column of each node of a YAML file, by path.
+
+pub mod check;
+mod locate;
+pub mod plan;
+
+#[cfg(test)]
+mod check_tests;
