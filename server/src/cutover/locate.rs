@@ -97,6 +97,12 @@ impl MarkedEventReceiver for Walk {
                     self.found.insert(path, at);
                 }
             }
+            // An alias (`*name`) stands where a node would: placed here, its own nodes not.
+            Event::Alias(_) => {
+                if let Some(path) = self.next_path(None) {
+                    self.found.insert(path, at);
+                }
+            }
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let path = self.next_path(None).unwrap_or_default();
                 let open = match ev {
@@ -144,5 +150,18 @@ mod tests {
         assert_eq!(at.at("runbook[0].depends_on[1]"), (10, 19));
         assert_eq!(at.at("runbook[0].depends_on[7]"), (10, 15));
         assert_eq!(at.at("nowhere.at.all"), (1, 1));
+    }
+
+    #[test]
+    fn an_alias_takes_its_place_and_the_nodes_after_it_keep_theirs() {
+        // Arrange
+        let text = "a: &x {b: 1}\nc: *x\nd: 2\n";
+
+        // Act
+        let at = Positions::of(text);
+
+        // Assert
+        assert_eq!(at.at("c"), (2, 4));
+        assert_eq!(at.at("d"), (3, 4));
     }
 }
