@@ -15,7 +15,7 @@
 //! - [`remote_write`]: remote_write snappy + protobuf bodies.
 //! - [`alerts_json`]: Alertmanager v2 alerts, webhook v4 and silences JSON.
 //! - [`promql`]: PromQL strings parsed and evaluated within tight limits.
-//! - [`yaml`]: Prometheus rule files and `alerting.yaml` through their loaders.
+//! - [`yaml`]: Prometheus rule files, `alerting.yaml` and `plan.yaml` through their loaders.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod alerts_json;

@@ -1,6 +1,7 @@
 //! The files users write, through the loaders the server runs: rule files (Prometheus rule
-//! groups and `slos:`) through `alerting::files::load_rules`, and `alerting.yaml` through
-//! `alerting::files::load_routing` (which builds the integrations too). Inputs: mutations of
+//! groups and `slos:`) through `alerting::files::load_rules`, `alerting.yaml` through
+//! `alerting::files::load_routing` (which builds the integrations too), and `plan.yaml` through
+//! `cutover::check::check_text` (`warroom plan check`). Inputs: mutations of
 //! valid files with YAML's own tokens, and YAML generated from the files' keys.
 
 use std::cell::RefCell;
@@ -10,6 +11,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use warroom_server::alerting::files::{load_routing, load_rules};
 use warroom_server::alerting::settings::AlertingSettings;
+use warroom_server::cutover::check::check_text;
 
 use crate::{harness, mutate};
 
@@ -81,6 +83,52 @@ escalation_policies:
       - {after: 1h, receivers: [next-level]}
 "#];
 
+/// DESIGN.md's example plan.
+const PLANS: &[&str] = &[r#"name: do-to-eks
+environments:
+  source: 'env="source", cluster=~"do-.*"'
+  target: 'env="target", cluster="eks-prod"'
+services:
+  - name: checkout
+    owner: team-payments
+    requests: sum(rate(http_requests_total{service="checkout"}[5m]))
+    errors: sum(rate(http_requests_total{service="checkout", code=~"5.."}[5m]))
+    latency: http_request_duration_seconds_bucket{service="checkout"}
+    slo: {objective: 99.9, window: 30d}
+phases:
+  - name: prepare
+    traffic: 0
+  - name: shift-10
+    traffic: 10
+    hold_for: 10m
+    gates:
+      - name: target error ratio
+        query: sum(rate(http_requests_total{env="target", code=~"5.."}[5m])) / sum(rate(http_requests_total{env="target"}[5m]))
+        below: 0.01
+      - name: checkout burn rate
+        burn_rate: {service: checkout, env: target, window: 1h, below: 2}
+      - runbook: done
+      - signoff: commander
+  - name: shift-50
+    traffic: 50
+    point_of_no_return: true
+    gates:
+      - integrity: rows-match
+runbook:
+  - id: start-replication
+    title: Start Postgres replication to RDS
+    owner: dba
+    phase: prepare
+    planned: 30m
+  - id: rows-match
+    title: Row counts of source and target equal
+    owner: dba
+    phase: shift-10
+    planned: 15m
+    depends_on: [start-replication]
+    verify: abs(sum(pg_table_rows{env="source"}) - sum(pg_table_rows{env="target"})) == 0
+"#];
+
 /// YAML's own syntax, durations and numbers at the edges, and an alias bomb's pieces.
 const TOKENS: &[&str] = &[
     ":",
@@ -128,6 +176,15 @@ const TOKENS: &[&str] = &[
     "after: 1000000000000d",
     "receiver: nobody",
     "matchers: ['a=~\"(\"']",
+    "point_of_no_return: true",
+    "depends_on: [rows-match]",
+    "depends_on: [start-replication, start-replication]",
+    "traffic: -1",
+    "traffic: 1e999",
+    "gates: [{}]",
+    "integrity: nothing",
+    "signoff: captain",
+    "env: staging",
 ];
 
 /// Keys of both files' schemas.
@@ -175,6 +232,26 @@ const KEYS: &[&str] = &[
     "repeat",
     "webhook_configs",
     "url",
+    "environments",
+    "source",
+    "target",
+    "phases",
+    "traffic",
+    "hold_for",
+    "point_of_no_return",
+    "gates",
+    "query",
+    "below",
+    "burn_rate",
+    "runbook",
+    "signoff",
+    "integrity",
+    "id",
+    "title",
+    "phase",
+    "planned",
+    "depends_on",
+    "verify",
 ];
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -265,6 +342,19 @@ fn check_alerting(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn check_plan(text: &str) -> Result<(), TestCaseError> {
+    let _case = harness::case("plan.yaml");
+    if let Err(errors) = check_text(std::path::Path::new("plan.yaml"), text) {
+        prop_assert!(!errors.is_empty());
+        let lines = text.lines().count() + 1;
+        for e in &errors {
+            prop_assert!(!e.message.is_empty());
+            prop_assert!(e.line <= lines, "{e} past the file's {lines} lines");
+        }
+    }
+    Ok(())
+}
+
 static CLIENT: std::sync::LazyLock<reqwest::Client> =
     std::sync::LazyLock::new(reqwest::Client::new);
 
@@ -289,6 +379,16 @@ proptest! {
     fn generated_alerting_files_load_or_are_refused(text in generated()) {
         check_alerting(&text)?;
     }
+
+    #[test]
+    fn mutated_plans_are_checked_or_refused(text in mutate::text(PLANS, TOKENS)) {
+        check_plan(&text)?;
+    }
+
+    #[test]
+    fn generated_plans_are_checked_or_refused(text in generated()) {
+        check_plan(&text)?;
+    }
 }
 
 /// A billion laughs as one flow list: nine levels of aliases, each nine of the one before, so
@@ -303,7 +403,7 @@ fn alias_bomb() -> String {
 }
 
 #[test]
-fn an_alias_bomb_is_refused_by_both_loaders_without_expanding() {
+fn an_alias_bomb_is_refused_by_every_loader_without_expanding() {
     // Arrange: the bomb where each file takes any value first.
     let bomb = alias_bomb();
     let rules =
@@ -315,13 +415,21 @@ fn an_alias_bomb_is_refused_by_both_loaders_without_expanding() {
         ..AlertingSettings::default()
     };
 
+    let plan = format!(
+        "name: x\nenvironments: {{source: 'a=\"b\"', target: 'a=\"c\"'}}\nphases: [{{name: p, traffic: 0, gates: {bomb}}}]\n"
+    );
+
     // Act
     let (rules, rules_peak) = harness::peak_during(|| load_rules(&rules_dir));
     let (alerting, alerting_peak) = harness::peak_during(|| load_routing(&settings, &CLIENT));
+    let path = std::path::Path::new("plan.yaml");
+    let (plan, plan_peak) = harness::peak_during(|| check_text(path, &plan));
 
     // Assert
     assert!(rules.is_err());
     assert!(alerting.is_err());
+    assert!(plan.is_err());
     assert!(rules_peak < 64 << 20, "{rules_peak}");
     assert!(alerting_peak < 64 << 20, "{alerting_peak}");
+    assert!(plan_peak < 64 << 20, "{plan_peak}");
 }
