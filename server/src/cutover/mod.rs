@@ -3,11 +3,15 @@
 //! - [`plan`]: `plan.yaml`'s shape (environments, services, phases and gates, runbook).
 //! - [`check`]: what a plan must satisfy beyond its shape, each error as `FILE:LINE:COL: reason`
 //!   (`warroom plan check`).
+//! - [`decide`]: advance, hold, resume and rollback as pure decisions with their reasons.
 //! - [`locate`]: the line and column of each node of a YAML file, by path.
 
 pub mod check;
+pub mod decide;
 mod locate;
 pub mod plan;
 
 #[cfg(test)]
 mod check_tests;
+#[cfg(test)]
+mod decide_tests;
