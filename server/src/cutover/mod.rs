@@ -4,10 +4,12 @@
 //! - [`check`]: what a plan must satisfy beyond its shape, each error as `FILE:LINE:COL: reason`
 //!   (`warroom plan check`).
 //! - [`decide`]: advance, hold, resume and rollback as pure decisions with their reasons.
+//! - [`eta`]: the expected end from the runbook's plan and the pace so far.
 //! - [`locate`]: the line and column of each node of a YAML file, by path.
 
 pub mod check;
 pub mod decide;
+pub mod eta;
 mod locate;
 pub mod plan;
 
