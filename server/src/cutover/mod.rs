@@ -5,6 +5,7 @@
 //!   (`warroom plan check`).
 //! - [`decide`]: advance, hold, resume and rollback as pure decisions with their reasons.
 //! - [`eta`]: the expected end from the runbook's plan and the pace so far.
+//! - [`traffic`]: the traffic actually shifted per service against the plan's, and drift.
 //! - [`locate`]: the line and column of each node of a YAML file, by path.
 
 pub mod check;
@@ -12,6 +13,7 @@ pub mod decide;
 pub mod eta;
 mod locate;
 pub mod plan;
+pub mod traffic;
 
 #[cfg(test)]
 mod check_tests;
