@@ -141,7 +141,7 @@ fn environments(plan: &Plan, out: &mut Vec<Problem>) {
     }
 }
 
-/// `items`' names that appear before, each with the index of its second use.
+/// The `names` that appeared before, each with the index of its repeat.
 fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
     let mut seen = HashSet::new();
     names

@@ -5,50 +5,7 @@ use std::path::Path;
 use super::check::{PlanError, check_text, summary};
 
 /// DESIGN.md's example plan (a line per node, so tests can point at lines).
-const GOOD: &str = r#"name: do-to-eks
-environments:
-  source: 'env="source", cluster=~"do-.*"'
-  target: 'env="target", cluster="eks-prod"'
-services:
-  - name: checkout
-    owner: team-payments
-    requests: sum(rate(http_requests_total{service="checkout"}[5m]))
-    errors: sum(rate(http_requests_total{service="checkout", code=~"5.."}[5m]))
-    latency: http_request_duration_seconds_bucket{service="checkout"}
-    slo: {objective: 99.9, window: 30d}
-phases:
-  - name: prepare
-    traffic: 0
-  - name: shift-10
-    traffic: 10
-    hold_for: 10m
-    gates:
-      - name: target error ratio
-        query: sum(rate(http_requests_total{env="target", code=~"5.."}[5m])) / sum(rate(http_requests_total{env="target"}[5m]))
-        below: 0.01
-      - name: checkout burn rate
-        burn_rate: {service: checkout, env: target, window: 1h, below: 2}
-      - runbook: done
-      - signoff: commander
-  - name: shift-50
-    traffic: 50
-    point_of_no_return: true
-    gates:
-      - integrity: rows-match
-runbook:
-  - id: start-replication
-    title: Start Postgres replication to RDS
-    owner: dba
-    phase: prepare
-    planned: 30m
-  - id: rows-match
-    title: Row counts of source and target equal
-    owner: dba
-    phase: shift-10
-    planned: 15m
-    depends_on: [start-replication]
-    verify: abs(sum(pg_table_rows{env="source"}) - sum(pg_table_rows{env="target"})) == 0
-"#;
+const GOOD: &str = include_str!("example_plan.yaml");
 
 /// The errors of `GOOD` with `from` replaced by `to` (which must occur once).
 fn errors_with(from: &str, to: &str) -> Vec<PlanError> {

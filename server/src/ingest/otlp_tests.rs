@@ -334,22 +334,28 @@ fn a_resource_whose_many_attributes_join_every_points_label_set_is_too_large() {
     );
 }
 
+/// `n` one-point gauges of a node's pods, two attributes each, as the agent sends them.
+fn pod_gauges(n: usize) -> Vec<Metric> {
+    (0..n)
+        .map(|i| {
+            let attrs = vec![s("pod", &format!("checkout-{i:05}")), s("container", "app")];
+            let points = vec![number(attrs, i as f64)];
+            let gauge = Gauge {
+                data_points: points,
+            };
+            metric(
+                "container_memory_working_set_bytes",
+                metric::Data::Gauge(gauge),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn an_agents_request_of_gauges_is_well_within_its_label_budget() {
     // Arrange: the agent's resource and 2,000 gauges of one point each with two attributes,
     // as a node with many pods sends them.
-    let metrics = (0..2_000)
-        .map(|i| {
-            let attrs = vec![s("pod", &format!("checkout-{i:05}")), s("container", "app")];
-            let points = vec![number(attrs, i as f64)];
-            metric(
-                "container_memory_working_set_bytes",
-                metric::Data::Gauge(Gauge {
-                    data_points: points,
-                }),
-            )
-        })
-        .collect();
+    let metrics = pod_gauges(2_000);
     let raw = agent_request(metrics, 1).encode_to_vec();
 
     // Act
@@ -412,18 +418,7 @@ fn nested_attribute_values_are_counted_and_too_deep_ones_are_malformed() {
 #[test]
 fn the_agents_requests_are_well_within_the_decoded_budget() {
     // Arrange: gauges with pod attributes, counters and histograms, as a node sends them.
-    let mut metrics: Vec<Metric> = (0..1_000)
-        .map(|i| {
-            let attrs = vec![s("pod", &format!("checkout-{i:05}")), s("container", "app")];
-            let points = vec![number(attrs, i as f64)];
-            metric(
-                "container_memory_working_set_bytes",
-                metric::Data::Gauge(Gauge {
-                    data_points: points,
-                }),
-            )
-        })
-        .collect();
+    let mut metrics = pod_gauges(1_000);
     metrics.extend((0..200).map(|i| {
         let attrs = vec![s("device", &format!("eth{i}"))];
         counter(

@@ -83,51 +83,8 @@ escalation_policies:
       - {after: 1h, receivers: [next-level]}
 "#];
 
-/// DESIGN.md's example plan.
-const PLANS: &[&str] = &[r#"name: do-to-eks
-environments:
-  source: 'env="source", cluster=~"do-.*"'
-  target: 'env="target", cluster="eks-prod"'
-services:
-  - name: checkout
-    owner: team-payments
-    requests: sum(rate(http_requests_total{service="checkout"}[5m]))
-    errors: sum(rate(http_requests_total{service="checkout", code=~"5.."}[5m]))
-    latency: http_request_duration_seconds_bucket{service="checkout"}
-    slo: {objective: 99.9, window: 30d}
-phases:
-  - name: prepare
-    traffic: 0
-  - name: shift-10
-    traffic: 10
-    hold_for: 10m
-    gates:
-      - name: target error ratio
-        query: sum(rate(http_requests_total{env="target", code=~"5.."}[5m])) / sum(rate(http_requests_total{env="target"}[5m]))
-        below: 0.01
-      - name: checkout burn rate
-        burn_rate: {service: checkout, env: target, window: 1h, below: 2}
-      - runbook: done
-      - signoff: commander
-  - name: shift-50
-    traffic: 50
-    point_of_no_return: true
-    gates:
-      - integrity: rows-match
-runbook:
-  - id: start-replication
-    title: Start Postgres replication to RDS
-    owner: dba
-    phase: prepare
-    planned: 30m
-  - id: rows-match
-    title: Row counts of source and target equal
-    owner: dba
-    phase: shift-10
-    planned: 15m
-    depends_on: [start-replication]
-    verify: abs(sum(pg_table_rows{env="source"}) - sum(pg_table_rows{env="target"})) == 0
-"#];
+/// DESIGN.md's example plan, as the plan check's tests use it.
+const PLANS: &[&str] = &[include_str!("../../src/cutover/example_plan.yaml")];
 
 /// YAML's own syntax, durations and numbers at the edges, and an alias bomb's pieces.
 const TOKENS: &[&str] = &[
