@@ -8,12 +8,14 @@ use tokio::sync::Notify;
 
 use crate::alerting::pipeline::Pipeline;
 use crate::config::Limits;
+use crate::cutover::live::Cutover;
 use crate::query::QueryLimits;
 use crate::routes;
 use crate::routes::alerts::AlertsState;
 use crate::routes::auth::{self, Auth};
 use crate::store::{MetricStore, Querier};
 use crate::telemetry::ServerMetrics;
+use crate::timeline::Timeline;
 
 /// What handlers share: the store (for writing and reading), the token check, the server's own
 /// metrics and the ingest limits.
@@ -29,10 +31,34 @@ pub struct AppState {
     pub metrics: Arc<ServerMetrics>,
     /// What one ingest request may weigh.
     pub limits: Limits,
-    /// Rung after an append stored samples, so rules without `for` look at once.
-    pub ingested: Arc<Notify>,
+    /// Rung after an append stored samples, so rules without `for` and the cutover's gates
+    /// look at once.
+    pub ingested: Ingested,
     /// The alert pipeline, when alerting runs (it always does under `warroom serve`).
     pub alerts: Option<Arc<Pipeline>>,
+    /// The one timeline of events.
+    pub timeline: Arc<Timeline>,
+    /// The cutover, when a plan is configured.
+    pub cutover: Option<Arc<Cutover>>,
+}
+
+/// The bells rung after an append stored samples: one per loop that looks at once (rules
+/// without `for`, the cutover's gates). Each keeps one ring for a loop busy when it came.
+#[derive(Clone, Default)]
+pub struct Ingested(Vec<Arc<Notify>>);
+
+impl Ingested {
+    /// These bells.
+    pub fn new(bells: Vec<Arc<Notify>>) -> Self {
+        Self(bells)
+    }
+
+    /// Rings every bell.
+    pub fn ring(&self) {
+        for bell in &self.0 {
+            bell.notify_one();
+        }
+    }
 }
 
 /// Every route of the server.

@@ -13,6 +13,8 @@
 //! - [`db`]: opening the SQLite database and running its migrations (the store's, then the server's).
 //! - [`prompb`]: the remote_write 1.0 protobuf messages.
 //! - [`alerting`]: rules evaluated over the store, the alert pipeline's state, outbox and sender.
+//! - [`timeline`]: the one append-only timeline of events from every source, and its broadcast.
+//! - [`cutover`]: the plan, its checks and decisions, and the cutover running in the server.
 //!
 //! Re-exported from the crates below this one, so the compiler holds the line between them:
 //! - [`model`], [`store`], [`parallel`], [`memory`]: `warroom-tsdb` (`server/tsdb`), the
@@ -32,6 +34,7 @@ pub mod prompb;
 pub mod routes;
 pub mod server;
 pub mod telemetry;
+pub mod timeline;
 pub mod tokens;
 
 pub use warroom_promql as query;

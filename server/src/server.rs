@@ -29,6 +29,7 @@ use crate::db;
 use crate::routes::auth::Auth;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::ServerMetrics;
+use crate::timeline::Timeline;
 use crate::tokens::TokenStore;
 
 /// Runs the server until `shutdown` resolves. Logs `listening on ADDR` with the bound address
@@ -81,9 +82,11 @@ async fn serve(
     tasks: &TaskTracker,
 ) -> anyhow::Result<()> {
     tasks.spawn(retain_periodically(store.clone(), token.clone()));
+    let timeline = Timeline::new(pool.clone());
     let alerting = Alerting::start(
         config.alerting.clone(),
         pool.clone(),
+        timeline.clone(),
         store.clone(),
         store.clone(),
         token,
@@ -106,8 +109,10 @@ async fn serve(
         auth: Auth::new(TokenStore::new(pool.clone()), config.api),
         metrics: Arc::new(ServerMetrics::new()),
         limits: config.limits,
-        ingested: alerting.ingested.clone(),
+        ingested: crate::app::Ingested::new(vec![alerting.ingested.clone()]),
+        cutover: None,
         alerts: Some(alerting.pipeline.clone()),
+        timeline: timeline.clone(),
     };
     let serving = axum::serve(listener, app(state))
         .with_graceful_shutdown(token.clone().cancelled_owned())

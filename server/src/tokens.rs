@@ -80,6 +80,9 @@ pub enum Access {
     Read,
     /// It changes something: samples, alerts, silences, acknowledgements.
     Write,
+    /// It steers the cutover or writes into the timeline (advance, hold, rollback, runbook
+    /// steps, sign-offs, notes): until people and roles exist, only `admin` tokens may.
+    Steer,
 }
 
 impl Scope {
@@ -107,6 +110,7 @@ impl Access {
         match self {
             Access::Read => "read or admin",
             Access::Write => "ingest or admin",
+            Access::Steer => "admin",
         }
     }
 }
@@ -384,12 +388,13 @@ mod tests {
     }
 
     #[test]
-    fn ingest_writes_read_reads_and_admin_does_both() {
-        let allowed = |scope: Scope| [Access::Read, Access::Write].map(|a| scope.allows(a));
+    fn ingest_writes_read_reads_and_only_admin_steers() {
+        let allowed =
+            |scope: Scope| [Access::Read, Access::Write, Access::Steer].map(|a| scope.allows(a));
 
-        assert_eq!(allowed(Scope::Ingest), [false, true]);
-        assert_eq!(allowed(Scope::Read), [true, false]);
-        assert_eq!(allowed(Scope::Admin), [true, true]);
+        assert_eq!(allowed(Scope::Ingest), [false, true, false]);
+        assert_eq!(allowed(Scope::Read), [true, false, false]);
+        assert_eq!(allowed(Scope::Admin), [true, true, true]);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::query::Engine;
 use crate::store::{MetricStore, Querier};
+use crate::timeline::Timeline;
 use pipeline::Pipeline;
 use runner::{Bells, Runner};
 use settings::AlertingSettings;
@@ -53,6 +54,7 @@ impl Alerting {
     pub async fn start(
         settings: AlertingSettings,
         db: SqlitePool,
+        timeline: Arc<Timeline>,
         store: Arc<dyn MetricStore>,
         querier: Arc<dyn Querier>,
         shutdown: &CancellationToken,
@@ -69,7 +71,7 @@ impl Alerting {
             })?,
         };
         let routing = files::load_routing(&settings, &client).map_err(anyhow::Error::msg)?;
-        let pipeline = Pipeline::open(db, routing)
+        let pipeline = Pipeline::open(db, timeline, routing)
             .await
             .context("loading the alert pipeline's state")?;
         let runner = Runner::new(

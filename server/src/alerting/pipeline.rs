@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use serde_json::json;
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, Notify};
 use warroom_alerts::config::AlertingConfig;
@@ -18,6 +19,7 @@ use warroom_alerts::outbox::{Delivery, RetryPolicy};
 
 use super::integrations::Integrations;
 use super::records::{self, NewDelivery, RecordError};
+use crate::timeline::{Kind, NewEvent, Timeline};
 
 /// The configuration the pipeline runs with; replaced whole on reload.
 pub struct Routing {
@@ -36,6 +38,7 @@ struct State {
 /// The pipeline: state behind one lock, the database, and the bells that wake its loops.
 pub struct Pipeline {
     db: SqlitePool,
+    timeline: Arc<Timeline>,
     state: Mutex<State>,
     /// Rung when the outbox has something new; the sender waits on it.
     pub outbox_changed: Notify,
@@ -55,7 +58,11 @@ pub struct GroupSummary {
 
 impl Pipeline {
     /// The pipeline with the dispatcher and silences as last saved.
-    pub async fn open(db: SqlitePool, routing: Routing) -> Result<Arc<Self>, RecordError> {
+    pub async fn open(
+        db: SqlitePool,
+        timeline: Arc<Timeline>,
+        routing: Routing,
+    ) -> Result<Arc<Self>, RecordError> {
         let dispatcher = records::load_dispatcher(&db).await?;
         let silences = records::silences(&db).await?;
         Ok(Arc::new(Self {
@@ -65,6 +72,7 @@ impl Pipeline {
                 silences,
             }),
             db,
+            timeline,
             outbox_changed: Notify::new(),
             retry: RetryPolicy::default(),
         }))
@@ -73,6 +81,11 @@ impl Pipeline {
     /// The database the pipeline keeps its records in.
     pub fn db(&self) -> &SqlitePool {
         &self.db
+    }
+
+    /// The timeline its events go to.
+    pub fn timeline(&self) -> &Arc<Timeline> {
+        &self.timeline
     }
 
     /// The configuration in force.
@@ -136,7 +149,9 @@ impl Pipeline {
             .groups
             .get(&key)
             .is_some_and(|g| g.escalation.is_some());
-        let event = (Some(key), format!("acknowledged by {by}"));
+        let event = NewEvent::new(Kind::Ack, json!({"what": "acknowledged"}))
+            .by(by)
+            .about(key);
         self.step_locked(&mut state, actions, vec![event], now)
             .await?;
         Ok(fired)
@@ -154,7 +169,9 @@ impl Pipeline {
             return Ok(false);
         };
         let done = state.dispatcher.unacknowledge(&key, now);
-        let event = (Some(key), format!("acknowledgement withdrawn by {by}"));
+        let event = NewEvent::new(Kind::Ack, json!({"what": "acknowledgement withdrawn"}))
+            .by(by)
+            .about(key);
         self.step_locked(&mut state, Vec::new(), vec![event], now)
             .await?;
         Ok(done)
@@ -164,10 +181,14 @@ impl Pipeline {
     pub async fn silence(&self, s: Silence, now: SystemTime) -> Result<(), RecordError> {
         records::save_silence(&self.db, &s).await?;
         let mut state = self.state.lock().await;
-        let what = format!("silence {} by {}: {}", s.id, s.created_by, s.comment);
+        let body = json!({"what": "added", "comment": s.comment,
+            "matchers": s.matchers.iter().map(ToString::to_string).collect::<Vec<_>>()});
+        let what = NewEvent::new(Kind::Silence, body)
+            .by(s.created_by.clone())
+            .about(s.id.clone());
         state.silences.retain(|old| old.id != s.id);
         state.silences.push(s);
-        self.step_locked(&mut state, Vec::new(), vec![(None, what)], now)
+        self.step_locked(&mut state, Vec::new(), vec![what], now)
             .await?;
         Ok(())
     }
@@ -181,8 +202,8 @@ impl Pipeline {
         s.ends_at = s.ends_at.min(now);
         let s = s.clone();
         records::save_silence(&self.db, &s).await?;
-        let what = format!("silence {id} expired");
-        self.step_locked(&mut state, Vec::new(), vec![(None, what)], now)
+        let what = NewEvent::new(Kind::Silence, json!({"what": "expired"})).about(id);
+        self.step_locked(&mut state, Vec::new(), vec![what], now)
             .await?;
         Ok(true)
     }
@@ -210,7 +231,7 @@ impl Pipeline {
         &self,
         state: &mut State,
         extra: Vec<Action>,
-        mut events: Vec<(Option<String>, String)>,
+        mut events: Vec<NewEvent>,
         now: SystemTime,
     ) -> Result<Option<SystemTime>, RecordError> {
         let routing = state.routing.clone();
@@ -218,10 +239,24 @@ impl Pipeline {
         let actions: Vec<Action> = extra.into_iter().chain(actions).collect();
         let deliveries = deliveries(&routing, &actions, now, self.retry);
         events.extend(actions.iter().map(|a| {
-            let what = format!("{:?} to {}: {}", a.notification.kind, a.receiver, a.reason);
-            (Some(a.notification.group_key.clone()), what)
+            let body = json!({
+                "what": "queued",
+                "notification": records::kind_name(a.notification.kind),
+                "receiver": a.receiver,
+                "reason": a.reason,
+            });
+            NewEvent::new(Kind::Notification, body).about(a.notification.group_key.clone())
         }));
-        records::commit(&self.db, &state.dispatcher, &deliveries, &events, now).await?;
+        let stored = records::commit(
+            &self.timeline,
+            &self.db,
+            &state.dispatcher,
+            &deliveries,
+            events,
+            now,
+        )
+        .await?;
+        self.timeline.publish(stored);
         if !deliveries.is_empty() {
             self.outbox_changed.notify_one();
         }

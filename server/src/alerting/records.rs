@@ -11,6 +11,8 @@ use warroom_alerts::mute::Silence;
 use warroom_alerts::notify::{Kind, Notification};
 use warroom_alerts::outbox::{AttemptOutcome, Delivery, Status};
 
+use crate::timeline::{Event, NewEvent, Timeline};
+
 /// Why the pipeline's records could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -77,14 +79,16 @@ pub async fn load_dispatcher(db: &SqlitePool) -> Result<Dispatcher, RecordError>
     })
 }
 
-/// Saves the dispatcher and appends its deliveries and events, all or nothing.
+/// Saves the dispatcher and appends its deliveries and timeline events, all or nothing; the
+/// stored events, to publish once committed.
 pub async fn commit(
+    timeline: &Timeline,
     db: &SqlitePool,
     dispatcher: &Dispatcher,
     deliveries: &[NewDelivery],
-    events: &[(Option<String>, String)],
+    events: Vec<NewEvent>,
     now: SystemTime,
-) -> Result<(), RecordError> {
+) -> Result<Vec<Event>, RecordError> {
     let state = serde_json::to_string(dispatcher).map_err(|e| RecordError::Corrupt {
         what: "alert_dispatch state".into(),
         detail: e.to_string(),
@@ -97,16 +101,9 @@ pub async fn commit(
     for d in deliveries {
         insert_delivery(&mut tx, d).await?;
     }
-    for (group, what) in events {
-        sqlx::query("INSERT INTO alert_events (at_ms, group_key, what) VALUES (?, ?, ?)")
-            .bind(to_ms(now))
-            .bind(group)
-            .bind(what)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let stored = timeline.write(&mut tx, now, events).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(stored)
 }
 
 async fn insert_delivery(

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod decide;
 pub mod eta;
+pub mod live;
 mod locate;
 pub mod plan;
 pub mod traffic;

@@ -43,6 +43,11 @@ impl Auth {
         self.token(headers, Access::Write).await
     }
 
+    /// Lets in a cutover action or a note by an `admin` token; the token's name.
+    pub async fn steer(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        self.token(headers, Access::Steer).await
+    }
+
     /// Lets in a read by a `read` or `admin` token, or by anyone with anonymous reads on (the
     /// token is not looked at then).
     pub async fn read(&self, headers: &HeaderMap) -> Result<(), ApiError> {

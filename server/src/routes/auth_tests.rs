@@ -23,7 +23,7 @@ struct Served {
 async fn serve(api: ApiConfig) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let pool = crate::db::open(&dir.path().join("w.db")).await.unwrap();
-    let tokens = TokenStore::new(pool);
+    let tokens = TokenStore::new(pool.clone());
     let store = Arc::new(MemStore::new());
     let state = AppState {
         store: store.clone(),
@@ -31,8 +31,10 @@ async fn serve(api: ApiConfig) -> Served {
         auth: Auth::new(tokens.clone(), api),
         metrics: Arc::new(ServerMetrics::new()),
         limits: Limits::default(),
-        ingested: Arc::new(tokio::sync::Notify::new()),
+        ingested: crate::app::Ingested::default(),
         alerts: None,
+        timeline: crate::timeline::Timeline::new(pool.clone()),
+        cutover: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -106,7 +106,7 @@ async fn ingest_remote_write(state: &AppState, req: Request) -> Result<Response,
 /// New samples are in: rules that fire without `for` look at once.
 fn stored(state: &AppState, report: &AppendReport) {
     if report.appended > 0 {
-        state.ingested.notify_one();
+        state.ingested.ring();
     }
 }
 

@@ -38,7 +38,7 @@ struct Harness {
 async fn harness(limits: Limits) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let pool = crate::db::open(&dir.path().join("w.db")).await.unwrap();
-    let tokens = TokenStore::new(pool);
+    let tokens = TokenStore::new(pool.clone());
     let token = tokens.create("node-a", Scope::Ingest).await.unwrap();
     let token = token.expose().to_owned();
     let store = Arc::new(MemStore::new());
@@ -48,8 +48,10 @@ async fn harness(limits: Limits) -> Harness {
         auth: Auth::new(tokens.clone(), ApiConfig::default()),
         metrics: Arc::new(ServerMetrics::new()),
         limits,
-        ingested: Arc::new(tokio::sync::Notify::new()),
+        ingested: crate::app::Ingested::default(),
         alerts: None,
+        timeline: crate::timeline::Timeline::new(pool.clone()),
+        cutover: None,
     };
     Harness {
         _dir: dir,

@@ -1,0 +1,4 @@
+//! The cutover running in the server.
+
+/// The running cutover.
+pub struct Cutover {}
