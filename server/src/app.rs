@@ -13,6 +13,7 @@ use crate::query::QueryLimits;
 use crate::routes;
 use crate::routes::alerts::AlertsState;
 use crate::routes::auth::{self, Auth};
+use crate::routes::cutover::CutoverState;
 use crate::store::{MetricStore, Querier};
 use crate::telemetry::ServerMetrics;
 use crate::timeline::Timeline;
@@ -71,6 +72,10 @@ pub fn app(state: AppState) -> Router {
         let auth = state.auth.clone();
         app = app.merge(routes::alerts::router(AlertsState { pipeline, auth }));
     }
+    app = app.merge(routes::cutover::router(CutoverState {
+        cutover: state.cutover.clone(),
+        auth: state.auth.clone(),
+    }));
     // The Prometheus query API, timed by the server's query latency histogram, for readers
     // (refusals are not timed).
     let limits = QueryLimits {

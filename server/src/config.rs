@@ -9,11 +9,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::alerting::settings::AlertingSettings;
+use crate::cutover::settings::CutoverSettings;
 use crate::routes::auth::ApiConfig;
 use crate::store::StoreConfig;
 
 /// Everything `warroom serve` is configured with.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where the HTTP API, ingest and pages listen, e.g. `0.0.0.0:8080` (port 0: any free port).
@@ -37,6 +38,9 @@ pub struct ServerConfig {
     /// How long stopping may wait on work in flight (`[shutdown]`).
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The cutover plan and how often its gates are evaluated (`[cutover]`).
+    #[serde(default)]
+    pub cutover: CutoverSettings,
 }
 
 /// The `[shutdown]` section: on Ctrl-C or SIGTERM, how long the work in flight gets before it
@@ -247,6 +251,12 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("WARROOM_SHUTDOWN_REQUESTS", "shutdown.requests", Kind::Text),
     ("WARROOM_SHUTDOWN_SENDS", "shutdown.sends", Kind::Text),
+    ("WARROOM_CUTOVER_PLAN_FILE", "cutover.plan_file", Kind::Text),
+    (
+        "WARROOM_CUTOVER_GATE_INTERVAL",
+        "cutover.gate_interval",
+        Kind::Text,
+    ),
 ];
 
 /// Variables with the `WARROOM_` prefix that are not server settings.

@@ -23,6 +23,10 @@ pub enum ApiError {
     /// 404: no such thing (an alert group, a silence).
     #[error("{0}")]
     NotFound(String),
+    /// 409: the action is refused as things stand (a cutover decision, a runbook step); the
+    /// reason says why.
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body or its sample count is over a limit.
     #[error("{0}")]
     TooLarge(String),
@@ -45,6 +49,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -59,6 +64,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::BadRequest(_) => "malformed",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "refused",
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",

@@ -23,9 +23,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::alerting::Alerting;
-use crate::app::{AppState, app};
+use crate::app::{AppState, Ingested, app};
 use crate::config::ServerConfig;
+use crate::cutover::live::Cutover;
+use crate::cutover::{check, runner};
 use crate::db;
+use crate::query::Engine;
 use crate::routes::auth::Auth;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::ServerMetrics;
@@ -95,7 +98,16 @@ async fn serve(
     )
     .await
     .context("starting alerting")?;
-    tasks.spawn(reload_on_sighup(alerting.reload.clone(), token.clone()));
+    let cutover = start_cutover(&config, pool, &timeline, &alerting, store, token, tasks)
+        .await
+        .context("starting the cutover")?;
+    let mut reloads = vec![alerting.reload.clone()];
+    let mut ingested = vec![alerting.ingested.clone()];
+    if let Some((_, bells)) = &cutover {
+        reloads.push(bells.reload.clone());
+        ingested.push(bells.ingested.clone());
+    }
+    tasks.spawn(reload_on_sighup(reloads, token.clone()));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -109,8 +121,8 @@ async fn serve(
         auth: Auth::new(TokenStore::new(pool.clone()), config.api),
         metrics: Arc::new(ServerMetrics::new()),
         limits: config.limits,
-        ingested: crate::app::Ingested::new(vec![alerting.ingested.clone()]),
-        cutover: None,
+        ingested: Ingested::new(ingested),
+        cutover: cutover.map(|(c, _)| c),
         alerts: Some(alerting.pipeline.clone()),
         timeline: timeline.clone(),
     };
@@ -133,8 +145,55 @@ async fn serve(
     Ok(())
 }
 
-/// Rings `reload` on every SIGHUP, until `token` is cancelled.
-async fn reload_on_sighup(reload: Arc<Notify>, token: CancellationToken) {
+/// The cutover of `[cutover] plan_file`, its loop started on `tasks`, and the bells that loop
+/// listens to; none without a plan file. A plan that does not pass `warroom plan check`, or
+/// one that would rewind the saved cutover, stops the start with every error.
+async fn start_cutover(
+    config: &ServerConfig,
+    pool: &sqlx::SqlitePool,
+    timeline: &Arc<Timeline>,
+    alerting: &Alerting,
+    store: &Arc<SqliteStore>,
+    token: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<Option<(Arc<Cutover>, runner::Bells)>> {
+    let Some(path) = config.cutover.plan_file.clone() else {
+        return Ok(None);
+    };
+    let plan = check::check_file(&path).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the cutover plan is invalid:\n{}", lines.join("\n"))
+    })?;
+    tracing::info!("cutover {}", check::summary(&plan));
+    let engine = Engine::new(store.clone()).at_full_priority();
+    let cutover = Cutover::open(
+        pool.clone(),
+        timeline.clone(),
+        alerting.pipeline.clone(),
+        engine,
+        config.cutover.clone(),
+        plan,
+    )
+    .await?;
+    let bells = runner::Bells {
+        ingested: Arc::new(Notify::new()),
+        reload: Arc::new(Notify::new()),
+    };
+    let loop_bells = runner::Bells {
+        ingested: bells.ingested.clone(),
+        reload: bells.reload.clone(),
+    };
+    tasks.spawn(runner::run(
+        cutover.clone(),
+        path,
+        loop_bells,
+        token.clone(),
+    ));
+    Ok(Some((cutover, bells)))
+}
+
+/// Rings every bell of `reload` on every SIGHUP, until `token` is cancelled.
+async fn reload_on_sighup(reload: Vec<Arc<Notify>>, token: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -144,7 +203,9 @@ async fn reload_on_sighup(reload: Arc<Notify>, token: CancellationToken) {
         }
     };
     while let Some(Some(())) = token.run_until_cancelled(hup.recv()).await {
-        reload.notify_one();
+        for bell in &reload {
+            bell.notify_one();
+        }
     }
 }
 

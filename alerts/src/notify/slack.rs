@@ -24,11 +24,15 @@ pub fn payload(n: &Notification) -> Value {
         Kind::Acknowledged => (":eyes:", "ACKNOWLEDGED"),
         Kind::Resolved => (":white_check_mark:", "RESOLVED"),
     };
-    let text = format!("[{state}] {} — severity {severity}, env {env}", n.summary());
+    let mut text = format!("[{state}] {} — severity {severity}, env {env}", n.summary());
     let mut context = format!(
         "*Severity:* {severity}   *Env:* {env}   *Alerts:* {}",
         n.alerts.len()
     );
+    if let Some(phase) = labels.get("phase") {
+        text.push_str(&format!(", phase {phase}"));
+        context.push_str(&format!("   *Phase:* {phase}"));
+    }
     if let Some(by) = &n.acked_by {
         context.push_str(&format!("   *Acknowledged by:* {by}"));
     }
@@ -91,5 +95,23 @@ mod tests {
             p["blocks"][2]["elements"][0]["url"],
             "http://warroom.example/alerts/abc"
         );
+    }
+
+    #[test]
+    fn an_alert_raised_during_a_cutover_phase_names_the_phase() {
+        let mut n = group(Kind::Firing);
+        for a in &mut n.alerts {
+            a.labels.insert("phase".into(), "shift-10".into());
+        }
+
+        let p = payload(&n);
+
+        assert!(
+            p["text"].as_str().unwrap().ends_with(", phase shift-10"),
+            "{}",
+            p["text"]
+        );
+        let context = p["blocks"][1]["elements"][0]["text"].as_str().unwrap();
+        assert!(context.contains("*Phase:* shift-10"), "{context}");
     }
 }

@@ -313,6 +313,17 @@ fn gate_problems(plan: &Plan, phase: &Phase, gate: &Gate, at: &str, out: &mut Ve
             );
         }
     }
+    if let Some(service) = &gate.service {
+        if gate.query.is_none() {
+            push(
+                field("service"),
+                "service belongs to a query gate (a burn rate gate names it inside burn_rate)"
+                    .into(),
+            );
+        } else if !plan.services.iter().any(|s| &s.name == service) {
+            push(field("service"), format!("unknown service {service}"));
+        }
+    }
     if let Some(role) = &gate.signoff
         && !ROLES.contains(&role.as_str())
     {

@@ -209,3 +209,23 @@ fn a_step_of_an_unknown_phase_and_a_step_defined_twice_are_errors_at_them() {
     );
     assert_one(&phase, 40, 12, "unknown phase shift-15");
 }
+
+#[test]
+fn a_query_gate_may_name_a_known_service_and_only_a_query_gate_may() {
+    let unknown = errors_with(
+        "        below: 0.01\n",
+        "        below: 0.01\n        service: cart\n",
+    );
+    let misplaced = errors_with(
+        "      - runbook: done\n",
+        "      - runbook: done\n        service: checkout\n",
+    );
+
+    assert_one(
+        &unknown,
+        22,
+        18,
+        "phase shift-10: gate: unknown service cart",
+    );
+    assert_one(&misplaced, 27, 18, "service belongs to a query gate");
+}

@@ -19,7 +19,8 @@ pub struct State {
 }
 
 /// Why a cutover is held.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Hold {
     /// A person held it.
     ByHand {

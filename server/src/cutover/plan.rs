@@ -112,6 +112,10 @@ pub struct Gate {
     /// A PromQL condition: green while its value is `below` (or `above`) the threshold.
     #[serde(default)]
     pub query: Option<String>,
+    /// The service a query gate is about (a burn rate gate names its own), for the
+    /// `service` label of its alert and the timeline.
+    #[serde(default)]
+    pub service: Option<String>,
     /// The threshold the value must stay under.
     #[serde(default)]
     pub below: Option<f64>,

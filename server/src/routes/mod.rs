@@ -2,6 +2,8 @@
 //!
 //! - [`alerts`]: alerts from outside (`/api/v2/alerts`, `/hooks/alertmanager`), silences,
 //!   and the alert groups with their ack / un-ack actions (`/api/warroom/v1/alerts`).
+//! - [`cutover`]: the cutover, its gates and runbook, and the actions on them
+//!   (`/api/warroom/v1/cutover`, `/gates`, `/runbook`).
 //! - [`auth`]: the bearer token and scope check, and the `[api]` settings.
 //! - [`health`]: `/healthz`, `/readyz`.
 //! - [`ingest`]: `POST /v1/metrics` (OTLP) and `POST /api/v1/write` (remote_write).
@@ -10,6 +12,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod cutover;
 mod decoders;
 pub mod health;
 pub mod ingest;
