@@ -1,9 +1,16 @@
 //! The alert pipeline's live half: alerts from rules and from outside go into the dispatcher;
 //! every step ticks it (mute → group timing → escalation) and commits its new state together with
 //! the outbox rows of its decisions; acknowledgements and silences change it. One lock guards the
-//! state, so decisions are made one at a time, in order.
+//! state, so decisions are made one at a time, in order. Every change is written to the timeline
+//! in the same transaction as the state, and published once it committed.
+//!
+//! - [`held`]: the `phase` label of alerts coming in, and which of them changed.
+//! - [`events`]: the timeline events of alerts and of the dispatcher's actions.
 
-use std::collections::BTreeMap;
+mod events;
+pub mod held;
+
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,8 +24,9 @@ use warroom_alerts::notify::AlertView;
 use warroom_alerts::notify::pagerduty::dedup_key;
 use warroom_alerts::outbox::{Delivery, RetryPolicy};
 
+use self::held::Held;
 use super::integrations::Integrations;
-use super::records::{self, NewDelivery, RecordError};
+use super::records::{self, NewDelivery, RecordError, Saved};
 use crate::timeline::{Kind, NewEvent, Timeline};
 
 /// The configuration the pipeline runs with; replaced whole on reload.
@@ -31,7 +39,7 @@ pub struct Routing {
 
 struct State {
     routing: Arc<Routing>,
-    dispatcher: Dispatcher,
+    saved: Saved,
     silences: Vec<Silence>,
 }
 
@@ -63,12 +71,12 @@ impl Pipeline {
         timeline: Arc<Timeline>,
         routing: Routing,
     ) -> Result<Arc<Self>, RecordError> {
-        let dispatcher = records::load_dispatcher(&db).await?;
+        let saved = records::load_state(&db).await?;
         let silences = records::silences(&db).await?;
         Ok(Arc::new(Self {
             state: Mutex::new(State {
                 routing: Arc::new(routing),
-                dispatcher,
+                saved,
                 silences,
             }),
             db,
@@ -98,14 +106,24 @@ impl Pipeline {
         self.state.lock().await.routing = Arc::new(routing);
     }
 
-    /// The alerts every group holds, for restoring rule states after a restart.
+    /// The alerts every group holds, as they came in (without the `phase` label the pipeline
+    /// added), for restoring rule states after a restart.
     pub async fn alerts(&self) -> Vec<AlertView> {
         let state = self.state.lock().await;
-        let groups = state.dispatcher.groups.values();
-        groups.flat_map(|g| g.alerts.values().cloned()).collect()
+        let stamped = &state.saved.phase_stamped;
+        let groups = state.saved.dispatcher.groups.values();
+        let alerts = groups.flat_map(|g| g.alerts.values());
+        alerts
+            .map(|a| match stamped.contains(&a.fingerprint) {
+                true => held::unstamped(a),
+                false => a.clone(),
+            })
+            .collect()
     }
 
-    /// Routes alerts into their groups, then steps at once (so a page never waits for a tick).
+    /// Routes alerts into their groups, each with the cutover's phase label (see [`held`]),
+    /// then steps at once (so a page never waits for a tick). An alert that starts firing or
+    /// resolves is a timeline event; a re-send is not.
     pub async fn receive(
         &self,
         alerts: Vec<AlertView>,
@@ -113,11 +131,21 @@ impl Pipeline {
     ) -> Result<Option<SystemTime>, RecordError> {
         let mut state = self.state.lock().await;
         let routing = state.routing.clone();
+        let phase = self.timeline.phase();
+        let mut held = Held::of(&state.saved.dispatcher, now);
+        let mut changes = Vec::new();
         for a in alerts {
-            state.dispatcher.upsert(&routing.config, a, now);
+            let (a, stamped) = held.stamp(a, phase.as_deref());
+            if stamped {
+                state.saved.phase_stamped.insert(a.fingerprint.clone());
+            }
+            if let Some(what) = held.change(&a, now) {
+                changes.push(events::alert(&a, what));
+            }
+            held.note(&a, now);
+            state.saved.dispatcher.upsert(&routing.config, a, now);
         }
-        self.step_locked(&mut state, Vec::new(), Vec::new(), now)
-            .await
+        self.step_locked(&mut state, Vec::new(), changes, now).await
     }
 
     /// Ticks the dispatcher at `now`; returns when it next has something due.
@@ -136,21 +164,18 @@ impl Pipeline {
         now: SystemTime,
     ) -> Result<bool, RecordError> {
         let mut state = self.state.lock().await;
-        let Some(key) = key_of(&state.dispatcher, id) else {
+        let Some(key) = key_of(&state.saved.dispatcher, id) else {
             return Ok(false);
         };
         let routing = state.routing.clone();
         let url = alerts_url(&routing.config, id);
-        let actions = state
-            .dispatcher
-            .acknowledge(&routing.config, &key, by, now, &url);
-        let fired = state
-            .dispatcher
-            .groups
-            .get(&key)
-            .is_some_and(|g| g.escalation.is_some());
+        let dispatcher = &mut state.saved.dispatcher;
+        let actions = dispatcher.acknowledge(&routing.config, &key, by, now, &url);
+        let group = dispatcher.groups.get(&key);
+        let fired = group.is_some_and(|g| g.escalation.is_some());
         let event = NewEvent::new(Kind::Ack, json!({"what": "acknowledged"}))
             .by(by)
+            .of_service(group.and_then(service))
             .about(key);
         self.step_locked(&mut state, actions, vec![event], now)
             .await?;
@@ -165,12 +190,15 @@ impl Pipeline {
         now: SystemTime,
     ) -> Result<bool, RecordError> {
         let mut state = self.state.lock().await;
-        let Some(key) = key_of(&state.dispatcher, id) else {
+        let Some(key) = key_of(&state.saved.dispatcher, id) else {
             return Ok(false);
         };
-        let done = state.dispatcher.unacknowledge(&key, now);
+        let dispatcher = &mut state.saved.dispatcher;
+        let done = dispatcher.unacknowledge(&key, now);
+        let service = dispatcher.groups.get(&key).and_then(service);
         let event = NewEvent::new(Kind::Ack, json!({"what": "acknowledgement withdrawn"}))
             .by(by)
+            .of_service(service)
             .about(key);
         self.step_locked(&mut state, Vec::new(), vec![event], now)
             .await?;
@@ -216,7 +244,7 @@ impl Pipeline {
     /// Every group with its id.
     pub async fn groups(&self) -> Vec<GroupSummary> {
         let state = self.state.lock().await;
-        let groups = state.dispatcher.groups.iter();
+        let groups = state.saved.dispatcher.groups.iter();
         groups
             .map(|(key, group)| GroupSummary {
                 id: dedup_key(key),
@@ -226,33 +254,27 @@ impl Pipeline {
             .collect()
     }
 
-    /// Ticks, then commits the state with `extra` actions and every action's deliveries.
+    /// Ticks, then commits the state with `extra` actions, every action's deliveries and the
+    /// timeline's `changes` and those of the actions.
     async fn step_locked(
         &self,
         state: &mut State,
         extra: Vec<Action>,
-        mut events: Vec<NewEvent>,
+        mut changes: Vec<NewEvent>,
         now: SystemTime,
     ) -> Result<Option<SystemTime>, RecordError> {
         let routing = state.routing.clone();
         let (actions, wake) = tick(state, &routing, now);
         let actions: Vec<Action> = extra.into_iter().chain(actions).collect();
         let deliveries = deliveries(&routing, &actions, now, self.retry);
-        events.extend(actions.iter().map(|a| {
-            let body = json!({
-                "what": "queued",
-                "notification": records::kind_name(a.notification.kind),
-                "receiver": a.receiver,
-                "reason": a.reason,
-            });
-            NewEvent::new(Kind::Notification, body).about(a.notification.group_key.clone())
-        }));
+        changes.extend(events::of_actions(&actions));
+        forget_stamps(&mut state.saved);
         let stored = records::commit(
             &self.timeline,
             &self.db,
-            &state.dispatcher,
+            &state.saved,
             &deliveries,
-            events,
+            changes,
             now,
         )
         .await?;
@@ -270,7 +292,7 @@ fn tick(
     routing: &Routing,
     now: SystemTime,
 ) -> (Vec<Action>, Option<SystemTime>) {
-    let firing = firing_labels(&state.dispatcher, now);
+    let firing = firing_labels(&state.saved.dispatcher, now);
     let inhibitor = Inhibitor {
         rules: &routing.config.inhibit_rules,
         firing: &firing,
@@ -278,8 +300,24 @@ fn tick(
     let muters: [&dyn Muter; 2] = [&state.silences, &inhibitor];
     let url = alerts_url(&routing.config, "");
     state
+        .saved
         .dispatcher
         .tick(&routing.config, &AnyOf(&muters), now, &url)
+}
+
+/// Keeps the phase stamps of the alerts still held only.
+fn forget_stamps(saved: &mut Saved) {
+    if saved.phase_stamped.is_empty() {
+        return;
+    }
+    let groups = saved.dispatcher.groups.values();
+    let held: HashSet<&String> = groups.flat_map(|g| g.alerts.keys()).collect();
+    saved.phase_stamped.retain(|fp| held.contains(fp));
+}
+
+/// The service a group concerns, if one.
+fn service(g: &GroupState) -> Option<String> {
+    records::group_service(&g.group_labels, g.alerts.values())
 }
 
 /// The group key whose id is `id`.
@@ -336,3 +374,6 @@ pub fn sleep_for(wake: Option<SystemTime>, now: SystemTime) -> Duration {
     let cap = Duration::from_secs(1);
     wake.map_or(cap, |w| w.duration_since(now).unwrap_or_default().min(cap))
 }
+
+#[cfg(test)]
+pub(super) mod tests;

@@ -2,16 +2,19 @@
 //! transaction as the outbox rows its decisions produced (so a crash can neither lose a page nor
 //! send one twice), every delivery attempt, silences and timeline events.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sqlx::{Row, SqlitePool};
 use warroom_alerts::dispatch::Dispatcher;
 use warroom_alerts::matcher::Matcher;
 use warroom_alerts::mute::Silence;
-use warroom_alerts::notify::{Kind, Notification};
+use warroom_alerts::notify::{AlertView, Kind, Notification};
 use warroom_alerts::outbox::{AttemptOutcome, Delivery, Status};
 
-use crate::timeline::{Event, NewEvent, Timeline};
+use crate::timeline::{self, Event, NewEvent, Timeline};
 
 /// Why the pipeline's records could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -64,13 +67,26 @@ pub struct StoredDelivery {
     pub delivery: Delivery,
 }
 
-/// The dispatcher as last saved, or an empty one.
-pub async fn load_dispatcher(db: &SqlitePool) -> Result<Dispatcher, RecordError> {
+/// The pipeline's state as saved: the dispatcher, and which of its alerts' `phase` labels the
+/// pipeline added (rules are given their alerts back without them after a restart).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Saved {
+    /// The dispatcher.
+    #[serde(flatten)]
+    pub dispatcher: Dispatcher,
+    /// Fingerprints of the alerts whose `phase` label the pipeline added.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub phase_stamped: BTreeSet<String>,
+}
+
+/// The state as last saved (a row written before `phase_stamped` existed has none), or an
+/// empty one.
+pub async fn load_state(db: &SqlitePool) -> Result<Saved, RecordError> {
     let row = sqlx::query("SELECT state FROM alert_dispatch WHERE id = 1")
         .fetch_optional(db)
         .await?;
     let Some(row) = row else {
-        return Ok(Dispatcher::default());
+        return Ok(Saved::default());
     };
     let text: String = row.try_get("state")?;
     serde_json::from_str(&text).map_err(|e| RecordError::Corrupt {
@@ -79,17 +95,17 @@ pub async fn load_dispatcher(db: &SqlitePool) -> Result<Dispatcher, RecordError>
     })
 }
 
-/// Saves the dispatcher and appends its deliveries and timeline events, all or nothing; the
-/// stored events, to publish once committed.
+/// Saves the state and appends its deliveries and timeline events, all or nothing; the stored
+/// events, to publish once committed.
 pub async fn commit(
     timeline: &Timeline,
     db: &SqlitePool,
-    dispatcher: &Dispatcher,
+    saved: &Saved,
     deliveries: &[NewDelivery],
     events: Vec<NewEvent>,
     now: SystemTime,
 ) -> Result<Vec<Event>, RecordError> {
-    let state = serde_json::to_string(dispatcher).map_err(|e| RecordError::Corrupt {
+    let state = serde_json::to_string(saved).map_err(|e| RecordError::Corrupt {
         what: "alert_dispatch state".into(),
         detail: e.to_string(),
     })?;
@@ -178,14 +194,16 @@ fn stored(row: &sqlx::sqlite::SqliteRow) -> Result<StoredDelivery, RecordError> 
     })
 }
 
-/// Stores an attempt's outcome and the delivery's new state.
+/// Stores an attempt's outcome on `row` (its delivery already updated) and its timeline event,
+/// all or nothing; the stored event, to publish once committed.
 pub async fn record_attempt(
+    timeline: &Timeline,
     db: &SqlitePool,
-    id: i64,
-    delivery: &Delivery,
+    row: &StoredDelivery,
     outcome: &AttemptOutcome,
     now: SystemTime,
-) -> Result<(), RecordError> {
+) -> Result<Vec<Event>, RecordError> {
+    let (id, delivery) = (row.id, &row.delivery);
     let status = match delivery.status {
         Status::Pending => "pending",
         Status::Delivered => "delivered",
@@ -217,8 +235,44 @@ pub async fn record_attempt(
     .bind(detail)
     .execute(&mut *tx)
     .await?;
+    let event = attempt_event(row, what, detail);
+    let stored = timeline.write(&mut tx, now, vec![event]).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(stored)
+}
+
+/// A delivery attempt as the timeline shows it.
+fn attempt_event(row: &StoredDelivery, what: &str, detail: Option<&str>) -> NewEvent {
+    let n = &row.notification;
+    let mut body = json!({
+        "what": what,
+        "notification": kind_name(n.kind),
+        "integration": row.integration,
+        "attempt": row.delivery.attempts,
+    });
+    if !n.receiver.is_empty() {
+        body["receiver"] = json!(n.receiver);
+    }
+    if let Some(detail) = detail {
+        body["detail"] = json!(detail);
+    }
+    NewEvent::new(timeline::Kind::Notification, body)
+        .about(n.group_key.clone())
+        .of_service(group_service(&n.group_labels, &n.alerts))
+}
+
+/// The service an alert group concerns: its `service` group label, else the `service` label
+/// every one of its alerts has, if they agree.
+pub fn group_service<'a>(
+    group_labels: &BTreeMap<String, String>,
+    alerts: impl IntoIterator<Item = &'a AlertView>,
+) -> Option<String> {
+    if let Some(s) = group_labels.get("service") {
+        return Some(s.clone());
+    }
+    let mut services = alerts.into_iter().map(|a| a.labels.get("service"));
+    let first = services.next()??;
+    services.all(|s| s == Some(first)).then(|| first.clone())
 }
 
 /// Every silence, expired ones included (they stay for the timeline).

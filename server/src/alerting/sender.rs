@@ -160,7 +160,7 @@ async fn attempt(
     pipeline.outbox_changed.notify_one();
 }
 
-/// Records an attempt's result on the row.
+/// Records an attempt's result on the row, with its timeline event (published once stored).
 async fn finish(pipeline: &Pipeline, mut row: StoredDelivery, result: Result<(), NotifyError>) {
     let now = SystemTime::now();
     let jitter = jitter();
@@ -179,10 +179,10 @@ async fn finish(pipeline: &Pipeline, mut row: StoredDelivery, result: Result<(),
             tracing::error!("{} failed for good: {reason}", row.integration)
         }
     }
-    if let Err(e) =
-        records::record_attempt(pipeline.db(), row.id, &row.delivery, &outcome, now).await
-    {
-        tracing::error!("outbox row {}: cannot record the attempt: {e}", row.id);
+    let timeline = pipeline.timeline();
+    match records::record_attempt(timeline, pipeline.db(), &row, &outcome, now).await {
+        Ok(stored) => timeline.publish(stored),
+        Err(e) => tracing::error!("outbox row {}: cannot record the attempt: {e}", row.id),
     }
 }
 
@@ -202,6 +202,7 @@ mod tests {
     use tokio::time::{Instant, sleep};
 
     use super::*;
+    use crate::alerting::pipeline::tests::{alert, pipeline};
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_waits_for_a_quick_send_and_cuts_off_a_slow_one_at_the_bound() {
@@ -235,5 +236,30 @@ mod tests {
         let start = Instant::now();
         wait_for(InFlight::default(), Duration::from_secs(5)).await;
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_finished_attempt_is_stored_and_published_on_the_timeline() {
+        // Arrange: one queued notification, and someone watching the timeline.
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(&dir).await;
+        let firing = alert(&[("alertname", "SourceDown")], None);
+        p.receive(vec![firing], SystemTime::now()).await.unwrap();
+        let row = records::pending(p.db()).await.unwrap().remove(0);
+        let mut live = p.timeline().subscribe();
+        // Act
+        let unavailable = NotifyError::Retry {
+            after: None,
+            reason: "503 Service Unavailable".into(),
+        };
+        finish(&p, row, Err(unavailable)).await;
+        // Assert
+        let event = live.recv().await.unwrap();
+        assert_eq!(event.kind, "notification");
+        assert_eq!(event.body["what"], "retry");
+        assert_eq!(event.body["detail"], "503 Service Unavailable");
+        let filter = crate::timeline::Filter::default();
+        let stored = p.timeline().page(&filter, 100).await.unwrap();
+        assert_eq!(stored.last(), Some(&*event));
     }
 }
