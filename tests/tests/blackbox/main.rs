@@ -10,6 +10,7 @@ mod agent_pod;
 mod agent_spool;
 mod alerts_e2e;
 mod alerts_shutdown;
+mod cutover_e2e;
 mod notify_saas;
 mod notify_secrets;
 mod plan_check;
