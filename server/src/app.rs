@@ -67,7 +67,8 @@ pub fn app(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(routes::ingest::router(state.clone()))
         .merge(routes::health::router(state.clone()))
-        .merge(routes::metrics::router(state.clone()));
+        .merge(routes::metrics::router(state.clone()))
+        .merge(routes::timeline::router(state.clone()));
     if let Some(pipeline) = state.alerts.clone() {
         let auth = state.auth.clone();
         app = app.merge(routes::alerts::router(AlertsState { pipeline, auth }));

@@ -9,6 +9,7 @@
 //! - [`ingest`]: `POST /v1/metrics` (OTLP) and `POST /api/v1/write` (remote_write).
 //! - [`metrics`]: the server's own `/metrics`, and the timing layer of the query API.
 //! - [`query`]: the Prometheus HTTP query API (`/api/v1/query`, `query_range`, `series`, labels).
+//! - [`timeline`]: the timeline's events (`/api/warroom/v1/timeline`) and people's notes.
 
 pub mod alerts;
 pub mod auth;
@@ -18,3 +19,4 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod query;
+pub mod timeline;

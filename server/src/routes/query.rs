@@ -6,7 +6,7 @@
 //! - [`json`]: Prometheus' response shapes.
 
 mod json;
-mod params;
+pub(crate) mod params;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -70,7 +70,7 @@ impl Params {
 
 /// Unix seconds with up to millisecond precision, or RFC 3339 with an optional offset, clamped
 /// to Prometheus' `minTime`..`maxTime`.
-pub(super) fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     if let Ok(secs) = s.parse::<f64>() {
         let ms = (secs * 1000.0).round();
         // `as` saturates, and the clamp keeps the arithmetic on times away from i64's edges.
