@@ -14,6 +14,7 @@
 //! HTTP is done.
 
 use std::future::{Future, IntoFuture};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -26,7 +27,8 @@ use crate::alerting::Alerting;
 use crate::app::{AppState, Ingested, app};
 use crate::config::ServerConfig;
 use crate::cutover::live::Cutover;
-use crate::cutover::{check, runner};
+use crate::cutover::plan::Plan;
+use crate::cutover::{check, runner, sli};
 use crate::db;
 use crate::query::Engine;
 use crate::routes::auth::Auth;
@@ -86,26 +88,46 @@ async fn serve(
 ) -> anyhow::Result<()> {
     tasks.spawn(retain_periodically(store.clone(), token.clone()));
     let timeline = Timeline::new(pool.clone());
+    let plan = load_plan(&config)?;
+    let planned = match &plan {
+        Some((_, plan)) => {
+            sli::slo_groups(plan).map_err(|e| anyhow::anyhow!("the cutover plan's SLOs: {e}"))?
+        }
+        None => Vec::new(),
+    };
     let alerting = Alerting::start(
         config.alerting.clone(),
         pool.clone(),
         timeline.clone(),
         store.clone(),
         store.clone(),
+        planned,
         token,
         config.shutdown.sends,
         tasks,
     )
     .await
     .context("starting alerting")?;
-    let cutover = start_cutover(&config, pool, &timeline, &alerting, store, token, tasks)
-        .await
-        .context("starting the cutover")?;
     let mut reloads = vec![alerting.reload.clone()];
     let mut ingested = vec![alerting.ingested.clone()];
-    if let Some((_, bells)) = &cutover {
+    let mut cutover = None;
+    if let Some((path, plan)) = plan {
+        let engine = Engine::new(store.clone()).at_full_priority();
+        let settings = config.cutover.clone();
+        let opened = Cutover::open(
+            pool.clone(),
+            timeline.clone(),
+            alerting.pipeline.clone(),
+            engine,
+            settings,
+            plan,
+        );
+        let opened = opened.await.context("starting the cutover")?;
+        let bells = runner::Bells::default();
         reloads.push(bells.reload.clone());
         ingested.push(bells.ingested.clone());
+        tasks.spawn(runner::run(opened.clone(), path, bells, token.clone()));
+        cutover = Some(opened);
     }
     tasks.spawn(reload_on_sighup(reloads, token.clone()));
     let listener = TcpListener::bind(config.listen)
@@ -122,7 +144,7 @@ async fn serve(
         metrics: Arc::new(ServerMetrics::new()),
         limits: config.limits,
         ingested: Ingested::new(ingested),
-        cutover: cutover.map(|(c, _)| c),
+        cutover,
         alerts: Some(alerting.pipeline.clone()),
         timeline: timeline.clone(),
     };
@@ -145,18 +167,9 @@ async fn serve(
     Ok(())
 }
 
-/// The cutover of `[cutover] plan_file`, its loop started on `tasks`, and the bells that loop
-/// listens to; none without a plan file. A plan that does not pass `warroom plan check`, or
-/// one that would rewind the saved cutover, stops the start with every error.
-async fn start_cutover(
-    config: &ServerConfig,
-    pool: &sqlx::SqlitePool,
-    timeline: &Arc<Timeline>,
-    alerting: &Alerting,
-    store: &Arc<SqliteStore>,
-    token: &CancellationToken,
-    tasks: &TaskTracker,
-) -> anyhow::Result<Option<(Arc<Cutover>, runner::Bells)>> {
+/// `[cutover] plan_file` and the plan in it, if one is configured. A plan that does not pass
+/// `warroom plan check` stops the start with every error.
+fn load_plan(config: &ServerConfig) -> anyhow::Result<Option<(PathBuf, Plan)>> {
     let Some(path) = config.cutover.plan_file.clone() else {
         return Ok(None);
     };
@@ -165,31 +178,7 @@ async fn start_cutover(
         anyhow::anyhow!("the cutover plan is invalid:\n{}", lines.join("\n"))
     })?;
     tracing::info!("cutover {}", check::summary(&plan));
-    let engine = Engine::new(store.clone()).at_full_priority();
-    let cutover = Cutover::open(
-        pool.clone(),
-        timeline.clone(),
-        alerting.pipeline.clone(),
-        engine,
-        config.cutover.clone(),
-        plan,
-    )
-    .await?;
-    let bells = runner::Bells {
-        ingested: Arc::new(Notify::new()),
-        reload: Arc::new(Notify::new()),
-    };
-    let loop_bells = runner::Bells {
-        ingested: bells.ingested.clone(),
-        reload: bells.reload.clone(),
-    };
-    tasks.spawn(runner::run(
-        cutover.clone(),
-        path,
-        loop_bells,
-        token.clone(),
-    ));
-    Ok(Some((cutover, bells)))
+    Ok(Some((path, plan)))
 }
 
 /// Rings every bell of `reload` on every SIGHUP, until `token` is cancelled.

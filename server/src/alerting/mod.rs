@@ -28,6 +28,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use warroom_alerts::rules::RuleGroup;
+
 use crate::query::Engine;
 use crate::store::{MetricStore, Querier};
 use crate::timeline::Timeline;
@@ -47,7 +49,8 @@ pub struct Alerting {
 }
 
 impl Alerting {
-    /// Loads the files (refusing to start on a bad one, naming every error) and starts the
+    /// Loads the files (refusing to start on a bad one, naming every error), adds the `planned`
+    /// groups (the cutover plan's SLOs), and starts the
     /// rules, dispatch and sender loops on `tasks`; they end once `shutdown` is cancelled (the
     /// sender after its sends in flight, and the rules after an evaluation under way, each
     /// given up to `drain`; the outbox keeps what was not sent for the next start).
@@ -57,6 +60,7 @@ impl Alerting {
         timeline: Arc<Timeline>,
         store: Arc<dyn MetricStore>,
         querier: Arc<dyn Querier>,
+        planned: Vec<RuleGroup>,
         shutdown: &CancellationToken,
         drain: Duration,
         tasks: &TaskTracker,
@@ -81,6 +85,7 @@ impl Alerting {
             settings,
             client,
             groups,
+            planned,
         )
         .await;
         let ingested = Arc::new(Notify::new());

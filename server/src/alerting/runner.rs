@@ -48,6 +48,8 @@ pub struct Runner {
     pub client: reqwest::Client,
     groups: Vec<Scheduled>,
     stamp: Stamp,
+    /// The groups the cutover plan's SLOs expand into, kept across reloads of the rule files.
+    planned: Vec<RuleGroup>,
 }
 
 /// The bells the loop listens to.
@@ -67,6 +69,7 @@ impl Runner {
         settings: AlertingSettings,
         client: reqwest::Client,
         groups: Vec<RuleGroup>,
+        planned: Vec<RuleGroup>,
     ) -> Self {
         let stamp = files::stamp(&settings);
         let mut runner = Self {
@@ -77,8 +80,10 @@ impl Runner {
             client,
             groups: Vec::new(),
             stamp,
+            planned,
         };
-        runner.install(groups).await;
+        let all = groups.into_iter().chain(runner.planned.clone()).collect();
+        runner.install(all).await;
         runner
     }
 
@@ -164,7 +169,8 @@ impl Runner {
         let routing = files::load_routing(&self.settings, &self.client);
         match (groups, routing) {
             (Ok(groups), Ok(routing)) => {
-                self.install(groups).await;
+                let all = groups.into_iter().chain(self.planned.clone()).collect();
+                self.install(all).await;
                 self.pipeline.set_routing(routing).await;
                 tracing::info!(
                     "reloaded rules and alerting config ({why}): {} groups",

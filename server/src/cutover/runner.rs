@@ -20,6 +20,7 @@ pub const INGEST_GAP: Duration = Duration::from_secs(1);
 const FILE_CHECK: Duration = Duration::from_secs(1);
 
 /// The bells the loop listens to.
+#[derive(Default)]
 pub struct Bells {
     /// Rung after every append that stored samples.
     pub ingested: Arc<Notify>,

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use promql_parser::label::Matcher;
-use promql_parser::parser::{self, Expr};
+use promql_parser::label::{Labels, Matcher};
+use promql_parser::parser::{self, Expr, LabelModifier};
 use promql_parser::util::visitor::{ExprVisitorMut, walk_expr_mut};
 
 use super::plan::{Env, Plan, Service};
@@ -103,6 +103,64 @@ pub fn latency(service: &Service, matchers: &str, q: f64) -> Option<Result<Strin
     Some(query)
 }
 
+/// A range no template writes, rendered and then replaced by `{{.window}}`.
+const WINDOW_MARK: Duration = Duration::from_secs(1_234_567);
+
+/// `expr` as the `slos:` machinery takes a template: every aggregation kept `by (env)` (so
+/// each side gets its own burn rate) and every range `{{.window}}`.
+pub fn slo_template(expr: &str) -> Result<String, String> {
+    let mut tree = parser::parse(expr).map_err(|e| format!("{expr}: {e}"))?;
+    walk_expr_mut(&mut ByEnv, &mut tree)?;
+    let mark = format!("[{}]", promql_parser::util::display_duration(&WINDOW_MARK));
+    Ok(tree.to_string().replace(&mark, "[{{.window}}]"))
+}
+
+struct ByEnv;
+
+impl ExprVisitorMut for ByEnv {
+    type Error = String;
+
+    fn pre_visit(&mut self, expr: &mut Expr) -> Result<bool, String> {
+        match expr {
+            Expr::Aggregate(a) => match &mut a.modifier {
+                None => a.modifier = Some(LabelModifier::Include(Labels::new(vec!["env"]))),
+                Some(LabelModifier::Include(by)) if !by.labels.iter().any(|l| l == "env") => {
+                    by.labels.push("env".into());
+                }
+                Some(LabelModifier::Exclude(without)) => without.labels.retain(|l| l != "env"),
+                Some(LabelModifier::Include(_)) => {}
+            },
+            Expr::MatrixSelector(ms) => ms.range = WINDOW_MARK,
+            _ => {}
+        }
+        Ok(true)
+    }
+}
+
+/// The `slos:` entry of each service of the plan with an SLO and both rates, expanded into its
+/// rule group (burn rates recorded per `env`, page and ticket alerts).
+pub fn slo_groups(plan: &Plan) -> Result<Vec<warroom_alerts::rules::RuleGroup>, String> {
+    let mut groups = Vec::new();
+    for s in &plan.services {
+        let (Some(slo), Some(errors), Some(total)) = (&s.slo, &s.errors, &s.requests) else {
+            continue;
+        };
+        let expanded = warroom_alerts::slo::Slo {
+            service: s.name.clone(),
+            objective: slo.objective / 100.0,
+            window: slo.window,
+            errors: slo_template(errors)?,
+            total: slo_template(total)?,
+            min_rate: 1.0 / 60.0,
+            labels: [("cutover".to_owned(), plan.name.clone())].into(),
+        };
+        let group = warroom_alerts::slo::expand(&expanded)
+            .map_err(|e| format!("service {}: slo: {e}", s.name))?;
+        groups.push(group);
+    }
+    Ok(groups)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +201,37 @@ mod tests {
         assert!(burn.contains(r#"err_total{env="target"}[1h]"#), "{burn}");
         assert!(burn.contains(r#"req_total{env="target"}[1h]"#), "{burn}");
         assert!(burn.ends_with("/ (1 - 99.9 / 100)"), "{burn}");
+    }
+
+    #[test]
+    fn an_slo_template_keeps_each_side_apart_and_leaves_the_window_to_the_machinery() {
+        let plain = slo_template(r#"sum(rate(req_total{service="checkout"}[5m]))"#).unwrap();
+        let by_code = slo_template("sum by (code) (rate(req_total[5m]))").unwrap();
+        let without = slo_template("sum without (env, pod) (rate(req_total[5m]))").unwrap();
+
+        assert_eq!(
+            plain,
+            r#"sum by (env) (rate(req_total{service="checkout"}[{{.window}}]))"#
+        );
+        assert_eq!(by_code, "sum by (code, env) (rate(req_total[{{.window}}]))");
+        assert_eq!(without, "sum without (pod) (rate(req_total[{{.window}}]))");
+    }
+
+    #[test]
+    fn a_service_slo_expands_into_burn_rate_records_and_alerts_per_env() {
+        let plan = super::super::check::check_text(
+            std::path::Path::new("plan.yaml"),
+            include_str!("example_plan.yaml"),
+        )
+        .unwrap();
+
+        let groups = slo_groups(&plan).unwrap();
+
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].name, "slo:checkout");
+        let text = format!("{:?}", groups[0].rules);
+        assert!(text.contains("slo:burn_rate:1h"), "{text}");
+        assert!(text.contains("by (env)"), "{text}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! target sides of one service, shifted step by step. The target's errors breach at shift-10:
 //! the gate turns red, the cutover holds itself and `CutoverGateFailed` reaches Slack with the
 //! phase; the errors stop, the gate is green for `hold_for` and advance goes through; past
-//! shift-50 rollback is refused; a crash and restart mid-phase keep the phase and green-since; and the
+//! shift-50 rollback is refused; the service's SLO is recorded per side; a crash and restart mid-phase keep the phase and green-since; and the
 //! timeline holds every step in order.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -358,6 +358,19 @@ fn a_target_breach_at_shift_10_holds_the_cutover_pages_slack_with_the_phase_and_
             .contains("point of no return"),
         "{body}"
     );
+
+    // The service's SLO runs through the `slos:` machinery: burn rates recorded per side.
+    let q = http::percent_encode(r#"slo:burn_rate:5m{service="checkout"}"#);
+    let sides = wait_for("burn rates per side", Duration::from_secs(15), || {
+        let v = c.get(&format!("/api/v1/query?query={q}"));
+        let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+        let mut envs: Vec<String> = (result.iter())
+            .filter_map(|s| s["metric"]["env"].as_str().map(str::to_owned))
+            .collect();
+        envs.sort();
+        (envs.len() == 2).then_some(envs)
+    });
+    assert_eq!(sides, ["source", "target"]);
 
     // The timeline holds every one of these events in order.
     let events = c.get("/api/warroom/v1/timeline?limit=5000")["events"]
