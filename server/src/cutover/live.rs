@@ -19,11 +19,10 @@ use warroom_alerts::notify::AlertView;
 
 use super::decide::{Action, Decision, Hold, auto_hold, decide};
 use super::gates::{self, Check, GateSpec, Reading};
+use super::measure::{self, Measured};
 use super::memory::{self, Failing, GateMemory, Memory, Signed, StepDone, Verification};
 use super::plan::Plan;
 use super::settings::CutoverSettings;
-use super::sli;
-use super::traffic::{self, Shift};
 use crate::alerting::pipeline::Pipeline;
 use crate::alerting::records::{RecordError, from_ms, to_ms};
 use crate::query::{Engine, Value};
@@ -35,27 +34,15 @@ pub const GATE_FAILED: &str = "CutoverGateFailed";
 /// The actor of the server's own decisions in the timeline.
 const WARROOM: &str = "warroom";
 
-/// One service's traffic as last measured.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Traffic {
-    /// The service.
-    pub service: String,
-    /// Requests a second on the source side (NaN without data).
-    pub source: f64,
-    /// Requests a second on the target side.
-    pub target: f64,
-    /// The shift against the phase's plan.
-    pub shift: Shift,
-}
-
 /// What the lock guards.
 pub struct Live {
     /// The plan in force.
     pub plan: Arc<Plan>,
     /// The cutover's state.
     pub memory: Memory,
-    /// Traffic per service, as last measured (not kept across restarts: it is measured again).
-    pub traffic: Vec<Traffic>,
+    /// Each service on both sides, as last measured (not kept across restarts: it is
+    /// measured again).
+    pub services: Vec<Measured>,
 }
 
 /// The running cutover.
@@ -123,7 +110,7 @@ struct Looked {
     specs: Vec<GateSpec>,
     readings: BTreeMap<String, Reading>,
     verified: BTreeMap<String, Reading>,
-    traffic: Vec<Traffic>,
+    services: Vec<Measured>,
 }
 
 impl Cutover {
@@ -153,7 +140,7 @@ impl Cutover {
         let live = Live {
             plan: Arc::new(plan),
             memory,
-            traffic: Vec::new(),
+            services: Vec::new(),
         };
         Ok(Arc::new(Self {
             db,
@@ -204,7 +191,7 @@ impl Cutover {
         if moved {
             return Ok(()); // Changed while the queries ran; the next round sees the new phase.
         }
-        live.traffic = looked.traffic.clone();
+        live.services = looked.services.clone();
         let (events, alerts) = apply(&mut live.memory, &looked, to_ms(now));
         if !events.is_empty() {
             memory::save(&self.db, &self.timeline, &live.memory, events, now).await?;
@@ -245,14 +232,15 @@ impl Cutover {
         }
         let planned = plan.phases.iter().find(|p| p.name == phase);
         let planned = planned.map_or(0.0, |p| p.traffic);
-        let traffic = self.measure(&plan, planned, at_ms).await;
+        let tolerance = self.settings.traffic_tolerance;
+        let services = measure::services(&self.engine, &plan, planned, tolerance, at_ms).await;
         Looked {
             plan,
             phase,
             specs,
             readings,
             verified,
-            traffic,
+            services,
         }
     }
 
@@ -261,32 +249,6 @@ impl Cutover {
             .instant(query, at_ms)
             .await
             .map_err(|e| e.to_string())
-    }
-
-    /// Each service's request rate on both sides against the phase's planned share.
-    async fn measure(&self, plan: &Plan, planned: f64, at_ms: i64) -> Vec<Traffic> {
-        let mut out = Vec::new();
-        for service in &plan.services {
-            let mut rate = [f64::NAN; 2];
-            for (i, side) in [&plan.environments.source, &plan.environments.target]
-                .into_iter()
-                .enumerate()
-            {
-                if let Some(Ok(query)) = sli::requests(service, side)
-                    && let Ok(v) = self.ask(&query, at_ms).await
-                {
-                    rate[i] = sum(&v);
-                }
-            }
-            let tolerance = self.settings.traffic_tolerance;
-            out.push(Traffic {
-                service: service.name.clone(),
-                source: rate[0],
-                target: rate[1],
-                shift: traffic::shift(rate[0], rate[1], planned, tolerance),
-            });
-        }
-        out
     }
 
     /// Carries out `action` by `actor` at `now` if [`decide`] allows it; the decision.
@@ -637,13 +599,4 @@ pub fn gate_json(spec: &GateSpec, m: &Memory) -> serde_json::Value {
         "checked_ms": g.checked_ms,
         "detail": g.detail,
     })
-}
-
-/// The sum of a query's values (a scalar's own), NaN without any.
-fn sum(v: &Value) -> f64 {
-    match v {
-        Value::Scalar(x) => *x,
-        Value::Vector(e) if !e.is_empty() => e.iter().map(|e| e.v).sum(),
-        _ => f64::NAN,
-    }
 }

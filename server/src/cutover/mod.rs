@@ -11,6 +11,7 @@
 //! Running in the server:
 //! - [`settings`]: the `[cutover]` section (the plan file, the gates' interval).
 //! - [`sli`]: a service's SLIs as PromQL for one side (the environment's matchers added).
+//! - [`measure`]: each service's SLIs on both sides, and the traffic the target takes.
 //! - [`gates`]: a phase's gates as evaluated: what makes each green, and a query's reading.
 //! - [`memory`]: the cutover's state as kept in SQLite (phase, hold, gates, runbook, sign-offs).
 //! - [`live`]: the running cutover: gate rounds, auto-hold and `CutoverGateFailed`, actions.
@@ -23,6 +24,7 @@ pub mod eta;
 pub mod gates;
 pub mod live;
 mod locate;
+pub mod measure;
 pub mod memory;
 pub mod plan;
 pub mod runner;

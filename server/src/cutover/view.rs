@@ -10,6 +10,7 @@ use super::decide::Hold;
 use super::eta;
 use super::gates;
 use super::live::{Live, gate_json};
+use super::measure::{Measured, Sli};
 use super::memory::Memory;
 use super::plan::Plan;
 use super::traffic::Shift;
@@ -38,24 +39,7 @@ pub fn cutover(live: &Live, now: SystemTime) -> Value {
             })
         })
         .collect();
-    let traffic: Vec<Value> = live
-        .traffic
-        .iter()
-        .map(|t| {
-            let (actual, planned, drift) = match t.shift {
-                Shift::NoTraffic => (None, None, false),
-                Shift::Measured {
-                    actual,
-                    planned,
-                    drift,
-                } => (Some(actual), Some(planned), drift),
-            };
-            json!({
-                "service": t.service, "planned": planned, "actual": actual, "drift": drift,
-                "source_rps": finite(t.source), "target_rps": finite(t.target),
-            })
-        })
-        .collect();
+    let services: Vec<Value> = live.services.iter().map(service).collect();
     let eta = eta::eta(from_ms(m.began_ms), &m.progress(plan), now);
     let pnr = plan.point_of_no_return().map(|p| {
         let reached = match (index, plan.phases.iter().position(|q| q.name == p.name)) {
@@ -72,7 +56,7 @@ pub fn cutover(live: &Live, now: SystemTime) -> Value {
         "began": at(m.began_ms),
         "hold": m.hold.as_ref().map(hold),
         "phases": phases,
-        "traffic": traffic,
+        "services": services,
         "point_of_no_return": pnr,
         "eta": {
             "pace": eta.pace,
@@ -83,8 +67,29 @@ pub fn cutover(live: &Live, now: SystemTime) -> Value {
     })
 }
 
-fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
+/// A service on both sides, and the traffic the target takes against the plan.
+fn service(m: &Measured) -> Value {
+    let (actual, planned, drift) = match m.shift {
+        Shift::NoTraffic => (None, None, false),
+        Shift::Measured {
+            actual,
+            planned,
+            drift,
+        } => (Some(actual), Some(planned), drift),
+    };
+    json!({
+        "name": m.service,
+        "traffic": {"planned": planned, "actual": actual, "drift": drift},
+        "source": sli(&m.source),
+        "target": sli(&m.target),
+    })
+}
+
+fn sli(s: &Sli) -> Value {
+    json!({
+        "requests": s.requests, "error_ratio": s.error_ratio,
+        "p50": s.p50, "p99": s.p99, "saturation": s.saturation,
+    })
 }
 
 fn hold(h: &Hold) -> Value {

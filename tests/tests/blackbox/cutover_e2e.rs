@@ -290,12 +290,20 @@ fn a_target_breach_at_shift_10_holds_the_cutover_pages_slack_with_the_phase_and_
 
     // The traffic the target takes is measured against the plan's 10%.
     let measured = wait_for("traffic measured", Duration::from_secs(15), || {
-        let t = c.get("/api/warroom/v1/cutover")["traffic"][0].clone();
-        t["actual"].as_f64().map(|a| (a, t))
+        let s = c.get("/api/warroom/v1/cutover")["services"][0].clone();
+        s["traffic"]["actual"].as_f64().map(|a| (a, s))
     });
-    assert!((measured.0 - 10.0).abs() < 3.0, "{}", measured.1);
-    assert_eq!(measured.1["planned"], 10.0);
-    assert_eq!(measured.1["drift"], false);
+    let (actual, service) = measured;
+    assert!((actual - 10.0).abs() < 3.0, "{service}");
+    assert_eq!(service["traffic"]["planned"], 10.0);
+    assert_eq!(service["traffic"]["drift"], false);
+    // Both sides on the same SLIs: the source serves about nine times the target's requests.
+    let rps = |side: &str| service[side]["requests"].as_f64().unwrap();
+    assert!(
+        (rps("source") / rps("target") - 9.0).abs() < 3.0,
+        "{service}"
+    );
+    assert_eq!(service["target"]["error_ratio"], 0.0, "{service}");
 
     // A crash and restart mid-phase: the phase and the gate's green-since are intact.
     let green_since = c.gate()["green_since_ms"].as_i64().unwrap();
