@@ -26,3 +26,4 @@ mod server_metrics;
 mod server_otlp_shapes;
 mod server_query_bounds;
 mod server_shutdown_bounds;
+mod timeline_api;
