@@ -227,5 +227,5 @@ fn a_query_gate_may_name_a_known_service_and_only_a_query_gate_may() {
         18,
         "phase shift-10: gate: unknown service cart",
     );
-    assert_one(&misplaced, 27, 18, "service belongs to a query gate");
+    assert_one(&misplaced, 25, 18, "service belongs to a query gate");
 }

@@ -37,3 +37,5 @@ pub mod view;
 mod check_tests;
 #[cfg(test)]
 mod decide_tests;
+#[cfg(test)]
+mod live_tests;
