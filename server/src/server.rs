@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::alerting::Alerting;
+use crate::alerting::{Alerting, Running};
 use crate::app::{AppState, Ingested, app};
 use crate::config::ServerConfig;
 use crate::cutover::live::Cutover;
@@ -102,9 +102,11 @@ async fn serve(
         store.clone(),
         store.clone(),
         planned,
-        token,
-        config.shutdown.sends,
-        tasks,
+        Running {
+            shutdown: token,
+            drain: config.shutdown.sends,
+            tasks,
+        },
     )
     .await
     .context("starting alerting")?;

@@ -48,12 +48,24 @@ pub struct Alerting {
     pub reload: Arc<Notify>,
 }
 
+/// What the loops run under: the shutdown signal, how long work in flight may take once it is
+/// given, and the tracker that waits for them.
+#[derive(Clone, Copy)]
+pub struct Running<'a> {
+    /// The shutdown signal.
+    pub shutdown: &'a CancellationToken,
+    /// How long sends in flight and an evaluation under way get after it.
+    pub drain: Duration,
+    /// Where the loops are spawned.
+    pub tasks: &'a TaskTracker,
+}
+
 impl Alerting {
     /// Loads the files (refusing to start on a bad one, naming every error), adds the `planned`
-    /// groups (the cutover plan's SLOs), and starts the
-    /// rules, dispatch and sender loops on `tasks`; they end once `shutdown` is cancelled (the
-    /// sender after its sends in flight, and the rules after an evaluation under way, each
-    /// given up to `drain`; the outbox keeps what was not sent for the next start).
+    /// groups (the cutover plan's SLOs), and starts the rules, dispatch and sender loops; they
+    /// end once the shutdown signal is given (the sender after its sends in flight, and the
+    /// rules after an evaluation under way, each given up to `drain`; the outbox keeps what
+    /// was not sent for the next start).
     pub async fn start(
         settings: AlertingSettings,
         db: SqlitePool,
@@ -61,10 +73,13 @@ impl Alerting {
         store: Arc<dyn MetricStore>,
         querier: Arc<dyn Querier>,
         planned: Vec<RuleGroup>,
-        shutdown: &CancellationToken,
-        drain: Duration,
-        tasks: &TaskTracker,
+        running: Running<'_>,
     ) -> anyhow::Result<Self> {
+        let Running {
+            shutdown,
+            drain,
+            tasks,
+        } = running;
         let client = reqwest::Client::builder()
             .build()
             .context("building the notifiers' HTTP client")?;
