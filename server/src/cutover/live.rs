@@ -192,9 +192,12 @@ impl Cutover {
             return Ok(()); // Changed while the queries ran; the next round sees the new phase.
         }
         live.services = looked.services.clone();
-        let (events, alerts) = apply(&mut live.memory, &looked, to_ms(now));
-        if !events.is_empty() {
-            memory::save(&self.db, &self.timeline, &live.memory, events, now).await?;
+        let mut next = live.memory.clone();
+        let (events, alerts) = apply(&mut next, &looked, to_ms(now));
+        if events.is_empty() {
+            live.memory = next;
+        } else {
+            self.commit(&mut live, next, events, now).await?;
         }
         drop(live);
         if !alerts.is_empty() {
@@ -271,7 +274,8 @@ impl Cutover {
         let now_ms = to_ms(now);
         let mut events = Vec::new();
         let mut resolved = Vec::new();
-        let m = &mut live.memory;
+        let mut next = live.memory.clone();
+        let m = &mut next;
         match &decision {
             Decision::Refused(_) => return Ok(decision),
             Decision::Advance { to, .. } | Decision::Rollback { to } => {
@@ -293,7 +297,6 @@ impl Cutover {
                 }
                 resolved = failing_alerts(&plan, m, Some(now));
                 m.enter(&to_name, now_ms);
-                self.timeline.set_phase(Some(to_name));
             }
             Decision::Hold(hold) => {
                 events.push(hold_event(hold, actor));
@@ -306,13 +309,32 @@ impl Cutover {
                 m.hold = None;
             }
         }
-        memory::save(&self.db, &self.timeline, &live.memory, events, now).await?;
+        self.commit(&mut live, next, events, now).await?;
         drop(live);
         if !resolved.is_empty() {
             self.pipeline.receive(resolved, now).await?;
         }
         self.poke.notify_one();
         Ok(decision)
+    }
+
+    /// Saves `next` with `events` (stamped with its phase), then makes it the cutover's
+    /// state; on a failure nothing changes.
+    async fn commit(
+        &self,
+        live: &mut Live,
+        next: Memory,
+        events: Vec<NewEvent>,
+        now: SystemTime,
+    ) -> Result<(), RecordError> {
+        let was = self.timeline.phase();
+        self.timeline.set_phase(Some(next.phase.clone()));
+        if let Err(e) = memory::save(&self.db, &self.timeline, &next, events, now).await {
+            self.timeline.set_phase(was);
+            return Err(e);
+        }
+        live.memory = next;
+        Ok(())
     }
 
     /// Marks runbook step `id` done by `by`, unless it is already or waits on another step.
@@ -328,7 +350,8 @@ impl Cutover {
         let Some(step) = plan.runbook.iter().find(|s| s.id == id) else {
             return Ok(Err(StepRefusal::UnknownStep(id.to_owned())));
         };
-        let m = &mut live.memory;
+        let mut next = live.memory.clone();
+        let m = &mut next;
         if let Some(done) = m.steps.get(id) {
             let by = done.by.clone();
             return Ok(Err(StepRefusal::AlreadyDone {
@@ -360,7 +383,7 @@ impl Cutover {
             note,
         };
         m.steps.insert(id.to_owned(), done);
-        memory::save(&self.db, &self.timeline, &live.memory, vec![event], now).await?;
+        self.commit(&mut live, next, vec![event], now).await?;
         self.poke.notify_one();
         Ok(Ok(()))
     }
@@ -377,12 +400,13 @@ impl Cutover {
         if !live.plan.runbook.iter().any(|s| s.id == id) {
             return Ok(Err(StepRefusal::UnknownStep(id.to_owned())));
         }
-        let Some(was) = live.memory.steps.remove(id) else {
+        let mut next = live.memory.clone();
+        let Some(was) = next.steps.remove(id) else {
             return Ok(Err(StepRefusal::NotDone(id.to_owned())));
         };
         let body = json!({"what": "undone", "note": note, "was_done_by": was.by});
         let event = NewEvent::new(Kind::Runbook, body).by(by).about(id);
-        memory::save(&self.db, &self.timeline, &live.memory, vec![event], now).await?;
+        self.commit(&mut live, next, vec![event], now).await?;
         self.poke.notify_one();
         Ok(Ok(()))
     }
@@ -407,11 +431,12 @@ impl Cutover {
             by: by.to_owned(),
             at_ms: to_ms(now),
         };
-        let signoffs = live.memory.signoffs.entry(phase.clone()).or_default();
+        let mut next = live.memory.clone();
+        let signoffs = next.signoffs.entry(phase.clone()).or_default();
         signoffs.insert(role.to_owned(), signed);
         let body = json!({"role": role, "phase": phase});
         let event = NewEvent::new(Kind::Signoff, body).by(by).about(role);
-        memory::save(&self.db, &self.timeline, &live.memory, vec![event], now).await?;
+        self.commit(&mut live, next, vec![event], now).await?;
         self.poke.notify_one();
         Ok(Ok(()))
     }
