@@ -231,8 +231,33 @@ fn phases(plan: &Plan, out: &mut Vec<Problem>) {
         for (j, gate) in phase.gates.iter().enumerate() {
             gate_problems(plan, phase, gate, &format!("phases[{i}].gates[{j}]"), out);
         }
+        // Gates are known by name (their colour and green-since are kept by it); a gate of no
+        // one kind has no name of its own and has its error already.
+        let specs = super::gates::specs(plan, phase).into_iter();
+        let names: Vec<String> = (phase.gates.iter().zip(specs))
+            .filter(|(gate, _)| kinds(gate).len() == 1)
+            .map(|(_, spec)| spec.name)
+            .collect();
+        for (j, name) in repeated(names.iter().map(String::as_str)) {
+            let reason = format!("phase {}: gate {name} is defined twice", phase.name);
+            out.push(problem(format!("phases[{i}].gates[{j}]"), reason));
+        }
         before = Some(phase);
     }
+}
+
+/// The kinds a gate is written as (exactly one, in a good plan).
+fn kinds(gate: &Gate) -> Vec<&'static str> {
+    [
+        ("query", gate.query.is_some()),
+        ("burn_rate", gate.burn_rate.is_some()),
+        ("runbook", gate.runbook.is_some()),
+        ("signoff", gate.signoff.is_some()),
+        ("integrity", gate.integrity.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect()
 }
 
 fn gate_problems(plan: &Plan, phase: &Phase, gate: &Gate, at: &str, out: &mut Vec<Problem>) {
@@ -243,16 +268,7 @@ fn gate_problems(plan: &Plan, phase: &Phase, gate: &Gate, at: &str, out: &mut Ve
             format!("phase {}: gate: {reason}", phase.name),
         ));
     };
-    let kinds: Vec<&str> = [
-        ("query", gate.query.is_some()),
-        ("burn_rate", gate.burn_rate.is_some()),
-        ("runbook", gate.runbook.is_some()),
-        ("signoff", gate.signoff.is_some()),
-        ("integrity", gate.integrity.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(k, set)| set.then_some(k))
-    .collect();
+    let kinds = kinds(gate);
     if kinds.len() != 1 {
         let has = match kinds.is_empty() {
             true => "none".to_owned(),

@@ -229,3 +229,18 @@ fn a_query_gate_may_name_a_known_service_and_only_a_query_gate_may() {
     );
     assert_one(&misplaced, 25, 18, "service belongs to a query gate");
 }
+
+#[test]
+fn two_gates_of_one_name_in_a_phase_are_an_error_at_the_second() {
+    let errors = errors_with(
+        "      - runbook: done\n",
+        "      - runbook: done\n      - runbook: done\n",
+    );
+
+    assert_one(
+        &errors,
+        25,
+        9,
+        "phase shift-10: gate runbook steps done is defined twice",
+    );
+}
