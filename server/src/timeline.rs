@@ -322,7 +322,12 @@ impl Timeline {
             q.push(" AND phase = ").push_bind(phase.clone());
         }
         if let Some(after) = filter.after_id {
-            q.push(" AND id > ").push_bind(after);
+            // In a window bounded on both sides the window's index drives, so a next page costs
+            // what the window holds; SQLite would otherwise walk every id after `after` (half
+            // the table for a window a few days back). The unary `+` keeps the id off the index.
+            let bounded = filter.from_ms.is_some() && filter.to_ms.is_some();
+            let after_id = if bounded { " AND +id > " } else { " AND id > " };
+            q.push(after_id).push_bind(after);
         }
         let limit = i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1);
         q.push(" ORDER BY id LIMIT ").push_bind(limit);

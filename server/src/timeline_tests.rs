@@ -162,6 +162,27 @@ async fn after_id_pages_on_from_the_last_event_seen() {
 }
 
 #[tokio::test]
+async fn after_id_pages_on_within_a_window() {
+    let (_dir, t) = timeline().await;
+    four_events(&t).await;
+    let window = Filter {
+        from_ms: Some(T0 + MINUTE),
+        to_ms: Some(T0 + 3 * MINUTE),
+        ..Filter::default()
+    };
+
+    let first = t.page(&window, 1).await.unwrap();
+    let next = Filter {
+        after_id: first.last().map(|e| e.id),
+        ..window.clone()
+    };
+    let rest = page(&t, next).await;
+
+    assert_eq!(texts(&first), ["firing"]);
+    assert_eq!(texts(&rest), ["search", "acknowledged"]);
+}
+
+#[tokio::test]
 async fn a_page_holds_at_most_max_page_events_and_at_least_one() {
     let (_dir, t) = timeline().await;
     let many = (0..MAX_PAGE + 10).map(|i| note(&i.to_string())).collect();
