@@ -27,5 +27,6 @@ pub mod procstat;
 pub mod prometheus;
 pub mod promtool;
 pub mod receiver;
+pub mod remote_write;
 pub mod saas;
 pub mod server;

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
@@ -28,6 +28,7 @@ use crate::alerting::pipeline::{GroupSummary, Pipeline};
 use crate::alerting::records::RecordError;
 use crate::error::ApiError;
 use crate::routes::auth::Auth;
+use crate::routes::{answer, json_response};
 
 /// What the alert routes share.
 #[derive(Clone)]
@@ -49,15 +50,6 @@ pub fn router(state: AlertsState) -> Router {
         .route("/api/warroom/v1/alerts/{id}/ack", post(ack))
         .route("/api/warroom/v1/alerts/{id}/unack", post(unack))
         .with_state(state)
-}
-
-fn answer(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    let headers = [(header::CONTENT_TYPE, "application/json")];
-    (status, headers, body.to_string()).into_response()
 }
 
 impl From<RecordError> for ApiError {

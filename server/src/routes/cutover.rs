@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,6 +27,7 @@ use crate::cutover::live::{Cutover, StepRefusal};
 use crate::cutover::view;
 use crate::error::ApiError;
 use crate::routes::auth::Auth;
+use crate::routes::{answer, json_response};
 
 /// What the cutover routes share.
 #[derive(Clone)]
@@ -59,15 +60,6 @@ struct ActionBody {
     to: Option<String>,
     role: Option<String>,
     note: Option<String>,
-}
-
-fn answer(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    let headers = [(header::CONTENT_TYPE, "application/json")];
-    (status, headers, body.to_string()).into_response()
 }
 
 fn refused(reason: String) -> Response {

@@ -20,3 +20,20 @@ pub mod ingest;
 pub mod metrics;
 pub mod query;
 pub mod timeline;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// A handler's answer: its response, or its error's.
+fn answer(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `body` as JSON with `status`.
+fn json_response(status: StatusCode, body: Value) -> Response {
+    let headers = [(header::CONTENT_TYPE, "application/json")];
+    (status, headers, body.to_string()).into_response()
+}

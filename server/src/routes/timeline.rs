@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,6 +22,7 @@ use crate::alerting::records::from_ms;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::query::params::parse_time;
+use crate::routes::{answer, json_response};
 use crate::timeline::{Event, Filter, Kind, NewEvent};
 
 /// Events in a page when `limit` is not given.
@@ -36,15 +37,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/warroom/v1/timeline", get(list))
         .route("/api/warroom/v1/notes", post(add_note))
         .with_state(state)
-}
-
-fn answer(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn json_response(status: StatusCode, body: Value) -> Response {
-    let headers = [(header::CONTENT_TYPE, "application/json")];
-    (status, headers, body.to_string()).into_response()
 }
 
 fn internal(e: sqlx::Error) -> ApiError {

@@ -11,11 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prost::Message;
 use serde_json::Value;
-use warroom_server::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use warroom_tests::alerting::wait_for;
 use warroom_tests::http;
+use warroom_tests::remote_write;
 use warroom_tests::saas::{Arrival, Saas};
 use warroom_tests::server::{Server, spawn_server_with_env, token};
 
@@ -147,43 +146,24 @@ impl Drop for Traffic {
 fn write(addr: std::net::SocketAddr, token: &str, counters: &[f64; 4]) -> std::io::Result<u16> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let t = i64::try_from(now.as_millis()).unwrap();
-    let series = [
+    let sides = [
         ("source", "200"),
         ("source", "500"),
         ("target", "200"),
         ("target", "500"),
     ];
-    let label = |n: &str, v: &str| Label {
-        name: n.into(),
-        value: v.into(),
-    };
-    let req = WriteRequest {
-        timeseries: (series.iter().zip(counters))
-            .map(|((env, code), v)| TimeSeries {
-                labels: vec![
-                    label("__name__", "http_requests_total"),
-                    label("code", code),
-                    label("env", env),
-                    label("service", "checkout"),
-                ],
-                samples: vec![Sample {
-                    value: *v,
-                    timestamp: t,
-                }],
-            })
-            .collect(),
-    };
-    let body = snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap();
-    let auth = Server::bearer(token);
-    let headers = [
-        "Content-Type: application/x-protobuf",
-        "Content-Encoding: snappy",
-        "X-Prometheus-Remote-Write-Version: 0.1.0",
-        auth.as_str(),
-    ];
-    http::post(addr, "/api/v1/write", &headers, &body).map(|r| r.status)
+    let series: Vec<(Vec<(&str, String)>, f64)> = (sides.iter().zip(counters))
+        .map(|((env, code), v)| {
+            let labels = vec![
+                ("__name__", "http_requests_total".to_owned()),
+                ("code", (*code).to_owned()),
+                ("env", (*env).to_owned()),
+                ("service", "checkout".to_owned()),
+            ];
+            (labels, *v)
+        })
+        .collect();
+    remote_write::post(addr, token, &remote_write::samples_at(&series, t)).map(|r| r.status)
 }
 
 struct Cutover {

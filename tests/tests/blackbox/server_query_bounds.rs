@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use prost::Message;
 use serde_json::Value;
-use warroom_server::prompb::{Label, Sample, TimeSeries, WriteRequest};
 use warroom_tests::http::{self, percent_encode};
+use warroom_tests::remote_write;
 use warroom_tests::server::{Server, spawn_server_with};
 
 /// Far longer than any bounded query takes, far shorter than an unbounded one.
@@ -22,36 +21,8 @@ fn now_ms() -> i64 {
 
 /// Writes one sample for each `(labels, value)` through remote_write, asserting it is accepted.
 fn write(server: &Server, series: &[(Vec<(&str, String)>, f64)]) {
-    let t = now_ms();
-    let req = WriteRequest {
-        timeseries: series
-            .iter()
-            .map(|(labels, v)| TimeSeries {
-                labels: labels
-                    .iter()
-                    .map(|(n, v)| Label {
-                        name: (*n).into(),
-                        value: v.clone(),
-                    })
-                    .collect(),
-                samples: vec![Sample {
-                    value: *v,
-                    timestamp: t,
-                }],
-            })
-            .collect(),
-    };
-    let body = snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap();
-    let auth = Server::bearer(&server.token);
-    let headers = [
-        "Content-Type: application/x-protobuf",
-        "Content-Encoding: snappy",
-        "X-Prometheus-Remote-Write-Version: 0.1.0",
-        auth.as_str(),
-    ];
-    let r = http::post(server.addr, "/api/v1/write", &headers, &body).unwrap();
+    let req = remote_write::samples_at(series, now_ms());
+    let r = remote_write::post(server.addr, &server.token, &req).unwrap();
     assert!(r.status / 100 == 2, "remote_write: {} {}", r.status, r.body);
 }
 
